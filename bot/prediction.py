@@ -1,0 +1,69 @@
+"""Turning the two heads' probabilities into a typed prediction: intent (or out of scope) and emotions."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .emotions import FRUSTRATION_WEIGHTS, SENTIMENT_GROUPS, frustration_of, sentiment_of
+
+OOS = "oos"  # the label for messages that fit no intent
+
+
+@dataclass
+class Prediction:
+    text: str
+    intent: str                       # an intent name, or "oos" when the message fits none
+    confidence: float                 # probability of `intent`; for "oos": 1 - the best in-scope probability
+    alternatives: list[tuple[str, float]] = field(default_factory=list)  # best in-scope intents, best first
+    emotions: dict[str, float] = field(default_factory=dict)  # every emotion label's probability
+    detected_emotions: list[str] = field(default_factory=list)  # labels over their tuned thresholds
+    sentiment: str = "neutral"        # positive / negative / ambiguous / neutral
+    frustration: float = 0.0          # [0, 1], see bot.emotions.FRUSTRATION_WEIGHTS
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.intent == OOS
+
+    @property
+    def top_emotion(self) -> str:
+        return max(self.emotions, key=self.emotions.get) if self.emotions else "neutral"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["alternatives"] = [{"intent": i, "confidence": c} for i, c in self.alternatives]
+        return data
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """Everything besides the network that decides a prediction; it is stored in the model's metadata."""
+    intent_labels: list[str]
+    emotion_labels: list[str]
+    oos_threshold: float = 0.0
+    emotion_thresholds: dict[str, float] | None = None
+    sentiment_groups: dict[str, list[str]] | None = None
+    frustration_weights: dict[str, float] | None = None
+    n_alternatives: int = 3
+
+    def intent_decision(self, probs: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
+        """(intent, confidence, alternatives) for one row of intent probabilities."""
+        in_scope = [i for i, label in enumerate(self.intent_labels) if label != OOS]
+        order = sorted(in_scope, key=lambda i: -probs[i])
+        best = order[0]
+        alternatives = [(self.intent_labels[i], round(float(probs[i]), 4)) for i in order[: self.n_alternatives]]
+        top_is_oos = OOS in self.intent_labels and int(np.argmax(probs)) == self.intent_labels.index(OOS)
+        if top_is_oos or probs[best] < self.oos_threshold:
+            return OOS, round(1.0 - float(probs[best]), 4), alternatives
+        return self.intent_labels[best], round(float(probs[best]), 4), alternatives
+
+    def decode(self, text: str, intent_probs: np.ndarray, emotion_probs: np.ndarray) -> Prediction:
+        intent, confidence, alternatives = self.intent_decision(intent_probs)
+        emotions = {label: round(float(p), 4) for label, p in zip(self.emotion_labels, emotion_probs)}
+        thresholds = self.emotion_thresholds or {}
+        detected = sorted((label for label, p in emotions.items() if p >= thresholds.get(label, 0.5)),
+                          key=lambda label: -emotions[label])
+        return Prediction(text=text, intent=intent, confidence=confidence, alternatives=alternatives,
+                          emotions=emotions, detected_emotions=detected,
+                          sentiment=sentiment_of(emotions, self.sentiment_groups or SENTIMENT_GROUPS),
+                          frustration=frustration_of(emotions, self.frustration_weights or FRUSTRATION_WEIGHTS))

@@ -1,0 +1,27 @@
+"""Deployment settings, read from the environment (each also a command-line flag of app.py)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from intents import DEFAULT_CATALOGUE
+
+
+@dataclass
+class Settings:
+    model_dir: str = "models/default"               # HELPLINE_MODEL
+    catalogue: str = str(DEFAULT_CATALOGUE)          # HELPLINE_CATALOGUE
+    data_dir: str = "../shared/datasets"             # HELPLINE_DATA: public datasets for the first-start model
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(model_dir=os.environ.get("HELPLINE_MODEL", cls.model_dir),
+                   catalogue=os.environ.get("HELPLINE_CATALOGUE", cls.catalogue),
+                   data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir))
+
+    @property
+    def emotion_data(self) -> str:
+        """GoEmotions for the first-start model: the local copy, or the Hub id for users online."""
+        local = Path(self.data_dir) / "goemotions" / "original"
+        return str(local) if local.is_dir() else "google-research-datasets/go_emotions"

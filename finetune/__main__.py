@@ -1,0 +1,33 @@
+"""python -m finetune {train,evaluate} ...: see `python -m finetune COMMAND --help`."""
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score a model on test files"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print("usage: python -m finetune COMMAND [options]\n\ncommands:", file=sys.stderr)
+        for name, text in COMMANDS.items():
+            print(f"  {name:<10} {text}", file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    if not os.environ.get("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from . import evaluate, train
+
+    command = {"train": train.main, "evaluate": evaluate.main}[argv[0]]
+    try:
+        command(argv[1:])
+    except ValueError as exc:  # bad input: data, arguments, model directory. Say what is wrong, no traceback.
+        if os.environ.get("HELPLINE_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Command-line arguments as dataclasses (parsed by transformers.HfArgumentParser, as in run_classification.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.base_models import DEFAULT_BASE_MODEL
+from bot.settings import Settings
+
+
+def default_emotion_data() -> str | None:
+    """GoEmotions under HELPLINE_DATA if it is there (the Hub id is used only when asked for)."""
+    path = Settings.from_env().emotion_data
+    return path if Path(path).is_dir() else None
+
+
+@dataclass
+class TrainArguments:
+    output: str = field(metadata={"help": "Directory to write the trained model to."})
+    intent_data: list[str] = field(metadata={"help": "Intent data: CSV (text,intent), transcripts JSONL/CSV, "
+                                             "CLINC150 JSON, a catalogue YAML, or a Hub id. Several allowed."})
+    emotion_data: str | None = field(default=None, metadata={
+        "help": "GoEmotions folder (train.tsv, dev.tsv, labels.txt) or Hub id. Default: "
+                "$HELPLINE_DATA/goemotions/original. Not needed with --init-from (the emotion head is kept)."})
+    init_from: str | None = field(default=None, metadata={
+        "help": "Start from an existing Helpline model directory, keeping its heads (new intents get new rows)."})
+    base_model: str = field(default=DEFAULT_BASE_MODEL, metadata={
+        "help": "Encoder to fine-tune: the bundled all-MiniLM-L6-v2 by default; any local HF model folder or "
+                "Hub id (online)."})
+    epochs: int = field(default=3, metadata={"help": "Passes over the intent data (see --min-task-examples)."})
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs)."})
+    batch_size: int = field(default=32, metadata={"help": "Examples per batch; a batch holds one task."})
+    learning_rate: float = field(default=8e-5, metadata={"help": "Peak learning rate of the encoder."})
+    head_learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate of the two heads."})
+    warmup_ratio: float = field(default=0.06, metadata={"help": "Fraction of steps with a linear warm-up."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases/norms)."})
+    label_smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the intent loss."})
+    emotion_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the emotion loss."})
+    min_task_examples: int = field(default=4000, metadata={
+        "help": "Each epoch shows each task at least this many examples (small intent sets are repeated, "
+                "GoEmotions is sampled), so neither head starves."})
+    max_length: int = field(default=64, metadata={"help": "Longest message in tokens; longer ones are cut."})
+    validation_fraction: float = field(default=0.1, metadata={
+        "help": "Share of each intent held out for validation when the data has no validation split."})
+    oos_max_accuracy_drop: float = field(default=0.003, metadata={
+        "help": "With no out-of-scope validation data, the OOS threshold may cost at most this accuracy."})
+    seed: int = field(default=42, metadata={"help": "Random seed for splits, sampling and initialisation."})
+
+    def __post_init__(self):
+        if self.epochs < 1 and self.max_steps <= 0:
+            raise ValueError("--epochs must be at least 1 (or give --max-steps).")
+        if self.batch_size < 1:
+            raise ValueError("--batch-size must be at least 1.")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise ValueError("--validation-fraction must be between 0 and 0.5.")
+        if self.emotion_data is None and self.init_from is None:
+            self.emotion_data = default_emotion_data()
+            if self.emotion_data is None:
+                raise ValueError(f"no emotion data: pass --emotion-data DIR (a GoEmotions folder) or set "
+                                 f"HELPLINE_DATA (now {Settings.from_env().data_dir}) to a folder holding goemotions/original.")
+
+
+@dataclass
+class EvaluateArguments:
+    model: str = field(metadata={"help": "The Helpline model directory to score."})
+    intent_test: str | None = field(default=None, metadata={
+        "help": "CSV with text,intent (intent 'oos' marks out-of-scope), or any intent data format."})
+    emotion_test: str | None = field(default=None, metadata={"help": "GoEmotions TSV (text, label ids, id)."})
+    output: str | None = field(default=None, metadata={"help": "Write the metrics as JSON to this file."})
+    batch_size: int = field(default=64, metadata={"help": "Messages per inference batch."})
+
+    def __post_init__(self):
+        if not self.intent_test and not self.emotion_test:
+            raise ValueError("nothing to evaluate: give --intent-test FILE and/or --emotion-test FILE.")

@@ -1,0 +1,56 @@
+"""Thresholds tuned on validation data: out-of-scope rejection and one threshold per emotion label."""
+from __future__ import annotations
+
+import numpy as np
+
+from bot.prediction import OOS
+
+GRID = np.round(np.arange(0.02, 0.96, 0.01), 2)
+
+
+def emotion_thresholds(probs: np.ndarray, targets: np.ndarray, labels: list[str]) -> dict[str, float]:
+    """Per label, the threshold with the best F1 on validation (0.5 for labels never seen there)."""
+    thresholds = {}
+    for j, label in enumerate(labels):
+        positives = targets[:, j] > 0
+        if not positives.any():
+            thresholds[label] = 0.5
+            continue
+        predicted = probs[:, j][None, :] >= GRID[:, None]                   # grid x rows
+        tp = (predicted & positives).sum(1)
+        f1 = 2 * tp / (predicted.sum(1) + positives.sum()).clip(min=1)
+        thresholds[label] = float(GRID[int(np.argmax(f1))])
+    return thresholds
+
+
+def oos_threshold(probs: np.ndarray, y_true: list[str], intent_labels: list[str],
+                  max_accuracy_drop: float = 0.003) -> float:
+    """The in-scope probability below which a message is called out of scope.
+
+    With out-of-scope rows in validation: the threshold maximising the mean of in-scope accuracy and OOS
+    recall (both matter equally to a customer: a wrong answer and a missed "I can't help" both fail them).
+    Without any: the highest threshold that costs at most ``max_accuracy_drop`` of validation accuracy, so
+    the bot still says "I didn't understand" for its least certain guesses.
+    """
+    y_true = np.asarray(y_true)
+    is_oos = y_true == OOS
+    in_scope = np.asarray([label != OOS for label in intent_labels])
+    scoped = np.where(in_scope[None, :], probs, -1.0)
+    best_label = np.asarray(intent_labels)[scoped.argmax(1)]
+    best_p = scoped.max(1)
+    top_is_oos = ~in_scope[probs.argmax(1)]          # the explicit oos class (if any) won outright
+    best, best_score, base_accuracy = 0.0, -1.0, None
+    for t in np.concatenate([[0.0], GRID]):
+        # the same rule as bot.prediction.Decoder.intent_decision, vectorised over rows
+        y_pred = np.where(top_is_oos | (best_p < t), OOS, best_label)
+        correct = y_pred == y_true
+        if is_oos.any():
+            score = (correct[~is_oos].mean() if (~is_oos).any() else 0.0) + correct[is_oos].mean()
+            if score > best_score:
+                best, best_score = float(t), score
+        else:
+            base_accuracy = correct.mean() if base_accuracy is None else base_accuracy
+            if correct.mean() < base_accuracy - max_accuracy_drop:
+                break
+            best = float(t)
+    return best

@@ -1,0 +1,82 @@
+"""`python -m finetune evaluate`: score a model directory on test files and print a readable report."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from transformers import HfArgumentParser
+
+from bot import HelplineModel
+from bot.prediction import OOS
+
+from .arguments import EvaluateArguments
+from .data import DataError, load_emotion_data, load_intent_data
+from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot, per_intent_scores
+
+
+def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test: str | None = None,
+             batch_size: int = 64) -> dict:
+    """Metrics of ``model`` on an intent test file and/or a GoEmotions test file."""
+    result: dict = {"model": model.version}
+    if intent_test:
+        data = load_intent_data(intent_test).train
+        unknown = sorted(set(list(data["intent"])) - set(model.intent_labels) - {OOS})
+        if unknown:
+            raise DataError(f"{intent_test}: {len(unknown)} intent label(s) the model does not know: {unknown[:30]}"
+                            f"{' ...' if len(unknown) > 30 else ''}. Evaluate with a model trained on these "
+                            "intents, or map them to known ones (or to 'oos').")
+        predictions = model.predict(list(data["text"]), batch_size=batch_size)
+        y_pred = [p.intent for p in predictions]
+        result.update(intent_metrics(list(data["intent"]), y_pred))
+        result["per_intent"] = per_intent_scores(list(data["intent"]), y_pred)
+        result["confused_pairs"] = confused_pairs(list(data["intent"]), y_pred)
+    if emotion_test:
+        emotions = load_emotion_data(emotion_test)
+        if emotions.labels != model.emotion_labels:
+            raise DataError(f"{emotion_test}: its emotion labels differ from the model's; use a GoEmotions file "
+                            "with the same labels.txt.")
+        test = emotions.validation if emotions.validation is not None else emotions.train
+        _, probs = model.probabilities(list(test["text"]), batch_size)
+        thresholds = model.metadata.get("emotion_thresholds", {})
+        cut = np.asarray([thresholds.get(label, 0.5) for label in model.emotion_labels])
+        targets = multi_hot(list(test["labels"]), len(model.emotion_labels))
+        result.update(emotion_metrics(targets, (probs >= cut).astype(np.float32), model.emotion_labels))
+    return result
+
+
+def report(result: dict) -> str:
+    lines = [f"model {result['model']}"]
+    if "intent_accuracy" in result:
+        lines += ["", f"intent: {result['n_intent']} messages", f"  accuracy       {result['intent_accuracy']:.4f}",
+                  f"  macro-F1       {result['intent_macro_f1']:.4f}"]
+        for key in ("in_scope_accuracy", "oos_recall", "oos_precision"):
+            if key in result:
+                lines.append(f"  {key.replace('_', ' '):<14} {result[key]:.4f}")
+        lines += ["", f"  {'intent':<32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}"]
+        for label, s in sorted(result["per_intent"].items(), key=lambda kv: kv[1]["f1"]):
+            lines.append(f"  {label:<32} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:5d}")
+        if result["confused_pairs"]:
+            lines += ["", "  most confused (true -> predicted):"]
+            lines += [f"  {c['count']:4d}  {c['true']} -> {c['predicted']}" for c in result["confused_pairs"]]
+    if "emotion_macro_f1" in result:
+        lines += ["", f"emotion: {result['n_emotion']} messages", f"  macro-F1 {result['emotion_macro_f1']:.4f}",
+                  f"  micro-F1 {result['emotion_micro_f1']:.4f}", ""]
+        for label, f1 in sorted(result["emotion_f1"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {label:<16} {f1:.3f} {'#' * round(f1 * 40)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = HfArgumentParser(EvaluateArguments, prog="python -m finetune evaluate",
+                              description="Score a Helpline model on test files.")
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    model = HelplineModel.from_pretrained(args.model)
+    result = evaluate(model, args.intent_test, args.emotion_test, args.batch_size)
+    print(report(result))
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(result, indent=2), encoding="utf-8")
+        print(f"\nwrote {args.output}", file=sys.stderr)
+    return result

@@ -1,0 +1,221 @@
+"""`python -m finetune train`: fine-tune one encoder with an intent head and an emotion head, on CPU.
+
+Batches alternate between the two tasks at random (each batch is one task), both heads share the encoder,
+and after training the out-of-scope threshold and the per-emotion thresholds are tuned on validation data.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from datasets import concatenate_datasets
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser, get_linear_schedule_with_warmup
+
+from bot import HelplineModel
+from bot.prediction import OOS
+
+from .arguments import TrainArguments
+from .batching import bucket_batches, epoch_sample, pad_batch
+from .calibrate import emotion_thresholds, oos_threshold
+from .data import EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation
+from .metrics import emotion_metrics, intent_metrics, multi_hot
+
+
+def log(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
+
+
+def load_intents(args: TrainArguments):
+    """Training and validation intent examples from every --intent-data source, plus their fingerprints."""
+    sources = [load_intent_data(path) for path in args.intent_data]
+    train = concatenate_datasets([s.train for s in sources])
+    check_intent_counts(train, ", ".join(args.intent_data))
+    given = [s.validation for s in sources if s.validation is not None]
+    if given:
+        validation = concatenate_datasets(given)
+    else:
+        train, validation = split_validation(train, args.validation_fraction, args.seed)
+    known = set(list(train["intent"]))
+    unknown = sorted(set(list(validation["intent"])) - known)
+    if unknown:
+        log(f"validation intents not in training data are ignored: {unknown[:10]}")
+        validation = validation.filter(lambda row: row["intent"] in known)
+    fingerprints = [{"kind": "intent", "source": s.source, "rows": len(s.train), "sha256": s.fingerprint}
+                    for s in sources]
+    return train, validation, fingerprints
+
+
+def build_model(args: TrainArguments, intent_labels: list[str], emotions: EmotionData | None) -> HelplineModel:
+    if args.init_from is None:
+        return HelplineModel.from_base(args.base_model, intent_labels, emotions.labels, args.max_length)
+    model = HelplineModel.from_pretrained(args.init_from)
+    if emotions is not None and emotions.labels != model.emotion_labels:
+        raise ValueError(f"--emotion-data labels {emotions.labels[:5]}... differ from the emotion labels of "
+                         f"{args.init_from}; use the same label set.")
+    old = model.intent_labels
+    labels = old + [label for label in intent_labels if label not in old]
+    if labels != old:  # new intents get new rows; known intents keep theirs
+        head = model.network.intent_head
+        new = torch.nn.Linear(head.in_features, len(labels))
+        with torch.no_grad():
+            new.weight[: len(old)] = head.weight
+            new.bias[: len(old)] = head.bias
+        model.network.intent_head = new
+        log(f"extending the intent head from {args.init_from} with {len(labels) - len(old)} new intent(s)")
+    model.update_metadata(intent_labels=labels)
+    return model
+
+
+def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int):
+    decay, no_decay, heads = [], [], []
+    for name, param in model.network.named_parameters():
+        if name.startswith(("intent_head", "emotion_head")):
+            heads.append(param)
+        elif "bias" in name or "LayerNorm" in name or "layer_norm" in name:
+            no_decay.append(param)
+        else:
+            decay.append(param)
+    optimizer = torch.optim.AdamW([
+        {"params": decay, "lr": args.learning_rate, "weight_decay": args.weight_decay},
+        {"params": no_decay, "lr": args.learning_rate, "weight_decay": 0.0},
+        {"params": heads, "lr": args.head_learning_rate, "weight_decay": 0.0},
+    ])
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
+    return optimizer, scheduler
+
+
+def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainArguments) -> dict:
+    """The training loop. Returns throughput figures for the model's metadata."""
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    tok = model.tokenizer
+    label_index = {label: i for i, label in enumerate(model.intent_labels)}
+    intent_ids = tok(list(train["text"]), truncation=True, max_length=args.max_length)["input_ids"]
+    intent_y = [label_index[label] for label in list(train["intent"])]
+    emotion_ids, emotion_y = [], None
+    if emotions is not None and emotions.train is not None:
+        emotion_ids = tok(list(emotions.train["text"]), truncation=True, max_length=args.max_length)["input_ids"]
+        emotion_y = multi_hot(list(emotions.train["labels"]), len(model.emotion_labels))
+    intent_len = [len(x) for x in intent_ids]
+    emotion_len = [len(x) for x in emotion_ids]
+
+    n_intent = max(len(intent_ids), args.min_task_examples)
+    n_emotion = max(n_intent, args.min_task_examples) if emotion_ids else 0
+    steps_per_epoch = math.ceil(n_intent / args.batch_size) + math.ceil(n_emotion / args.batch_size)
+    total = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.epochs
+    optimizer, scheduler = make_optimizer(model, args, total)
+    log(f"training {total} steps: {len(intent_ids)} intent examples ({len(label_index)} intents), "
+        f"{len(emotion_ids)} emotion examples; per epoch {n_intent} intent + {n_emotion} emotion examples")
+
+    model.network.train()
+    pad_id = tok.pad_token_id or 0
+    intent_cursor: list[int] = []
+    emotion_cursor: list[int] = []
+    step, seen, started = 0, 0, time.time()
+    losses = {"intent": [], "emotion": []}
+    with tqdm(total=total, desc="training", unit="step", file=sys.stderr) as bar:
+        while step < total:
+            plan = [("intent", b) for b in bucket_batches(
+                epoch_sample(len(intent_ids), n_intent, rng, intent_cursor), intent_len, args.batch_size, rng)]
+            if n_emotion:
+                plan += [("emotion", b) for b in bucket_batches(
+                    epoch_sample(len(emotion_ids), n_emotion, rng, emotion_cursor), emotion_len,
+                    args.batch_size, rng)]
+            rng.shuffle(plan)
+            for task, batch in plan:
+                if step >= total:
+                    break
+                if task == "intent":
+                    inputs = pad_batch([intent_ids[i] for i in batch], pad_id)
+                    logits, _ = model.network(**inputs)
+                    target = torch.tensor([intent_y[i] for i in batch])
+                    loss = F.cross_entropy(logits, target, label_smoothing=args.label_smoothing)
+                else:
+                    inputs = pad_batch([emotion_ids[i] for i in batch], pad_id)
+                    _, logits = model.network(**inputs)
+                    target = torch.from_numpy(emotion_y[batch])
+                    loss = args.emotion_loss_weight * F.binary_cross_entropy_with_logits(logits, target)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.network.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses[task].append(loss.item())
+                step += 1
+                seen += len(batch)
+                bar.update(1)
+                if step % 20 == 0 or step == total:
+                    bar.set_postfix({k: f"{np.mean(v[-50:]):.3f}" for k, v in losses.items() if v})
+            log(f"step {step}/{total}: intent loss {np.mean(losses['intent'][-200:] or [0]):.4f}, "
+                f"emotion loss {np.mean(losses['emotion'][-200:] or [0]):.4f}, "
+                f"{seen / (time.time() - started):.0f} examples/s")
+    model.network.eval()
+    seconds = time.time() - started
+    return {"steps": step, "examples": seen, "seconds": round(seconds, 1),
+            "examples_per_second": round(seen / max(seconds, 1e-9), 1)}
+
+
+def calibrate(model: HelplineModel, validation, emotions: EmotionData | None, args: TrainArguments) -> dict:
+    """Tune the OOS and emotion thresholds on validation data; return the validation metrics."""
+    metrics: dict = {}
+    intent_probs, _ = model.probabilities(list(validation["text"]))
+    threshold = oos_threshold(intent_probs, list(validation["intent"]), model.intent_labels, args.oos_max_accuracy_drop)
+    model.update_metadata(oos_threshold=threshold)
+    predicted = [model.decoder.intent_decision(row)[0] for row in intent_probs]
+    metrics.update(intent_metrics(list(validation["intent"]), predicted))
+    if emotions is not None and emotions.validation is not None:
+        _, emotion_probs = model.probabilities(list(emotions.validation["text"]))
+        targets = multi_hot(list(emotions.validation["labels"]), len(model.emotion_labels))
+        thresholds = emotion_thresholds(emotion_probs, targets, model.emotion_labels)
+        model.update_metadata(emotion_thresholds=thresholds, sentiment_groups=emotions.sentiment_groups)
+        cut = np.asarray([thresholds[label] for label in model.emotion_labels])
+        metrics.update(emotion_metrics(targets, (emotion_probs >= cut).astype(np.float32), model.emotion_labels))
+    log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        + f" (oos threshold {threshold:.2f})")
+    return metrics
+
+
+def train(args: TrainArguments) -> HelplineModel:
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    started = time.time()
+    train_data, validation, fingerprints = load_intents(args)
+    emotions = load_emotion_data(args.emotion_data) if args.emotion_data else None
+    if emotions is not None:
+        fingerprints.append({"kind": "emotion", "source": emotions.source,
+                             "rows": len(emotions.train) if emotions.train is not None else 0,
+                             "sha256": emotions.fingerprint})
+    labels = sorted(set(list(train_data["intent"])) - {OOS})
+    labels += [OOS] if OOS in set(list(train_data["intent"])) else []
+    model = build_model(args, labels, emotions)
+    throughput = fit(model, train_data, emotions, args)
+    metrics = calibrate(model, validation, emotions, args)
+    version = time.strftime("%Y%m%d-%H%M%S")
+    model.update_metadata(
+        model_version=f"{os.path.basename(os.path.normpath(args.output))}-{version}",
+        metrics={"validation": metrics},
+        training={"data": fingerprints, "arguments": asdict(args), **throughput,
+                  "wall_seconds": round(time.time() - started, 1), "torch_threads": torch.get_num_threads()},
+    )
+    model.metadata.pop("created", None)
+    path = model.save_pretrained(args.output)
+    log(f"saved model {model.version} to {path} in {time.time() - started:.0f} s")
+    return model
+
+
+def parse(argv: list[str] | None) -> TrainArguments:
+    parser = HfArgumentParser(TrainArguments, prog="python -m finetune train",
+                              description="Fine-tune the intent + emotion model.")
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    return args
+
+
+def main(argv: list[str] | None = None) -> HelplineModel:
+    return train(parse(argv))

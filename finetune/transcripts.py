@@ -1,0 +1,86 @@
+"""Conversation transcripts: JSON Lines (one conversation a line) or a CSV export (one message a row).
+
+JSONL line: {"id", "messages": [{"role", "text", "intent"?, "emotions"?, "time"?}], "tags"?, "csat"?, "meta"?,
+"format_version"? (1)}. CSV columns: conversation_id, role, text[, intent][, emotions]. See
+../shared/datasets/README.md. Every conversation is validated on load; a bad one is reported by line.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+TRANSCRIPT_FORMAT_VERSION = 1
+ROLES = ("customer", "agent", "bot")
+
+
+class TranscriptError(ValueError):
+    """A transcript file that cannot be read, with the file and line."""
+
+
+def _check_conversation(conv: object, where: str) -> dict:
+    if not isinstance(conv, dict):
+        raise TranscriptError(f"{where}: expected a JSON object for a conversation.")
+    version = conv.get("format_version", TRANSCRIPT_FORMAT_VERSION)
+    if version != TRANSCRIPT_FORMAT_VERSION:
+        raise TranscriptError(f"{where}: transcript format_version {version!r} is not supported "
+                              f"(this Helpline reads {TRANSCRIPT_FORMAT_VERSION}).")
+    messages = conv.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise TranscriptError(f"{where}: 'messages' must be a non-empty list.")
+    for j, msg in enumerate(messages):
+        if not isinstance(msg, dict) or not isinstance(msg.get("text"), str):
+            raise TranscriptError(f"{where}: message {j} needs a 'text' string.")
+        if msg.get("role") not in ROLES:
+            raise TranscriptError(f"{where}: message {j} has role {msg.get('role')!r}; use one of {list(ROLES)}.")
+    return conv
+
+
+def read_transcripts(path: str | Path) -> list[dict]:
+    """All conversations in a JSONL or CSV transcript file, validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise TranscriptError(f"{path}: no such transcript file.")
+    if path.suffix.lower() == ".csv":
+        return _read_csv(path)
+    conversations = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                conv = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TranscriptError(f"{path}:{line_no}: not valid JSON ({exc.msg}).") from None
+            conversations.append(_check_conversation(conv, f"{path}:{line_no}"))
+    if not conversations:
+        raise TranscriptError(f"{path}: no conversations found.")
+    return conversations
+
+
+def _read_csv(path: Path) -> list[dict]:
+    conversations: dict[str, dict] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"conversation_id", "role", "text"} - set(reader.fieldnames or [])
+        if missing:
+            raise TranscriptError(f"{path}: transcript CSV is missing column(s) {sorted(missing)}.")
+        for row in reader:
+            msg = {"role": row["role"], "text": row["text"] or ""}
+            if row.get("intent"):
+                msg["intent"] = row["intent"]
+            if row.get("emotions"):
+                msg["emotions"] = [e.strip() for e in row["emotions"].split(",") if e.strip()]
+            conv = conversations.setdefault(row["conversation_id"], {"id": row["conversation_id"], "messages": []})
+            conv["messages"].append(msg)
+    for cid, conv in conversations.items():
+        _check_conversation(conv, f"{path}: conversation {cid}")
+    if not conversations:
+        raise TranscriptError(f"{path}: no conversations found.")
+    return list(conversations.values())
+
+
+def labelled_customer_messages(conversations: list[dict]) -> list[tuple[str, str]]:
+    """(text, intent) for every customer message that carries an ``intent`` label."""
+    return [(m["text"], m["intent"]) for conv in conversations for m in conv["messages"]
+            if m["role"] == "customer" and m.get("intent") and m["text"].strip()]

@@ -1,0 +1,80 @@
+"""Shared fixtures: a tiny random-weight encoder (seconds, no downloads) and tiny data files."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("HELPLINE_DATA", ROOT.parent / "shared" / "datasets"))
+
+TINY_INTENTS = {
+    "order_status": ["where is my order", "when will my parcel arrive", "track my package", "order status please",
+                     "has my order shipped", "my order hasn't come", "where's my delivery", "is my order on the way"],
+    "refund": ["i want my money back", "refund please", "where is my refund", "how do i get a refund",
+               "refund my order", "give me a refund now", "refund status", "did you refund me"],
+    "greeting": ["hi", "hello", "hey there", "good morning", "hiya", "hello there", "good evening", "hey"],
+    "cancel": ["cancel my order", "i want to cancel", "stop my order", "cancel the subscription",
+               "please cancel", "cancel it", "how do i cancel", "cancel my plan"],
+}
+TINY_EMOTION_ROWS = [("this is great, thank you so much", "15"), ("I am so angry right now", "2"),
+                     ("why is this so slow, annoying", "3"), ("ok", "27"), ("I love it", "18"),
+                     ("this makes me sad", "25"), ("wow I did not expect that", "26"), ("fine", "27"),
+                     ("that's disappointing", "9"), ("thanks, really helpful", "15,4")]
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> str:
+    """A 2-layer, 32-wide BERT with random weights and the bundled MiniLM tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from bot.base_models import bundled_minilm_path
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-base")
+    tokenizer = AutoTokenizer.from_pretrained(bundled_minilm_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> dict[str, str]:
+    """A tiny intent CSV, an intent test CSV with an oos row, and a tiny GoEmotions folder."""
+    from bot.emotions import GOEMOTIONS_LABELS
+
+    path = tmp_path_factory.mktemp("tiny-data")
+    rows = [(text, intent) for intent, texts in TINY_INTENTS.items() for text in texts]
+    (path / "intents.csv").write_text("text,intent\n" + "".join(f"{t},{i}\n" for t, i in rows))
+    (path / "test.csv").write_text("text,intent\n" + "".join(f"{t},{i}\n" for t, i in rows[::3])
+                                   + "what is the weather on mars,oos\n")
+    emotions = path / "goemotions"
+    emotions.mkdir()
+    (emotions / "labels.txt").write_text("\n".join(GOEMOTIONS_LABELS) + "\n")
+    rng = random.Random(0)
+    lines = [f"{t}\t{labels}\tid{i}" for i, (t, labels) in enumerate(TINY_EMOTION_ROWS * 3)]
+    rng.shuffle(lines)
+    (emotions / "train.tsv").write_text("\n".join(lines) + "\n")
+    (emotions / "dev.tsv").write_text("\n".join(lines[:10]) + "\n")
+    return {"intents": str(path / "intents.csv"), "test": str(path / "test.csv"), "emotions": str(emotions),
+            "emotion_test": str(emotions / "dev.tsv"), "dir": str(path)}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_base, tiny_data, tmp_path_factory) -> str:
+    """A trained (a few steps) tiny Helpline model directory."""
+    from finetune.train import main
+
+    out = tmp_path_factory.mktemp("tiny-model") / "model"
+    main(["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model",
+          tiny_base, "--output", str(out), "--max-steps", "30", "--min-task-examples", "32", "--batch-size", "8"])
+    return str(out)

@@ -1,0 +1,51 @@
+"""The Gradio app, driven through gradio_client as a user's script would."""
+from types import SimpleNamespace
+
+import pytest
+
+import app
+
+
+@pytest.fixture(scope="module")
+def client(tiny_model_dir):
+    from gradio_client import Client
+
+    app.settings.model_dir = tiny_model_dir
+    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
+    yield Client(app.demo.local_url, verbose=False)
+    app.demo.close()
+
+
+def test_chat_answers_with_intent_and_emotion(client):
+    box, history, details, emotions = client.predict("where is my order?", [], api_name="/chat")
+    assert box == ""
+    # Gradio 6 returns message content as a list of typed parts
+    assert history[0]["role"] == "user" and history[0]["content"][0]["text"] == "where is my order?"
+    assert history[1]["role"] == "assistant" and history[1]["content"][0]["text"]
+    assert "**Intent:**" in details and "**Sentiment:**" in details
+    assert len(emotions["confidences"]) == 5
+
+
+def test_chat_rejects_an_empty_message(client):
+    with pytest.raises(Exception, match="Type a message first"):
+        client.predict("   ", [], api_name="/chat")
+
+
+def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, monkeypatch):
+    from bot import bootstrap
+    from bot.settings import Settings
+
+    calls = []
+    def fake_run(cmd, env):
+        calls.append(cmd)
+        return SimpleNamespace(returncode=1)
+
+    monkeypatch.setattr(bootstrap.subprocess, "run", fake_run)
+    bootstrap.ensure_model(Settings(model_dir=tiny_model_dir))
+    assert calls == []
+    with pytest.raises(SystemExit, match="no GoEmotions data to build one: set HELPLINE_DATA"):
+        bootstrap.ensure_model(Settings(model_dir=str(tmp_path / "new"), data_dir=str(tmp_path)))
+    (tmp_path / "goemotions" / "original").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="Building the default model failed"):
+        bootstrap.ensure_model(Settings(model_dir=str(tmp_path / "new"), data_dir=str(tmp_path)))
+    assert calls[0][1:4] == ["-m", "finetune", "train"] and calls[0][-1] == str(tmp_path / "new")

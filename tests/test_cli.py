@@ -1,0 +1,65 @@
+"""`python -m finetune train/evaluate` through their main(argv), on tiny data and the tiny encoder."""
+import json
+
+import pytest
+
+from bot import HelplineModel
+from finetune.__main__ import main as cli
+
+
+def test_evaluate_writes_the_json_report(tiny_model_dir, tiny_data, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    code = cli(["evaluate", "--model", tiny_model_dir, "--intent-test", tiny_data["test"],
+                "--emotion-test", tiny_data["emotion_test"], "--output", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    for key in ("intent_accuracy", "intent_macro_f1", "in_scope_accuracy", "oos_recall", "emotion_macro_f1",
+                "emotion_micro_f1", "n_intent", "n_emotion", "per_intent", "confused_pairs", "emotion_f1"):
+        assert key in result
+    assert result["n_intent"] == 12 and result["n_emotion"] == 10
+    assert 0.0 <= result["intent_accuracy"] <= 1.0
+    printed = capsys.readouterr().out
+    assert "macro-F1" in printed and "order_status" in printed
+
+
+def test_evaluate_lists_unknown_labels(tiny_model_dir, tmp_path, capsys):
+    test = tmp_path / "test.csv"
+    test.write_text("text,intent\nhi,greeting\nfly me to rome,book_flight\nweather,get_weather\n")
+    assert cli(["evaluate", "--model", tiny_model_dir, "--intent-test", str(test)]) == 2
+    assert "2 intent label(s) the model does not know: ['book_flight', 'get_weather']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file or directory"),
+    ("", "the file is empty"),
+    ("message,intent\nhi,greet\n", "missing a text column"),
+    ("text,intent\nhi,greet\nhello,greet\nbye,bye\n", "intent(s) with fewer than 2 examples: ['bye']"),
+])
+def test_train_reports_bad_input_without_a_traceback(tiny_base, tiny_data, tmp_path, capsys, content, message):
+    path = tmp_path / "data.csv"
+    if content is not None:
+        path.write_text(content)
+    code = cli(["train", "--intent-data", str(path), "--emotion-data", tiny_data["emotions"],
+                "--base-model", tiny_base, "--output", str(tmp_path / "m"), "--max-steps", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_usage_without_a_command(capsys):
+    assert cli([]) == 2
+    assert "train" in capsys.readouterr().err
+
+
+def test_init_from_keeps_heads_and_adds_new_intents(tiny_model_dir, tiny_data, tmp_path):
+    extra = tmp_path / "more.csv"
+    extra.write_text("text,intent\n" + "".join(f"{t},invoice\n" for t in
+                                               ["send my invoice", "need a receipt", "vat invoice please"]))
+    before = HelplineModel.from_pretrained(tiny_model_dir)
+    cli(["train", "--intent-data", tiny_data["intents"], str(extra), "--init-from", tiny_model_dir,
+         "--output", str(tmp_path / "m2"), "--max-steps", "2", "--batch-size", "4"])
+    after = HelplineModel.from_pretrained(tmp_path / "m2")
+    assert after.intent_labels == before.intent_labels + ["invoice"]
+    # with no emotion data the emotion head is carried over untouched
+    import torch
+    assert torch.equal(after.network.emotion_head.weight, before.network.emotion_head.weight)

@@ -1,0 +1,101 @@
+import json
+
+import pytest
+
+from finetune.data import (DataError, check_intent_counts, load_emotion_data, load_intent_data,
+                           split_validation)
+from finetune.transcripts import TranscriptError, read_transcripts
+from intents import DEFAULT_CATALOGUE
+
+
+def test_csv_with_text_and_intent(tiny_data):
+    data = load_intent_data(tiny_data["intents"])
+    assert data.train.column_names == ["text", "intent"] and len(data.train) == 32
+    assert data.validation is None and len(data.fingerprint) == 64
+
+
+@pytest.mark.parametrize("header", ["text,category", "utterance,label", "instruction,intent"])
+def test_csv_column_aliases(tmp_path, header):
+    path = tmp_path / "d.csv"
+    path.write_text(f"{header}\nhello,greet\nbye,farewell\n")
+    assert list(load_intent_data(str(path)).train["intent"]) == ["greet", "farewell"]
+
+
+def test_catalogue_yaml_gives_examples_and_oos():
+    data = load_intent_data(str(DEFAULT_CATALOGUE))
+    intents = set(data.train["intent"])
+    assert "order_status" in intents and "oos" in intents
+
+
+def test_clinc_json_with_validation_and_oos(tmp_path):
+    path = tmp_path / "clinc.json"
+    path.write_text(json.dumps({"train": [["book a flight", "book_flight"], ["weather?", "weather"]],
+                                "val": [["flight please", "book_flight"]], "oos_train": [["sing", "oos"]],
+                                "oos_val": [["dance", "oos"]]}))
+    data = load_intent_data(str(path))
+    assert list(data.train["intent"]) == ["book_flight", "weather", "oos"]
+    assert list(data.validation["intent"]) == ["book_flight", "oos"]
+
+
+def test_transcripts_jsonl_and_csv_use_labelled_customer_messages(tmp_path):
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text(json.dumps({"id": "c1", "messages": [
+        {"role": "customer", "text": "my card is gone", "intent": "lost_card"},
+        {"role": "agent", "text": "sorry to hear", "intent": "should_be_ignored"},
+        {"role": "customer", "text": "thanks"}]}) + "\n")
+    assert list(load_intent_data(str(jsonl)).train["text"]) == ["my card is gone"]
+    csv = tmp_path / "t.csv"
+    csv.write_text("conversation_id,role,text,intent\nc1,customer,refund me,refund\nc1,agent,ok,\n"
+                   "c2,customer,hi,greeting\n")
+    assert list(load_intent_data(str(csv)).train["intent"]) == ["refund", "greeting"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", r"t.jsonl:1: not valid JSON"),
+    (json.dumps({"messages": []}), r"t.jsonl:1: 'messages' must be a non-empty list"),
+    (json.dumps({"messages": [{"role": "robot", "text": "x"}]}), r"message 0 has role 'robot'"),
+    (json.dumps({"format_version": 7, "messages": [{"role": "customer", "text": "x"}]}),
+     r"format_version 7 is not supported"),
+])
+def test_bad_transcripts(tmp_path, line, message):
+    path = tmp_path / "t.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(TranscriptError, match=message):
+        read_transcripts(path)
+
+
+def test_bad_intent_data(tmp_path):
+    with pytest.raises(DataError, match=r"nowhere.csv: no such file or directory"):
+        load_intent_data(str(tmp_path / "nowhere.csv"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"empty.csv: the file is empty"):
+        load_intent_data(str(tmp_path / "empty.csv"))
+    (tmp_path / "cols.csv").write_text("message,intent\nhi,greet\n")
+    with pytest.raises(DataError, match=r"missing a text column .* found columns \['message', 'intent'\]"):
+        load_intent_data(str(tmp_path / "cols.csv"))
+    (tmp_path / "x.parquet").write_text("x")
+    with pytest.raises(DataError, match=r"unknown intent data format '.parquet'"):
+        load_intent_data(str(tmp_path / "x.parquet"))
+
+
+def test_intent_counts_and_stratified_split(tiny_data, tmp_path):
+    train = load_intent_data(tiny_data["intents"]).train
+    rest, held = split_validation(train, 0.25, seed=1)
+    assert len(rest) + len(held) == len(train)
+    assert sorted(set(held["intent"])) == sorted(set(train["intent"]))  # every intent is represented
+    assert not set(held["text"]) & set(rest["text"])
+    (tmp_path / "one.csv").write_text("text,intent\na,x\nb,x\nc,y\n")
+    with pytest.raises(DataError, match=r"fewer than 2 examples: \['y'\]"):
+        check_intent_counts(load_intent_data(str(tmp_path / "one.csv")).train, "one.csv")
+
+
+def test_goemotions_folder_and_file(tiny_data, tmp_path):
+    data = load_emotion_data(tiny_data["emotions"])
+    assert len(data.labels) == 28 and len(data.train) == 30 and len(data.validation) == 10
+    assert all(isinstance(ids, list) for ids in data.train["labels"])
+    single = load_emotion_data(tiny_data["emotion_test"])
+    assert single.train is None and len(single.validation) == 10
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("hello\t99\tid1\n")
+    with pytest.raises(DataError, match=r"bad.tsv:1: label id out of range 0..27"):
+        load_emotion_data(str(bad))
