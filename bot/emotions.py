@@ -22,9 +22,11 @@ SENTIMENT_GROUPS = {
 }
 
 # Frustration is the "is this customer getting angry with us" signal used for triage and handoff.
-# It combines the anger family with a noisy-OR: 1 - prod(1 - w * p). Anger and annoyance count fully;
-# disappointment and disapproval are weaker signs (a customer can be disappointed in a product without
-# being frustrated with the service); disgust is rare in support text but strong when it appears.
+# It combines the anger family with a noisy-OR over squared probabilities: 1 - prod(1 - w * p^2).
+# Squaring discounts the small base-rate probabilities (0.05-0.2) that every message gets for every label,
+# so a calm message scores near 0 while one clear signal (p = 0.8 -> 0.64) still dominates.
+# Anger and annoyance count fully; disappointment and disapproval are weaker signs (a customer can be
+# disappointed in a product without being frustrated with the service); disgust is rare but strong.
 FRUSTRATION_WEIGHTS = {"anger": 1.0, "annoyance": 1.0, "disgust": 0.8, "disappointment": 0.7,
                        "disapproval": 0.5}
 
@@ -49,5 +51,5 @@ def frustration_of(scores: dict[str, float], weights: dict[str, float] = FRUSTRA
     """Frustration in [0, 1] from the anger-family probabilities (noisy-OR, see FRUSTRATION_WEIGHTS)."""
     calm = 1.0
     for label, weight in weights.items():
-        calm *= 1.0 - weight * min(max(scores.get(label, 0.0), 0.0), 1.0)
+        calm *= 1.0 - weight * min(max(scores.get(label, 0.0), 0.0), 1.0) ** 2
     return round(1.0 - calm, 4)

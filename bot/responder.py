@@ -48,9 +48,8 @@ class Responder:
             return BotReply(_pick(cat.fallback_replies, p.text), p, "fallback")
         (first, c1), (second, c2) = (p.alternatives + [("", 0.0)])[:2]
         if c1 < CLARIFY_BELOW and c1 - c2 < CLARIFY_MARGIN and first in cat and second in cat:
-            options = [cat[first].description or first, cat[second].description or second]
-            return BotReply("Just to be sure, which of these is it?\n- " + "\n- ".join(options), p, "clarify",
-                            quick_replies=[first, second])
+            return BotReply("Just to be sure, which of these is it?", p, "clarify",
+                            quick_replies=[cat[first].label, cat[second].label])
         if p.intent not in cat:  # the model knows it, the catalogue has no answer: route to a person with the label
             return BotReply(f"I've passed your question ({p.intent.replace('_', ' ')}) to our support team; "
                             "someone will reply here shortly.", p, "triage")

@@ -13,7 +13,8 @@ def intent_metrics(y_true: list[str], y_pred: list[str]) -> dict:
     """Accuracy and macro-F1 over all rows; in-scope accuracy and OOS recall when ``oos`` rows exist."""
     y_true, y_pred = list(y_true), list(y_pred)
     metrics = {"intent_accuracy": float(accuracy_score(y_true, y_pred)),
-               "intent_macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+               "intent_macro_f1": float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro",
+                                                        zero_division=0)),
                "n_intent": len(y_true)}
     in_scope = [(t, p) for t, p in zip(y_true, y_pred) if t != OOS]
     if in_scope:

@@ -18,7 +18,7 @@ DEFAULT_CATALOGUE = Path(__file__).resolve().parent / "retail.yaml"
 
 _TOP_FIELDS = {"format_version", "name", "description", "fallback_replies", "handoff_reply",
                "out_of_scope_examples", "intents"}
-_INTENT_FIELDS = {"name", "description", "examples", "replies", "handoff", "priority", "quick_replies"}
+_INTENT_FIELDS = {"name", "title", "description", "examples", "replies", "handoff", "priority", "quick_replies"}
 
 
 class CatalogueError(ValueError):
@@ -34,6 +34,11 @@ class Intent:
     handoff: bool = False
     priority: str = "normal"
     quick_replies: tuple[str, ...] = ()
+    title: str = ""  # customer-facing, e.g. on a clarification button; defaults to the name in words
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,8 @@ def parse_catalogue(raw: object, *, source: str = "<catalogue>", min_examples: i
         quick = _string_list(entry.get("quick_replies") or [], "quick_replies", lambda m: fail(m, name))
         intents[name] = Intent(name=name, description=str(entry.get("description", "")).strip(),
                                examples=tuple(examples), replies=tuple(replies), handoff=handoff,
-                               priority=priority, quick_replies=tuple(quick))
+                               priority=priority, quick_replies=tuple(quick),
+                               title=str(entry.get("title", "")).strip())
     return Catalogue(name=str(raw.get("name", "catalogue")), intents=intents, fallback_replies=tuple(fallback),
                      handoff_reply=handoff_reply.strip(), out_of_scope_examples=tuple(oos),
                      description=str(raw.get("description", "")).strip(), path=source)

@@ -25,6 +25,10 @@ def test_frustration_is_bounded_and_monotonic():
     assert 0.0 < calm < angry < furious <= 1.0
     assert frustration_of({"anger": 1.0}) == 1.0
     assert frustration_of({"joy": 1.0}) == 0.0
+    # base-rate noise on every anger-family label stays low; one clear signal is high
+    assert frustration_of({"anger": 0.1, "annoyance": 0.15, "disgust": 0.1, "disappointment": 0.1,
+                           "disapproval": 0.1}) < 0.1
+    assert frustration_of({"annoyance": 0.85}) > 0.7
     # disappointment counts less than anger
     assert frustration_of({"disappointment": 0.8}) < frustration_of({"anger": 0.8})
 

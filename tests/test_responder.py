@@ -32,7 +32,7 @@ def test_reply_actions(responder, prediction, action, contains):
 
 def test_clarify_offers_both_intents_as_quick_replies(responder):
     reply = responder.decide(pred("return_item", 0.45, ("exchange_item", 0.40)))
-    assert reply.quick_replies == ["return_item", "exchange_item"]
+    assert reply.quick_replies == ["Return an item", "Exchange an item"]
 
 
 def test_answer_carries_the_intents_quick_replies(responder):
