@@ -74,9 +74,49 @@ def build_model(args: TrainArguments, intent_labels: list[str], emotions: Emotio
     return model
 
 
+@torch.no_grad()
+def embed_all(model: HelplineModel, sequences: list[list[int]], pad_id: int, bf16: bool, batch: int = 128):
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    out = torch.zeros(len(sequences), model.network.intent_head.in_features)
+    for start in range(0, len(order), batch):
+        idx = order[start:start + batch]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out[idx] = model.network.embed(**pad_batch([sequences[i] for i in idx], pad_id)).float()
+    return out
+
+
+def linear_probe(model: HelplineModel, sequences: list[list[int]], labels: list[int], args: TrainArguments) -> None:
+    """Fit the intent head on frozen pooled features (full-batch AdamW; a few seconds), in place."""
+    model.network.eval()
+    features = embed_all(model, sequences, model.tokenizer.pad_token_id or 0, use_bf16(args))
+    target = torch.tensor(labels)
+    head = model.network.intent_head
+    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-2, weight_decay=1e-4)
+    with torch.enable_grad():
+        for _ in range(300):
+            loss = F.cross_entropy(head(features), target, label_smoothing=args.label_smoothing)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    accuracy = (head(features).argmax(1) == target).float().mean().item()
+    log(f"linear probe on frozen features: training accuracy {accuracy:.3f}, loss {loss.item():.3f}")
+
+
+def use_bf16(args: TrainArguments) -> bool:
+    if args.bf16 != "auto":
+        return args.bf16 == "yes"
+    cpu = torch.cpu
+    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
 def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int):
+    embeddings = model.network.encoder.get_input_embeddings()
+    embeddings.weight.requires_grad_(not args.freeze_word_embeddings)
     decay, no_decay, heads = [], [], []
     for name, param in model.network.named_parameters():
+        if not param.requires_grad:
+            continue
         if name.startswith(("intent_head", "emotion_head")):
             heads.append(param)
         elif "bias" in name or "LayerNorm" in name or "layer_norm" in name:
@@ -108,13 +148,16 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     emotion_len = [len(x) for x in emotion_ids]
 
     n_intent = max(len(intent_ids), args.min_task_examples)
-    n_emotion = max(n_intent, args.min_task_examples) if emotion_ids else 0
+    n_emotion = max(args.emotion_examples_per_epoch, args.min_task_examples) if emotion_ids else 0
     steps_per_epoch = math.ceil(n_intent / args.batch_size) + math.ceil(n_emotion / args.batch_size)
     total = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.epochs
     optimizer, scheduler = make_optimizer(model, args, total)
-    log(f"training {total} steps: {len(intent_ids)} intent examples ({len(label_index)} intents), "
-        f"{len(emotion_ids)} emotion examples; per epoch {n_intent} intent + {n_emotion} emotion examples")
-
+    bf16 = use_bf16(args)
+    log(f"training {total} steps{' in bfloat16' if bf16 else ''}: {len(intent_ids)} intent examples "
+        f"({len(label_index)} intents), {len(emotion_ids)} emotion examples; per epoch {n_intent} intent + "
+        f"{n_emotion} emotion examples")
+    if args.linear_probe and args.init_from is None:  # a model we start from already has a trained head
+        linear_probe(model, intent_ids, intent_y, args)
     model.network.train()
     pad_id = tok.pad_token_id or 0
     intent_cursor: list[int] = []
@@ -133,16 +176,16 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
             for task, batch in plan:
                 if step >= total:
                     break
-                if task == "intent":
-                    inputs = pad_batch([intent_ids[i] for i in batch], pad_id)
-                    logits, _ = model.network(**inputs)
+                sequences = [(intent_ids if task == "intent" else emotion_ids)[i] for i in batch]
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    intent_logits, emotion_logits = model.network(**pad_batch(sequences, pad_id))
+                if task == "intent":  # losses in float32: bf16 log-softmax loses precision
                     target = torch.tensor([intent_y[i] for i in batch])
-                    loss = F.cross_entropy(logits, target, label_smoothing=args.label_smoothing)
+                    loss = F.cross_entropy(intent_logits.float(), target, label_smoothing=args.label_smoothing)
                 else:
-                    inputs = pad_batch([emotion_ids[i] for i in batch], pad_id)
-                    _, logits = model.network(**inputs)
                     target = torch.from_numpy(emotion_y[batch])
-                    loss = args.emotion_loss_weight * F.binary_cross_entropy_with_logits(logits, target)
+                    loss = args.emotion_loss_weight * F.binary_cross_entropy_with_logits(emotion_logits.float(),
+                                                                                         target)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.network.parameters(), 1.0)
                 optimizer.step()

@@ -1,0 +1,40 @@
+"""The accuracy table in benchmarks/RESULTS.md, regenerated between markers by benchmarks/accuracy.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+NAMES = {"tfidf_svc": "TF-IDF + LinearSVC", "frozen_lr": "frozen MiniLM + LR", "helpline": "Helpline"}
+COLUMNS = {"banking77": [("intent_accuracy", "accuracy")],
+           "clinc150": [("in_scope_accuracy", "in-scope acc."), ("oos_recall", "OOS recall")],
+           "goemotions": [("emotion_macro_f1", "macro-F1"), ("emotion_micro_f1", "micro-F1")]}
+
+
+def table(record: dict) -> str:
+    lines = [f"Mode: **{record['mode']}**; {record['date']}; {record['machine']}; command: `{record['command']}`", "",
+             "| benchmark | method | " + " | ".join(["metric", "value", "vs TF-IDF", "vs frozen"]) +
+             " | train time | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+    for task, methods in record["results"].items():
+        for method, m in methods.items():
+            for key, name in COLUMNS[task]:
+                if key not in m:
+                    continue
+                ratios = []
+                for base in ("tfidf_svc", "frozen_lr"):
+                    b = methods.get(base, {}).get(key)
+                    ratios.append(f"{m[key] / b:.3f}x" if b else "-")
+                lines.append(f"| {task} | {NAMES[method]} | {name} | {m[key]:.4f} | {ratios[0]} | {ratios[1]} | "
+                             f"{m.get('train_seconds', 0):.0f} s | {m.get('peak_rss_mb', 0)} MB |")
+    return "\n".join(lines)
+
+
+def update_results_md(record: dict, path: Path) -> str:
+    """Replace the section between the accuracy markers for this mode; returns the table."""
+    start, end = f"<!-- accuracy-{record['mode']}:start -->", f"<!-- accuracy-{record['mode']}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    body = table(record)
+    if start in text and end in text:
+        text = text[: text.index(start) + len(start)] + "\n" + body + "\n" + text[text.index(end):]
+    else:
+        text += f"\n## Accuracy ({record['mode']})\n\n{start}\n{body}\n{end}\n"
+    path.write_text(text, encoding="utf-8")
+    return body

@@ -1,0 +1,88 @@
+"""Batching, calibration and the linear-probe start: the parts of training that decide speed and accuracy."""
+import random
+
+import numpy as np
+import pytest
+
+from finetune.batching import bucket_batches, epoch_sample, pad_batch
+from finetune.calibrate import emotion_thresholds, oos_threshold
+
+
+def test_bucket_batches_cover_every_index_once_with_similar_lengths():
+    rng = random.Random(0)
+    lengths = [rng.randint(3, 60) for _ in range(1000)]
+    batches = bucket_batches(list(range(1000)), lengths, 16, rng, pool_batches=10)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(1000))
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 10  # random batches of 16 would spread ~50 tokens
+
+
+def test_epoch_sample_uses_every_item_before_repeating():
+    rng, cursor = random.Random(0), []
+    first = epoch_sample(10, 6, rng, cursor)
+    second = epoch_sample(10, 6, rng, cursor)
+    assert len(set(first)) == 6 and set(range(10)) <= set(first + second)
+
+
+def test_pad_batch_masks_padding():
+    batch = pad_batch([[5, 6, 7], [8]], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_oos_threshold_with_oos_rows_separates_them():
+    labels = ["a", "b"]
+    # in-scope rows are confident, oos rows are not
+    probs = np.asarray([[0.9, 0.1]] * 20 + [[0.55, 0.45]] * 10)
+    y = ["a"] * 20 + ["oos"] * 10
+    t = oos_threshold(probs, y, labels)
+    assert 0.55 < t <= 0.9
+
+
+def test_oos_threshold_without_oos_rows_respects_the_accuracy_budget():
+    labels = ["a", "b"]
+    probs = np.asarray([[0.95, 0.05]] * 90 + [[0.52, 0.48]] * 10)
+    y = ["a"] * 90 + ["b"] * 5 + ["a"] * 5   # the unsure rows are half right
+    t = oos_threshold(probs, y, labels, max_accuracy_drop=0.05)
+    assert t > 0.52  # rejecting the unsure rows costs 5 points: allowed
+    assert oos_threshold(probs, y, labels, max_accuracy_drop=0.01) <= 0.52
+
+
+def test_emotion_thresholds_pick_the_f1_best_cut():
+    probs = np.asarray([[0.3], [0.35], [0.1], [0.05]])
+    targets = np.asarray([[1], [1], [0], [0]], dtype=np.float32)
+    t = emotion_thresholds(probs, targets, ["joy"])["joy"]
+    assert 0.1 < t <= 0.3
+    assert emotion_thresholds(probs, np.zeros_like(targets), ["joy"])["joy"] == 0.5
+
+
+def test_linear_probe_fits_the_intent_head(tiny_base, tiny_data):
+    from bot import HelplineModel
+    from finetune.arguments import TrainArguments
+    from finetune.data import load_intent_data
+    from finetune.train import embed_all, linear_probe
+
+    train = load_intent_data(tiny_data["intents"]).train
+    labels = sorted(set(train["intent"]))
+    model = HelplineModel.from_base(tiny_base, labels)
+    ids = model.tokenizer(list(train["text"]))["input_ids"]
+    y = [labels.index(i) for i in train["intent"]]
+    args = TrainArguments(output="unused", intent_data=["unused"], emotion_data="unused", bf16="no")
+    features = embed_all(model, ids, 0, bf16=False)
+    before = (model.network.intent_head(features).argmax(1).numpy() == np.asarray(y)).mean()
+    linear_probe(model, ids, y, args)
+    after = (model.network.intent_head(features).argmax(1).numpy() == np.asarray(y)).mean()
+    assert after >= 0.9 and after > before
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"epochs": 0}, r"--epochs must be at least 1"),
+    ({"batch_size": 0}, r"--batch-size must be at least 1"),
+    ({"validation_fraction": 0.7}, r"--validation-fraction must be between 0 and 0.5"),
+])
+def test_train_arguments_are_checked(bad, message):
+    from finetune.arguments import TrainArguments
+
+    with pytest.raises(ValueError, match=message):
+        TrainArguments(output="m", intent_data=["x.csv"], emotion_data="e", **bad)
