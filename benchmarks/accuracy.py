@@ -133,7 +133,12 @@ def main(argv: list[str] | None = None) -> dict:
               "max_steps": args.max_steps, "test_files": test_files, "results": results}
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"accuracy-{mode}.json").write_text(json.dumps(record, indent=2))
+    path = out / f"accuracy-{mode}.json"
+    if path.exists() and set(args.tasks) != set(TASKS):  # a partial run updates its tasks, keeps the others
+        previous = json.loads(path.read_text())
+        record["results"] = previous["results"] | results
+        record["runs"] = previous.get("runs", [previous["command"]]) + [record["command"]]
+    path.write_text(json.dumps(record, indent=2))
     table = update_results_md(record, ROOT / "benchmarks" / "RESULTS.md")
     print(table)
     return record

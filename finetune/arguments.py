@@ -52,11 +52,14 @@ class TrainArguments:
         "help": "Train in bfloat16 autocast (about 1.5x faster on CPUs with AVX512-BF16 or AMX); auto = when "
                 "the CPU has it. Inference stays float32."})
     freeze_word_embeddings: bool = field(default=True, metadata={
-        "help": "Keep the word-embedding matrix fixed (half of MiniLM's weights; ~25% faster steps, "
+        "help": "Keep the word-embedding matrix fixed (half of MiniLM's weights; ~25%% faster steps, "
                 "same accuracy in our runs)."})
     linear_probe: bool = field(default=True, metadata={
         "help": "Before fine-tuning, fit the intent head on frozen encoder features (LP-FT, Kumar et al. 2022): "
                 "the encoder then starts from a good head instead of being pulled about by a random one."})
+    oos_target_recall: float = field(default=0.85, metadata={
+        "help": "With out-of-scope validation data: the share of it the OOS threshold must catch (the lowest "
+                "threshold that does is chosen, keeping in-scope accuracy as high as possible)."})
     seed: int = field(default=42, metadata={"help": "Random seed for splits, sampling and initialisation."})
 
     def __post_init__(self):

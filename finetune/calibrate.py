@@ -24,11 +24,12 @@ def emotion_thresholds(probs: np.ndarray, targets: np.ndarray, labels: list[str]
 
 
 def oos_threshold(probs: np.ndarray, y_true: list[str], intent_labels: list[str],
-                  max_accuracy_drop: float = 0.003) -> float:
+                  max_accuracy_drop: float = 0.003, target_recall: float = 0.85) -> float:
     """The in-scope probability below which a message is called out of scope.
 
-    With out-of-scope rows in validation: the threshold maximising the mean of in-scope accuracy and OOS
-    recall (both matter equally to a customer: a wrong answer and a missed "I can't help" both fail them).
+    With out-of-scope rows in validation: the lowest threshold that catches ``target_recall`` of them (the
+    lowest, because every step up also turns correct in-scope answers into "I can't help"); if no threshold
+    reaches the target, the one with the best mean of in-scope accuracy and OOS recall.
     Without any: the highest threshold that costs at most ``max_accuracy_drop`` of validation accuracy, so
     the bot still says "I didn't understand" for its least certain guesses.
     """
@@ -45,7 +46,10 @@ def oos_threshold(probs: np.ndarray, y_true: list[str], intent_labels: list[str]
         y_pred = np.where(top_is_oos | (best_p < t), OOS, best_label)
         correct = y_pred == y_true
         if is_oos.any():
-            score = (correct[~is_oos].mean() if (~is_oos).any() else 0.0) + correct[is_oos].mean()
+            recall = correct[is_oos].mean()
+            if recall >= target_recall:
+                return float(t)
+            score = (correct[~is_oos].mean() if (~is_oos).any() else 0.0) + recall
             if score > best_score:
                 best, best_score = float(t), score
         else:

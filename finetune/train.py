@@ -210,7 +210,8 @@ def calibrate(model: HelplineModel, validation, emotions: EmotionData | None, ar
     """Tune the OOS and emotion thresholds on validation data; return the validation metrics."""
     metrics: dict = {}
     intent_probs, _ = model.probabilities(list(validation["text"]))
-    threshold = oos_threshold(intent_probs, list(validation["intent"]), model.intent_labels, args.oos_max_accuracy_drop)
+    threshold = oos_threshold(intent_probs, list(validation["intent"]), model.intent_labels,
+                              args.oos_max_accuracy_drop, args.oos_target_recall)
     model.update_metadata(oos_threshold=threshold)
     predicted = [model.decoder.intent_decision(row)[0] for row in intent_probs]
     metrics.update(intent_metrics(list(validation["intent"]), predicted))

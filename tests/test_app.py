@@ -49,3 +49,15 @@ def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, 
     with pytest.raises(SystemExit, match="Building the default model failed"):
         bootstrap.ensure_model(Settings(model_dir=str(tmp_path / "new"), data_dir=str(tmp_path)))
     assert calls[0][1:4] == ["-m", "finetune", "train"] and calls[0][-1] == str(tmp_path / "new")
+
+
+def test_first_start_command_is_a_valid_train_command(tiny_data):
+    from bot.bootstrap import train_command
+    from bot.settings import Settings
+    from finetune.train import parse
+
+    cmd = train_command(Settings(model_dir="models/x"))
+    assert cmd[1:4] == ["-m", "finetune", "train"]
+    args = parse(cmd[4:])
+    assert args.output == "models/x" and args.epochs == 3 and args.emotion_examples_per_epoch == 12000
+    assert args.intent_data[0].endswith("retail.yaml")

@@ -63,3 +63,11 @@ def test_init_from_keeps_heads_and_adds_new_intents(tiny_model_dir, tiny_data, t
     # with no emotion data the emotion head is carried over untouched
     import torch
     assert torch.equal(after.network.emotion_head.weight, before.network.emotion_head.weight)
+
+
+@pytest.mark.parametrize("command, option", [("train", "--emotion-examples-per-epoch"), ("evaluate", "--intent-test")])
+def test_help_lists_the_options(command, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli([command, "--help"])
+    assert exit_info.value.code == 0
+    assert option in capsys.readouterr().out

@@ -40,6 +40,15 @@ def test_oos_threshold_with_oos_rows_separates_them():
     assert 0.55 < t <= 0.9
 
 
+def test_oos_threshold_takes_the_lowest_cut_that_reaches_the_target_recall():
+    labels = ["a", "b"]
+    # oos rows at 0.5 and 0.7; in-scope rows at 0.6 (half right) and 0.95
+    probs = np.asarray([[0.5, 0.5]] * 5 + [[0.7, 0.3]] * 5 + [[0.6, 0.4]] * 10 + [[0.95, 0.05]] * 80)
+    y = ["oos"] * 10 + ["a", "b"] * 5 + ["a"] * 80
+    assert 0.5 < oos_threshold(probs, y, labels, target_recall=0.5) <= 0.6   # keeps the 0.6 rows in scope
+    assert 0.7 < oos_threshold(probs, y, labels, target_recall=0.9) <= 0.95
+
+
 def test_oos_threshold_without_oos_rows_respects_the_accuracy_budget():
     labels = ["a", "b"]
     probs = np.asarray([[0.95, 0.05]] * 90 + [[0.52, 0.48]] * 10)
