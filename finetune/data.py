@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -61,7 +62,14 @@ def sha256_of(*paths: Path) -> str:
 
 
 def _is_hub_id(source: str) -> bool:
-    return not Path(source).exists() and source.count("/") == 1 and not source.startswith((".", "/", "~"))
+    """``owner/name`` that is not a local path: a Hub dataset id (a missing ``dir/file.csv`` is not one)."""
+    path = Path(source)
+    if path.exists() or source.count("/") != 1 or source.startswith((".", "/", "~")) or path.suffix:
+        return False
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise DataError(f"{source}: no such file, and Hub datasets are off (offline mode). Check the path, or set "
+                        "HELPLINE_ONLINE=1 to load it from the Hugging Face Hub.")
+    return True
 
 
 def _require_file(source: str) -> Path:
@@ -113,15 +121,10 @@ def load_intent_data(source: str) -> IntentData:
             ds = load_dataset("csv", data_files=str(path), split="train")
         except Exception as exc:  # pandas/arrow raise many kinds; all mean "not a readable CSV"
             raise DataError(f"{source}: cannot read as CSV ({exc}).") from exc
-        if {"conversation_id", "role", "text"} <= set(ds.column_names):
-            train = _pairs_dataset(labelled_customer_messages(read_transcripts(path)), source)
-        else:
-            train = _columns_to_intent(ds, source)
+        is_transcript = {"conversation_id", "role", "text"} <= set(ds.column_names)
+        train = _transcript_pairs(path) if is_transcript else _columns_to_intent(ds, source)
     elif suffix == ".jsonl":
-        try:
-            train = _pairs_dataset(labelled_customer_messages(read_transcripts(path)), source)
-        except TranscriptError as exc:
-            raise DataError(str(exc)) from exc
+        train = _transcript_pairs(path)
     elif suffix == ".json":
         train, validation = _load_clinc(path)
     elif suffix in (".yaml", ".yml"):
@@ -133,6 +136,13 @@ def load_intent_data(source: str) -> IntentData:
         raise DataError(f"{source}: unknown intent data format '{suffix}'; use .csv, .jsonl (transcripts), "
                         ".json (CLINC150) or .yaml (a Helpline catalogue).")
     return IntentData(train, validation, str(source), sha256_of(path))
+
+
+def _transcript_pairs(path: Path) -> Dataset:
+    try:
+        return _pairs_dataset(labelled_customer_messages(read_transcripts(path)), str(path))
+    except TranscriptError as exc:
+        raise DataError(str(exc)) from exc
 
 
 def _load_clinc(path: Path) -> tuple[Dataset, Dataset | None]:

@@ -67,6 +67,10 @@ def test_bad_transcripts(tmp_path, line, message):
 def test_bad_intent_data(tmp_path):
     with pytest.raises(DataError, match=r"nowhere.csv: no such file or directory"):
         load_intent_data(str(tmp_path / "nowhere.csv"))
+    with pytest.raises(DataError, match=r"data/nowhere.csv: no such file or directory"):
+        load_intent_data("data/nowhere.csv")  # a relative path is not mistaken for a Hub id
+    with pytest.raises(DataError, match=r"someone/dataset: no such file, and Hub datasets are off"):
+        load_intent_data("someone/dataset")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match=r"empty.csv: the file is empty"):
         load_intent_data(str(tmp_path / "empty.csv"))
