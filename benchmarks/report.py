@@ -10,7 +10,8 @@ COLUMNS = {"banking77": [("intent_accuracy", "accuracy")],
 
 
 def table(record: dict) -> str:
-    lines = [f"Mode: **{record['mode']}**; {record['date']}; {record['machine']}; command: `{record['command']}`", "",
+    commands = "; then ".join(f"`{c}`" for c in record.get("runs", [record["command"]]))
+    lines = [f"Mode: **{record['mode']}**; {record['date']}; {record['machine']}; commands: {commands}", "",
              "| benchmark | method | " + " | ".join(["metric", "value", "vs TF-IDF", "vs frozen"]) +
              " | train time | peak RSS |", "|---|---|---|---|---|---|---|---|"]
     for task, methods in record["results"].items():
