@@ -14,47 +14,39 @@ if not os.environ.get("HELPLINE_ONLINE"):
 
 import gradio as gr  # noqa: E402
 
-from bot import HelplineModel  # noqa: E402
 from bot.bootstrap import ensure_model  # noqa: E402
-from bot.responder import BotReply, Responder  # noqa: E402
+from bot.service import Helpline, Turn  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from intents import load_catalogue  # noqa: E402
 
-MAX_MESSAGE_CHARS = 2000
 settings = Settings.from_env()
-_loaded: dict[str, Responder] = {}
+_loaded: dict[str, Helpline] = {}
 
 
-def responder() -> Responder:
-    """The serving model and catalogue, loaded on first use (so importing app.py stays cheap)."""
+def helpline() -> Helpline:
+    """The serving stack (model, catalogue, policy, store), built on first use so importing app.py stays cheap."""
     if settings.model_dir not in _loaded:
         _loaded.clear()
-        _loaded[settings.model_dir] = Responder(HelplineModel.from_pretrained(settings.model_dir),
-                                                load_catalogue(settings.catalogue))
+        _loaded[settings.model_dir] = Helpline.from_settings(settings)
     return _loaded[settings.model_dir]
 
 
-def analysis(reply: BotReply) -> str:
-    p = reply.prediction
-    alternatives = ", ".join(f"{i} {c:.0%}" for i, c in p.alternatives[1:])
-    return (f"**Intent:** `{p.intent}` ({p.confidence:.0%} confident)  \n"
-            f"**Runner-up:** {alternatives or '-'}  \n"
-            f"**Action:** {reply.action}  \n"
-            f"**Sentiment:** {p.sentiment} · **Frustration:** {p.frustration:.2f}  \n"
-            f"**Emotions detected:** {', '.join(p.detected_emotions) or 'none'}")
+def analysis(turn: Turn) -> str:
+    return (f"**Intent:** `{turn.intent}` ({turn.confidence:.0%} confident)  \n"
+            f"**Action:** {turn.action}" + (f" ({turn.handoff_reason})" if turn.handoff else "") + "  \n"
+            f"**Sentiment:** {turn.sentiment} · **Frustration:** {turn.frustration:.2f}  \n"
+            f"**Emotions detected:** {', '.join(turn.emotions) or 'none'}  \n"
+            f"**Triage priority:** {turn.priority:.0f}")
 
 
-def chat(message: str, history: list[dict]) -> tuple[str, list[dict], str, dict[str, float]]:
-    message = (message or "").strip()
-    if not message:
-        raise gr.Error("Type a message first.")
-    if len(message) > MAX_MESSAGE_CHARS:
-        raise gr.Error(f"That message is {len(message)} characters long; please keep it under {MAX_MESSAGE_CHARS}.")
-    reply = responder().reply(message)
-    text = reply.text + ("".join(f"\n\n▸ {q}" for q in reply.quick_replies) if reply.quick_replies else "")
-    history = (history or []) + [{"role": "user", "content": message}, {"role": "assistant", "content": text}]
-    top = dict(sorted(reply.prediction.emotions.items(), key=lambda kv: -kv[1])[:5])
-    return "", history, analysis(reply), top
+def chat(message: str, history: list[dict], conversation_id: str | None):
+    try:
+        turn = helpline().handle(message or "", conversation_id)
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
+    text = turn.reply or "(a member of our team will reply here)"
+    text += "".join(f"\n\n▸ {q}" for q in turn.quick_replies)
+    history = (history or []) + [{"role": "user", "content": message.strip()}, {"role": "assistant", "content": text}]
+    return "", history, analysis(turn), turn.emotions or {"neutral": 0.0}, turn.conversation_id
 
 
 with gr.Blocks(title="Helpline") as demo:
@@ -66,7 +58,8 @@ with gr.Blocks(title="Helpline") as demo:
         with gr.Column(scale=2):
             details = gr.Markdown("*Send a message to see how Helpline reads it.*", label="Last message")
             emotions = gr.Label(label="Emotion", num_top_classes=5)
-    box.submit(chat, [box, chatbot], [box, chatbot, details, emotions], api_name="chat")
+    conversation = gr.State(None)
+    box.submit(chat, [box, chatbot, conversation], [box, chatbot, details, emotions, conversation], api_name="chat")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     settings.model_dir = args.model
     ensure_model(settings)
     try:
-        responder()
+        helpline()
     except ValueError as exc:
         raise SystemExit(f"Cannot start: {exc}") from None
     demo.launch(server_port=args.port, server_name=args.host)

@@ -28,14 +28,19 @@ def table(record: dict) -> str:
     return "\n".join(lines)
 
 
-def update_results_md(record: dict, path: Path) -> str:
-    """Replace the section between the accuracy markers for this mode; returns the table."""
-    start, end = f"<!-- accuracy-{record['mode']}:start -->", f"<!-- accuracy-{record['mode']}:end -->"
+def replace_section(path: Path, name: str, title: str, body: str) -> None:
+    """Put ``body`` between RESULTS.md's markers for ``name`` (appending a titled section the first time)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    body = table(record)
     if start in text and end in text:
         text = text[: text.index(start) + len(start)] + "\n" + body + "\n" + text[text.index(end):]
     else:
-        text += f"\n## Accuracy ({record['mode']})\n\n{start}\n{body}\n{end}\n"
+        text += f"\n## {title}\n\n{start}\n{body}\n{end}\n"
     path.write_text(text, encoding="utf-8")
+
+
+def update_results_md(record: dict, path: Path) -> str:
+    """Replace the accuracy table for this mode (validation or test); returns the table."""
+    body = table(record)
+    replace_section(path, f"accuracy-{record['mode']}", f"Accuracy ({record['mode']})", body)
     return body

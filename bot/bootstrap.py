@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .model import METADATA_FILE
+from .model_format import METADATA_FILE
 from .settings import Settings
 
 

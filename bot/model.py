@@ -1,18 +1,10 @@
-"""HelplineModel: the model directory format (the contract between `finetune/` and `bot/`) and prediction.
-
-A model directory holds:
-  config.json, model.safetensors   the encoder, in Hugging Face format (loadable by AutoModel on its own)
-  tokenizer files                  the encoder's tokenizer
-  heads.safetensors                the intent and emotion heads
-  helpline.json                    metadata: format_version, labels, thresholds, data fingerprints, metrics
-  README.md                        a model card
+"""HelplineModel: the torch model behind a model directory (format: `bot.model_format`), used for
+training and as the serving fallback when the directory has no ONNX graph.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +14,10 @@ from safetensors.torch import load_file, save_file
 from .base_models import resolve_base_model
 from .emotions import FRUSTRATION_WEIGHTS, GOEMOTIONS_LABELS, SENTIMENT_GROUPS
 from .model_card import model_card
+from .model_format import FORMAT_VERSION, HEADS_FILE, METADATA_FILE, locate, read_metadata, write_metadata
 from .network import HelplineNetwork
-from .prediction import Decoder, Prediction
+from .prediction import Decoder, Prediction, batched, predict_texts
 
-FORMAT_VERSION = 1
-METADATA_FILE = "helpline.json"
-HEADS_FILE = "heads.safetensors"
 DEFAULT_MAX_LENGTH = 64  # customer messages are short; longer ones are truncated (GoEmotions p99 is ~50 tokens)
 
 
@@ -38,7 +28,7 @@ class HelplineModel:
         self.network = network.eval()
         self.tokenizer = tokenizer
         self.metadata = metadata
-        self.decoder = Decoder(**{f.name: metadata[f.name] for f in fields(Decoder) if f.name in metadata})
+        self.decoder = Decoder.from_metadata(metadata)
 
     # ----------------------------------------------------------------------------------------- building
     @classmethod
@@ -67,7 +57,7 @@ class HelplineModel:
     def update_metadata(self, **values) -> None:
         """Change metadata (thresholds, metrics, ...) and rebuild the decoder that depends on it."""
         self.metadata.update(values)
-        self.decoder = Decoder(**{f.name: self.metadata[f.name] for f in fields(Decoder) if f.name in self.metadata})
+        self.decoder = Decoder.from_metadata(self.metadata)
 
     # ------------------------------------------------------------------------------------- loading/saving
     @classmethod
@@ -75,30 +65,8 @@ class HelplineModel:
         """Load a model directory (or, when online, a Hub repository id holding one)."""
         from transformers import AutoModel, AutoTokenizer
 
-        directory = Path(path)
-        if not directory.exists():
-            if "/" in str(path) and not str(path).startswith((".", "/")) and not os.environ.get("HF_HUB_OFFLINE"):
-                from huggingface_hub import snapshot_download  # a Hub id: kept for users who are online
-
-                directory = Path(snapshot_download(str(path)))
-            else:
-                raise ValueError(f"no model at {path}: the directory does not exist. Train one with "
-                                 f"`python -m finetune train ... --output {path}`.")
-        meta_path = directory / METADATA_FILE
-        if not meta_path.is_file():
-            raise ValueError(f"{directory} is not a Helpline model directory: {METADATA_FILE} is missing. "
-                             "Train one with `python -m finetune train`.")
-        try:
-            metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{meta_path} is not valid JSON ({exc}); the model directory is damaged.") from exc
-        version = metadata.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ValueError(f"{meta_path}: model format_version {version!r} is not supported (this Helpline "
-                             f"reads format_version {FORMAT_VERSION}); retrain or upgrade Helpline.")
-        missing = [k for k in ("intent_labels", "emotion_labels", "max_length") if k not in metadata]
-        if missing:
-            raise ValueError(f"{meta_path}: metadata is missing {missing}; the model directory is damaged.")
+        directory = locate(path)
+        metadata = read_metadata(directory)
         try:
             tokenizer = AutoTokenizer.from_pretrained(directory)
             encoder = AutoModel.from_pretrained(directory)
@@ -119,7 +87,7 @@ class HelplineModel:
         self.tokenizer.save_pretrained(directory)
         save_file(self.network.head_state_dict(), directory / HEADS_FILE)
         self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-        (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2), encoding="utf-8")
+        write_metadata(directory, self.metadata)
         (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")
         return directory
 
@@ -141,33 +109,15 @@ class HelplineModel:
                               return_tensors="pt")
 
     @torch.inference_mode()
-    def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """Intent probabilities (softmax) and emotion probabilities (sigmoid), one row per text, in order.
+    def _heads(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        intent_logits, emotion_logits = self.network(**self.tokenize(texts))
+        return torch.softmax(intent_logits, -1).numpy(), torch.sigmoid(emotion_logits).numpy()
 
-        Texts are sorted by length before batching so each batch pads to similar lengths.
-        """
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Intent probabilities (softmax) and emotion probabilities (sigmoid), one row per text, in order."""
         self.network.eval()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        intent = np.zeros((len(texts), len(self.intent_labels)), dtype=np.float32)
-        emotion = np.zeros((len(texts), len(self.emotion_labels)), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            intent_logits, emotion_logits = self.network(**self.tokenize([texts[i] for i in idx]))
-            intent[idx] = torch.softmax(intent_logits, -1).numpy()
-            emotion[idx] = torch.sigmoid(emotion_logits).numpy()
-        return intent, emotion
+        return batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
 
     def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
         """Predict one text (returns a Prediction) or a list of texts (returns a list, same order)."""
-        single = isinstance(texts, str)
-        batch = [texts] if single else texts
-        if not isinstance(batch, (list, tuple)):
-            raise ValueError(f"predict takes a string or a list of strings, not {type(texts).__name__}")
-        for i, text in enumerate(batch):
-            if not isinstance(text, str):
-                raise ValueError(f"text {i} is a {type(text).__name__}, not a string")
-            if not text.strip():
-                raise ValueError(f"text {i} is empty; give a non-empty message")
-        intent, emotion = self.probabilities(list(batch), batch_size)
-        predictions = [self.decoder.decode(t, i, e) for t, i, e in zip(batch, intent, emotion)]
-        return predictions[0] if single else predictions
+        return predict_texts(texts, self.probabilities, self.decoder, batch_size)

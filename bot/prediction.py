@@ -1,7 +1,8 @@
 """Turning the two heads' probabilities into a typed prediction: intent (or out of scope) and emotions."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
 
 import numpy as np
 
@@ -46,6 +47,10 @@ class Decoder:
     frustration_weights: dict[str, float] | None = None
     n_alternatives: int = 3
 
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> "Decoder":
+        return cls(**{f.name: metadata[f.name] for f in fields(cls) if f.name in metadata})
+
     def intent_decision(self, probs: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
         """(intent, confidence, alternatives) for one row of intent probabilities."""
         in_scope = [i for i, label in enumerate(self.intent_labels) if label != OOS]
@@ -67,3 +72,39 @@ class Decoder:
                           emotions=emotions, detected_emotions=detected,
                           sentiment=sentiment_of(emotions, self.sentiment_groups or SENTIMENT_GROUPS),
                           frustration=frustration_of(emotions, self.frustration_weights or FRUSTRATION_WEIGHTS))
+
+
+def check_texts(texts) -> tuple[list[str], bool]:
+    """(the texts as a list, whether one string was given); a clear ValueError for anything else."""
+    single = isinstance(texts, str)
+    batch = [texts] if single else texts
+    if not isinstance(batch, (list, tuple)):
+        raise ValueError(f"predict takes a string or a list of strings, not {type(texts).__name__}")
+    for i, text in enumerate(batch):
+        if not isinstance(text, str):
+            raise ValueError(f"text {i} is a {type(text).__name__}, not a string")
+        if not text.strip():
+            raise ValueError(f"text {i} is empty; give a non-empty message")
+    return list(batch), single
+
+
+Heads = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]  # texts -> (intent probs, emotion probs)
+
+
+def batched(run: Heads, texts: list[str], batch_size: int, n_intents: int, n_emotions: int):
+    """Run the heads over texts in batches of similar length (less padding), returning rows in input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    intent = np.zeros((len(texts), n_intents), dtype=np.float32)
+    emotion = np.zeros((len(texts), n_emotions), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        intent[idx], emotion[idx] = run([texts[i] for i in idx])
+    return intent, emotion
+
+
+def predict_texts(texts, probabilities, decoder: Decoder, batch_size: int):
+    """The `predict` of every model class: one text -> a Prediction, a list -> a list in the same order."""
+    batch, single = check_texts(texts)
+    intent, emotion = probabilities(batch, batch_size)
+    predictions = [decoder.decode(t, i, e) for t, i, e in zip(batch, intent, emotion)]
+    return predictions[0] if single else predictions

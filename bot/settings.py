@@ -7,18 +7,24 @@ from pathlib import Path
 
 from intents import DEFAULT_CATALOGUE
 
+from .policy import DEFAULT_POLICY
+
 
 @dataclass
 class Settings:
     model_dir: str = "models/default"               # HELPLINE_MODEL
     catalogue: str = str(DEFAULT_CATALOGUE)          # HELPLINE_CATALOGUE
     data_dir: str = "../shared/datasets"             # HELPLINE_DATA: public datasets for the first-start model
+    db: str = "sqlite:///helpline.db"                # HELPLINE_DB: SQLAlchemy URL of the conversation store
+    policy: str = str(DEFAULT_POLICY)                # HELPLINE_POLICY: dialogue policy YAML
 
     @classmethod
     def from_env(cls) -> "Settings":
         return cls(model_dir=os.environ.get("HELPLINE_MODEL", cls.model_dir),
                    catalogue=os.environ.get("HELPLINE_CATALOGUE", cls.catalogue),
-                   data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir))
+                   data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir),
+                   db=os.environ.get("HELPLINE_DB", cls.db),
+                   policy=os.environ.get("HELPLINE_POLICY", cls.policy))
 
     @property
     def emotion_data(self) -> str:

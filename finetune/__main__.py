@@ -1,10 +1,11 @@
-"""python -m finetune {train,evaluate} ...: see `python -m finetune COMMAND --help`."""
+"""python -m finetune {train,evaluate,export} ...: see `python -m finetune COMMAND --help`."""
 from __future__ import annotations
 
 import os
 import sys
 
-COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score a model on test files"}
+COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score a model on test files",
+            "export": "Add an int8 ONNX graph to a model directory (fast serving)"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if not os.environ.get("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from . import evaluate, train
+    from . import evaluate, export, train
 
-    command = {"train": train.main, "evaluate": evaluate.main}[argv[0]]
+    command = {"train": train.main, "evaluate": evaluate.main, "export": export.main}[argv[0]]
     try:
         command(argv[1:])
     except ValueError as exc:  # bad input: data, arguments, model directory. Say what is wrong, no traceback.

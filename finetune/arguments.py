@@ -61,6 +61,9 @@ class TrainArguments:
         "help": "With out-of-scope validation data: the share of it the OOS threshold must catch (the lowest "
                 "threshold that does is chosen, keeping in-scope accuracy as high as possible)."})
     seed: int = field(default=42, metadata={"help": "Random seed for splits, sampling and initialisation."})
+    export_onnx: bool = field(default=True, metadata={
+        "help": "Also write an int8 ONNX graph into the model directory for fast serving "
+                "(`python -m finetune export` does it later)."})
 
     def __post_init__(self):
         if self.epochs < 1 and self.max_steps <= 0:

@@ -251,6 +251,10 @@ def train(args: TrainArguments) -> HelplineModel:
     model.metadata.pop("created", None)
     path = model.save_pretrained(args.output)
     log(f"saved model {model.version} to {path} in {time.time() - started:.0f} s")
+    if args.export_onnx:
+        from .export import export_onnx
+
+        export_onnx(model, path)
     return model
 
 

@@ -78,3 +78,55 @@ def tiny_model_dir(tiny_base, tiny_data, tmp_path_factory) -> str:
     main(["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model",
           tiny_base, "--output", str(out), "--max-steps", "30", "--min-task-examples", "32", "--batch-size", "8"])
     return str(out)
+
+
+# ------------------------------------------------------------------------------------------ the store
+POSTGRES_URL = os.environ.get("HELPLINE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh database URL: a SQLite file, and a new PostgreSQL database on the local server.
+
+    Without a reachable PostgreSQL the postgresql cases are skipped, unless HELPLINE_REQUIRE_POSTGRES=1
+    (set by .ci/run, which installs and starts it): then they fail.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helpline.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"helpline_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        if os.environ.get("HELPLINE_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {str(exc).splitlines()[0]}")
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class StubClassifier:
+    """Predictions chosen by keywords, so tests of the conversation logic are exact and instant."""
+    version = "stub-1"
+    RULES = {"refund": "refund_status", "where": "order_status", "human": "speak_to_human",
+             "charged twice": "double_charge", "hello": "greeting"}
+
+    def predict(self, text):
+        from bot.prediction import OOS, Prediction
+
+        intent = next((i for k, i in self.RULES.items() if k in text.lower()), OOS)
+        angry = "!!" in text
+        emotions = {"anger": 0.9 if angry else 0.01, "neutral": 0.1 if angry else 0.8}
+        return Prediction(text=text, intent=intent, confidence=0.95 if intent != OOS else 0.7,
+                          alternatives=[(intent if intent != OOS else "greeting", 0.95), ("goodbye", 0.01)],
+                          emotions=emotions, detected_emotions=["anger"] if angry else ["neutral"],
+                          sentiment="negative" if angry else "neutral", frustration=0.8 if angry else 0.0)

@@ -7,28 +7,30 @@ import app
 
 
 @pytest.fixture(scope="module")
-def client(tiny_model_dir):
+def client(tiny_model_dir, tmp_path_factory):
     from gradio_client import Client
 
     app.settings.model_dir = tiny_model_dir
+    app.settings.db = f"sqlite:///{tmp_path_factory.mktemp('app-db') / 'helpline.db'}"
     app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     yield Client(app.demo.local_url, verbose=False)
     app.demo.close()
 
 
 def test_chat_answers_with_intent_and_emotion(client):
-    box, history, details, emotions = client.predict("where is my order?", [], api_name="/chat")
+    box, history, details, emotions = client.predict("where is my order?", [], None, api_name="/chat")
     assert box == ""
     # Gradio 6 returns message content as a list of typed parts
     assert history[0]["role"] == "user" and history[0]["content"][0]["text"] == "where is my order?"
     assert history[1]["role"] == "assistant" and history[1]["content"][0]["text"]
     assert "**Intent:**" in details and "**Sentiment:**" in details
-    assert len(emotions["confidences"]) == 5
+    assert emotions["label"]
+    assert app.helpline().store.count_messages() == 2   # the turn is in the database
 
 
 def test_chat_rejects_an_empty_message(client):
-    with pytest.raises(Exception, match="Type a message first"):
-        client.predict("   ", [], api_name="/chat")
+    with pytest.raises(Exception, match="message is empty"):
+        client.predict("   ", [], None, api_name="/chat")
 
 
 def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 
 from bot import HelplineModel, Prediction
 from bot.emotions import GOEMOTIONS_LABELS, SENTIMENTS
-from bot.model import METADATA_FILE
+from bot.model_format import METADATA_FILE
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,164 @@
+"""Latency, throughput, memory and load time of the serving paths, in one run on one fine-tuned model.
+
+    python benchmarks/latency.py --model models/b77 [--intent-texts FILE.csv] [--emotion-test FILE.tsv]
+
+Compares the plain `transformers.pipeline("text-classification")` (torch, the encoder with a sequence
+classification head), our torch path and our ONNX Runtime int8 path (`bot.Classifier`), and checks that the
+ONNX path agrees with torch: intent agreement and emotion macro-F1 on validation data (Banking77's held-out
+10% of train and GoEmotions dev by default; pass other files to use them). Writes
+benchmarks/results/latency.json and the table in benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from benchmarks.report import replace_section  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+SERVING_PROBE = """
+import resource, sys, time
+started = time.perf_counter()
+from bot import Classifier
+c = Classifier.load(sys.argv[1], backend=sys.argv[2])
+c.predict("where is my card?")
+load = time.perf_counter() - started
+for i in range(500):
+    c.predict(f"I was charged twice for order {i}, please fix it")
+print(load, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def timed_single(predict, texts: list[str], repeat: int) -> dict:
+    for text in texts[:20]:  # warm-up: first calls allocate
+        predict(text)
+    times = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        predict(texts[i % len(texts)])
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 3), "p90_ms": round(times[int(0.9 * len(times))], 3),
+            "p99_ms": round(times[int(0.99 * len(times))], 3)}
+
+
+def timed_batch(predict_many, texts: list[str]) -> float:
+    predict_many(texts[:64])
+    started = time.perf_counter()
+    predict_many(texts)
+    return round(len(texts) / (time.perf_counter() - started), 1)
+
+
+def serving_probe(model: str, backend: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", SERVING_PROBE, model, backend], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return {"load_seconds": round(float(out[0]), 2), "peak_rss_mb": round(float(out[1]))}
+
+
+def validation_texts(args) -> tuple[list[str], list[str], np.ndarray | None]:
+    from finetune.data import load_emotion_data, load_intent_data, split_validation
+
+    if args.intent_texts:
+        intents = load_intent_data(args.intent_texts).train
+    else:  # the 10% of Banking77's train split that `finetune train` holds out for validation
+        data = load_intent_data(str(Path(args.data) / "banking77" / "train.csv")).train
+        intents = split_validation(data, 0.1, 42)[1]
+    emotions = load_emotion_data(args.emotion_test or str(Path(args.data) / "goemotions" / "original"))
+    table = emotions.validation if emotions.validation is not None else emotions.train
+    return list(intents["text"]), list(table["text"]), table["labels"]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a fine-tuned Helpline model directory with its ONNX graph")
+    parser.add_argument("--intent-texts", help="intent CSV for the agreement check (default: Banking77 val)")
+    parser.add_argument("--emotion-test", help="GoEmotions TSV for the agreement check (default: dev)")
+    parser.add_argument("--data", default=os.environ.get("HELPLINE_DATA", str(ROOT.parent / "shared" / "datasets")))
+    parser.add_argument("--repeat", type=int, default=1000, help="single-message calls per path")
+    parser.add_argument("--batch-texts", type=int, default=4000, help="messages for the batched throughput")
+    args = parser.parse_args(argv)
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    from bot import Classifier
+    from finetune.metrics import emotion_metrics, multi_hot
+
+    intent_texts, emotion_texts, emotion_labels = validation_texts(args)
+    onnx = Classifier.load(args.model, backend="onnx")
+    onnx_1 = Classifier.load(args.model, backend="onnx", threads=1)
+    torch_path = Classifier.load(args.model, backend="torch")
+    # The baseline: the same fine-tuned encoder behind a stock sequence-classification head and pipeline.
+    hf = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=len(onnx.intent_labels))
+    pipe = pipeline("text-classification", model=hf, tokenizer=AutoTokenizer.from_pretrained(args.model), device=-1)
+    texts = intent_texts[:2000]
+    batch = (intent_texts * 10)[: args.batch_texts]
+    paths = {
+        "transformers pipeline (torch)": (lambda t: pipe(t), lambda ts: pipe(ts, batch_size=64)),
+        "Helpline torch": (torch_path.predict, torch_path.predict),
+        "Helpline ONNX int8": (onnx.predict, onnx.predict),
+        "Helpline ONNX int8, 1 thread": (onnx_1.predict, None),
+    }
+    results = {}
+    for name, (single, many) in paths.items():
+        row = timed_single(single, texts, args.repeat)
+        if many is not None:
+            row["batched_msgs_per_s"] = timed_batch(many, batch)
+        results[name] = row
+        print(name, row, flush=True)
+    base = results["transformers pipeline (torch)"]
+    for row in results.values():
+        row["speedup_p50"] = round(base["p50_ms"] / row["p50_ms"], 2)
+    serving = {"onnx": serving_probe(args.model, "onnx"), "torch": serving_probe(args.model, "torch")}
+    # agreement of the ONNX int8 path with torch on validation data
+    intents_torch = [p.intent for p in torch_path.predict(intent_texts)]
+    intents_onnx = [p.intent for p in onnx.predict(intent_texts)]
+    targets = multi_hot(emotion_labels, len(onnx.emotion_labels))
+    f1 = {}
+    for name, classifier in (("torch", torch_path), ("onnx", onnx)):
+        predicted = np.array([[label in p.detected_emotions for label in classifier.emotion_labels]
+                              for p in classifier.predict(emotion_texts)], dtype=int)
+        f1[name] = emotion_metrics(targets, predicted, classifier.emotion_labels)["emotion_macro_f1"]
+    record = {
+        "date": time.strftime("%Y-%m-%d"), "model": args.model, "machine": f"{os.cpu_count()} CPU cores, "
+        f"{platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}",
+        "torch_threads": torch.get_num_threads(), "paths": results, "serving_process": serving,
+        "agreement": {"intent_agreement": round(float(np.mean(np.array(intents_torch) == np.array(intents_onnx))), 4),
+                      "n_intent": len(intent_texts), "emotion_macro_f1_torch": round(f1["torch"], 4),
+                      "emotion_macro_f1_onnx": round(f1["onnx"], 4), "n_emotion": len(emotion_texts)},
+        "command": "python benchmarks/latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latency.json").write_text(json.dumps(record, indent=2))
+    lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
+             "| path | p50 ms | p99 ms | vs pipeline (p50) | batched msgs/s |", "|---|---|---|---|---|"]
+    for name, row in results.items():
+        lines.append(f"| {name} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['speedup_p50']:.1f}x | "
+                     f"{row.get('batched_msgs_per_s', '-')} |")
+    a = record["agreement"]
+    lines += ["", f"Serving process (load a model, classify 500 messages): ONNX {serving['onnx']['peak_rss_mb']} MB "
+              f"peak RSS, loaded in {serving['onnx']['load_seconds']} s; torch {serving['torch']['peak_rss_mb']} MB, "
+              f"{serving['torch']['load_seconds']} s.",
+              f"ONNX int8 vs torch: intent agreement {a['intent_agreement']:.2%} on {a['n_intent']} validation "
+              f"messages; emotion macro-F1 {a['emotion_macro_f1_onnx']:.4f} vs {a['emotion_macro_f1_torch']:.4f} "
+              f"on {a['n_emotion']}."]
+    replace_section(RESULTS / ".." / "RESULTS.md", "latency", "Latency and memory", "\n".join(lines))
+    print(json.dumps(record, indent=2))
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""`Classifier`: what serving uses to classify messages. ONNX Runtime int8 when the model directory has the
+graph (`finetune export`), the torch model otherwise; the same labels, thresholds and `Prediction` either way.
+
+The ONNX path imports neither torch nor transformers: a serving process stays small and loads in a second.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .model_format import ONNX_FILE, locate, read_metadata
+from .prediction import Decoder, Prediction, batched, predict_texts
+
+BACKENDS = ("auto", "onnx", "torch")
+
+
+class _OnnxHeads:
+    """tokenizer.json (Rust tokenizers) + the int8 graph: texts -> (intent probs, emotion probs)."""
+
+    def __init__(self, directory: Path, max_length: int, threads: int | None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(directory / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        config_path = directory / "tokenizer_config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+        pad = config.get("pad_token") or "[PAD]"
+        pad = pad.get("content", "[PAD]") if isinstance(pad, dict) else pad
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id(pad) or 0, pad_token=pad)
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        intent, emotion = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return intent, emotion
+
+
+class Classifier:
+    """Classify customer messages with a model directory: ``Classifier.load(dir).predict(text_or_list)``."""
+
+    def __init__(self, heads, metadata: dict, backend: str, directory: Path):
+        self._heads = heads
+        self.metadata = metadata
+        self.backend = backend
+        self.directory = directory
+        self.decoder = Decoder.from_metadata(metadata)
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None) -> "Classifier":
+        """backend: "auto" (ONNX when the directory has the graph, else torch), "onnx" or "torch".
+        threads: ONNX Runtime intra-op threads (default: all cores)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        directory = locate(model_dir)
+        metadata = read_metadata(directory)
+        has_onnx = (directory / ONNX_FILE).is_file()
+        if backend == "onnx" and not has_onnx:
+            raise ValueError(f"{directory} has no {ONNX_FILE}; create it with "
+                             f"`python -m finetune export --model {directory}`.")
+        if backend == "onnx" or (backend == "auto" and has_onnx):
+            try:
+                return cls(_OnnxHeads(directory, metadata["max_length"], threads), metadata, "onnx", directory)
+            except Exception as exc:  # onnxruntime raises its own types for damaged graphs
+                raise ValueError(f"{directory / ONNX_FILE} cannot be loaded ({exc}); re-export it with "
+                                 f"`python -m finetune export --model {directory}`.") from exc
+        from .model import HelplineModel  # torch, only when there is no ONNX graph
+
+        model = HelplineModel.from_pretrained(directory)
+        return cls(model._heads, model.metadata, "torch", directory)
+
+    @property
+    def intent_labels(self) -> list[str]:
+        return self.metadata["intent_labels"]
+
+    @property
+    def emotion_labels(self) -> list[str]:
+        return self.metadata["emotion_labels"]
+
+    @property
+    def version(self) -> str:
+        return self.metadata.get("model_version") or self.metadata.get("created", "unversioned")
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        if len(texts) == 1:  # the common serving case: skip the sorting and copying
+            return self._heads(texts)
+        return batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
+
+    def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
+        """One text -> a Prediction; a list -> a list of Predictions in the same order."""
+        return predict_texts(texts, self.probabilities, self.decoder, batch_size)

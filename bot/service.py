@@ -1,0 +1,135 @@
+"""`Helpline`: one customer turn end to end. Redact, classify, decide, score for triage, store, reply.
+
+The turn is committed to the store before the reply is returned: a message the customer saw acknowledged is
+never lost. Classification runs outside the transaction, so a slow model never holds a database lock.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+from intents import Catalogue
+
+from .policy import ConversationState, DialoguePolicy
+from .prediction import OOS, Prediction
+from .redact import redact
+from .store import Store
+from .triage import turn_priority
+
+MAX_MESSAGE_CHARS = 2000
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{8,36}")
+
+
+@dataclass
+class Turn:
+    conversation_id: str
+    message_id: int
+    reply: str
+    action: str
+    intent: str
+    confidence: float
+    emotions: dict[str, float]          # the emotions detected (over their thresholds), strongest first
+    sentiment: str
+    frustration: float
+    handoff: bool
+    priority: float
+    priority_reason: str
+    quick_replies: list[str] = field(default_factory=list)
+    reply_message_id: int | None = None
+    handoff_reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def check_message(text) -> str:
+    if not isinstance(text, str):
+        raise ValueError(f"message must be a string, not {type(text).__name__}")
+    text = text.strip()
+    if not text:
+        raise ValueError("message is empty: type something first")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ValueError(f"message is {len(text)} characters long; the limit is {MAX_MESSAGE_CHARS}")
+    return text
+
+
+def check_conversation_id(conversation_id) -> str | None:
+    if conversation_id is None:
+        return None
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID.fullmatch(conversation_id):
+        raise ValueError("conversation_id must be 8-36 letters, digits, '-' or '_' (or leave it out to start one)")
+    return conversation_id
+
+
+class Helpline:
+    def __init__(self, classifier, catalogue: Catalogue, store: Store, policy: DialoguePolicy | None = None):
+        self._classifier = classifier
+        self._swap = threading.Lock()
+        self.catalogue = catalogue
+        self.store = store
+        self.policy = policy or DialoguePolicy(catalogue)
+
+    @classmethod
+    def from_settings(cls, settings) -> "Helpline":
+        """The serving stack for a deployment's settings (model directory, catalogue, policy, database)."""
+        from intents import load_catalogue
+
+        from .classifier import Classifier
+        from .policy import PolicyConfig
+
+        catalogue = load_catalogue(settings.catalogue)
+        return cls(Classifier.load(settings.model_dir), catalogue, Store(settings.db),
+                   DialoguePolicy(catalogue, PolicyConfig.load(settings.policy)))
+
+    @property
+    def classifier(self):
+        return self._classifier
+
+    def swap_classifier(self, classifier) -> None:
+        """Serve a new model from the next turn on; turns in flight finish on the one they started with."""
+        with self._swap:
+            self._classifier = classifier
+
+    def intent_priority(self, intent: str) -> str:
+        return self.catalogue[intent].priority if intent in self.catalogue else ("low" if intent == OOS else "normal")
+
+    def handle(self, text: str, conversation_id: str | None = None, channel: str = "chat") -> Turn:
+        text = redact(check_message(text))  # PII never reaches the model, the database or a log
+        conversation_id = check_conversation_id(conversation_id)
+        classifier = self._classifier
+        prediction: Prediction = classifier.predict(text)
+        with self.store.transaction() as session:
+            conversation = self.store.lock_conversation(session, conversation_id, channel)
+            state = ConversationState.from_dict(conversation.state)
+            decision, state = self.policy.decide(prediction, state)
+            level_before = (conversation.state or {}).get("priority_level")
+            priority, level = turn_priority(prediction, self.intent_priority(decision.intent), state.frustration,
+                                            state.handoff_reason if state.handed_off else None, level_before)
+            details = {"alternatives": prediction.alternatives, "emotions": prediction.emotions,
+                       "detected_emotions": prediction.detected_emotions, "action": decision.action,
+                       "model_intent": prediction.intent}
+            customer = self.store.add_message(
+                session, conversation, "customer", text, intent=decision.intent, confidence=prediction.confidence,
+                sentiment=prediction.sentiment, frustration=prediction.frustration, prediction=details,
+                model_version=classifier.version)
+            bot_message = self.store.add_message(session, conversation, "bot", decision.reply) if decision.reply else None
+            if decision.handoff:
+                self.store.add_handoff(session, conversation, decision.handoff_reason)
+            conversation.state = {**state.to_dict(), "priority_level": level}
+            conversation.last_intent = decision.intent
+            conversation.priority, conversation.priority_reason = priority.score, priority.reason
+            if state.handed_off:
+                if conversation.status not in ("waiting", "agent") or conversation.waiting_since is None:
+                    conversation.waiting_since = customer.created
+                conversation.status = "waiting" if conversation.status != "agent" else "agent"
+            elif conversation.status == "resolved":
+                conversation.status = "bot"
+            ids = (conversation.id, customer.id, bot_message.id if bot_message else None)
+        emotions = {label: prediction.emotions[label] for label in prediction.detected_emotions}
+        return Turn(conversation_id=ids[0], message_id=ids[1], reply=decision.reply, action=decision.action,
+                    intent=decision.intent, confidence=prediction.confidence, emotions=emotions,
+                    sentiment=prediction.sentiment, frustration=prediction.frustration, handoff=state.handed_off,
+                    priority=priority.score, priority_reason=priority.reason,
+                    quick_replies=decision.quick_replies, reply_message_id=ids[2],
+                    handoff_reason=state.handoff_reason)

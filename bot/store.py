@@ -1,0 +1,218 @@
+"""The conversation store: SQLAlchemy on SQLite (default, WAL) or PostgreSQL, migrated with Alembic.
+
+A turn is one transaction: the customer message, the bot's reply, the policy state and the triage score are
+committed together before the reply is returned, so an acknowledged message is stored even if the process
+dies right after. Every process reads conversation state from here (nothing lives only in memory), so several
+app processes can serve one database.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import os
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .schema import Agent, Conversation, Feedback, Handoff, LabelCorrection, Message, utcnow
+
+DEFAULT_DB = "sqlite:///helpline.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+OPEN = ("waiting", "agent")  # statuses in the agents' queue
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_setup(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+            cursor = dbapi_connection.cursor()
+            # WAL: readers never block the writer. synchronous=NORMAL: a committed transaction survives a
+            # killed process (it is in the WAL file); only an OS crash or power cut can lose the last ones.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            # IMMEDIATE takes the write lock at the start, so two processes serving the same conversation
+            # cannot both read its state and then overwrite each other's update.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to date (Alembic `upgrade head`)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2 ** 14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, salt, _digest = stored.split("$")
+    except ValueError:
+        return False
+    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
+
+
+class Store:
+    def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True):
+        self.url = url
+        self.engine = make_engine(url)
+        if migrate_schema:
+            migrate(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_env(cls) -> "Store":
+        return cls(os.environ.get("HELPLINE_DB", DEFAULT_DB))
+
+    @contextlib.contextmanager
+    def transaction(self):
+        with self.sessions.begin() as session:
+            yield session
+
+    # ------------------------------------------------------------------------------------- conversations
+    def lock_conversation(self, session: Session, conversation_id: str | None, channel: str = "chat") -> Conversation:
+        """The conversation, locked for this transaction (created when ``conversation_id`` is None or new)."""
+        if conversation_id is not None:
+            conversation = session.execute(select(Conversation).where(Conversation.id == conversation_id)
+                                           .with_for_update()).scalar_one_or_none()
+            if conversation is not None:
+                return conversation
+        conversation = Conversation(id=conversation_id or uuid.uuid4().hex, channel=channel, state={})
+        session.add(conversation)
+        session.flush()
+        return conversation
+
+    @staticmethod
+    def add_message(session: Session, conversation: Conversation, role: str, text: str, **fields) -> Message:
+        message = Message(conversation_id=conversation.id, role=role, text=text, **fields)
+        session.add(message)
+        conversation.updated = utcnow()
+        session.flush()
+        return message
+
+    @staticmethod
+    def add_handoff(session: Session, conversation: Conversation, reason: str) -> None:
+        session.add(Handoff(conversation_id=conversation.id, reason=reason))
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        with self.sessions() as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is not None:
+                conversation.messages  # noqa: B018 - load them before the session closes
+            return conversation
+
+    def messages(self, conversation_id: str, after_id: int = 0) -> list[Message]:
+        """Messages of a conversation newer than ``after_id`` (for live updates: poll with the last id seen)."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id,
+                                                              Message.id > after_id).order_by(Message.id)))
+
+    def messages_by_id(self, ids: list[int]) -> list[Message]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
+
+    def open_conversations(self) -> list[Conversation]:
+        """Conversations waiting for or with a person (the triage module orders them)."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Conversation).where(Conversation.status.in_(OPEN))))
+
+    def recent_conversations(self, limit: int = 100) -> list[Conversation]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Conversation).order_by(Conversation.updated.desc()).limit(limit)))
+
+    def agent_reply(self, conversation_id: str, text: str, agent_id: int | None = None) -> Message:
+        with self.transaction() as session:
+            conversation = session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None:
+                raise KeyError(conversation_id)
+            conversation.status, conversation.waiting_since = "agent", None
+            conversation.agent_id = agent_id or conversation.agent_id
+            state = dict(conversation.state or {})
+            state["handed_off"] = True  # once a person has written, the bot stays out of it
+            conversation.state = state
+            return self.add_message(session, conversation, "agent", text, agent_id=agent_id)
+
+    def resolve(self, conversation_id: str) -> None:
+        with self.transaction() as session:
+            conversation = session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None:
+                raise KeyError(conversation_id)
+            conversation.status, conversation.waiting_since = "resolved", None
+            # the next message starts afresh with the bot (the policy's handoff state is cleared)
+            conversation.state = {**(conversation.state or {}), "handed_off": False, "handoff_reason": None,
+                                  "waiting_acknowledged": False, "fallbacks_in_row": 0}
+            for handoff in session.scalars(select(Handoff).where(Handoff.conversation_id == conversation_id)):
+                handoff.resolved = True
+
+    def correct_label(self, message_id: int, intent: str, agent_id: int | None = None) -> LabelCorrection:
+        with self.transaction() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.role != "customer":
+                raise KeyError(message_id)
+            correction = LabelCorrection(message_id=message_id, intent=intent, previous_intent=message.intent,
+                                         agent_id=agent_id)
+            session.add(correction)
+            return correction
+
+    def label_corrections(self) -> list[tuple[str, str]]:
+        """(stored text, corrected intent), the latest correction per message: training data for retraining."""
+        with self.sessions() as session:
+            latest = select(func.max(LabelCorrection.id)).group_by(LabelCorrection.message_id)
+            rows = session.execute(select(Message.text, LabelCorrection.intent).join(
+                LabelCorrection, LabelCorrection.message_id == Message.id).where(LabelCorrection.id.in_(latest)))
+            return [tuple(row) for row in rows]
+
+    def add_feedback(self, conversation_id: str, rating: int, comment: str = "", message_id: int | None = None):
+        with self.transaction() as session:
+            session.add(Feedback(conversation_id=conversation_id, rating=rating, comment=comment,
+                                 message_id=message_id))
+
+    def count_messages(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count(Message.id)))
+
+    # --------------------------------------------------------------------------------------------- agents
+    def add_agent(self, name: str, password: str) -> Agent:
+        if not name.strip() or len(password) < 8:
+            raise ValueError("an agent needs a name and a password of at least 8 characters")
+        with self.transaction() as session:
+            if session.scalar(select(Agent).where(Agent.name == name)) is not None:
+                raise ValueError(f"an agent named {name!r} already exists")
+            agent = Agent(name=name, password_hash=hash_password(password))
+            session.add(agent)
+            return agent
+
+    def check_agent(self, name: str, password: str) -> Agent | None:
+        with self.sessions() as session:
+            agent = session.scalar(select(Agent).where(Agent.name == name))
+            return agent if agent is not None and verify_password(password, agent.password_hash) else None
+
+
+def now() -> dt.datetime:
+    return utcnow()

@@ -1,0 +1,85 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot import Classifier, Prediction
+from bot.model_format import ONNX_FILE, read_metadata
+from tests.conftest import ROOT, TINY_INTENTS
+
+TEXTS = [text for texts in TINY_INTENTS.values() for text in texts] + ["what is the weather on mars"]
+
+
+@pytest.fixture(scope="module")
+def onnx(tiny_model_dir):
+    return Classifier.load(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def torch_classifier(tiny_model_dir):
+    return Classifier.load(tiny_model_dir, backend="torch")
+
+
+def test_training_exports_an_int8_graph_and_records_it(tiny_model_dir):
+    assert (Path(tiny_model_dir) / ONNX_FILE).is_file()
+    assert read_metadata(Path(tiny_model_dir))["onnx"]["file"] == ONNX_FILE
+
+
+def test_auto_backend_prefers_onnx_and_agrees_with_torch(onnx, torch_classifier):
+    assert onnx.backend == "onnx" and torch_classifier.backend == "torch"
+    assert onnx.intent_labels == torch_classifier.intent_labels and onnx.version == torch_classifier.version
+    i_onnx, e_onnx = onnx.probabilities(TEXTS)
+    i_torch, e_torch = torch_classifier.probabilities(TEXTS)
+    assert np.abs(i_onnx - i_torch).max() < 0.05   # int8 weights: close, not identical
+    assert np.abs(e_onnx - e_torch).max() < 0.05
+
+
+def test_onnx_tokenizer_matches_the_transformers_tokenizer(onnx, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(tiny_model_dir)
+    text = "Where's my ORDER #A-1234?? it's late " + "very " * 100
+    ours = onnx._heads.tokenizer.encode(text).ids
+    assert ours == reference(text, truncation=True, max_length=onnx.metadata["max_length"])["input_ids"]
+
+
+def test_predict_takes_one_text_or_a_list(onnx):
+    one = onnx.predict("where is my order")
+    assert isinstance(one, Prediction)
+    many = onnx.predict(["hello", "where is my order"])
+    assert [p.text for p in many] == ["hello", "where is my order"]
+    # dynamic int8 quantizes activations per batch, so batch-mates move scores by ~1e-3, not more
+    assert many[1].emotions == pytest.approx(one.emotions, abs=0.01)
+    with pytest.raises(ValueError, match="text 1 is empty"):
+        onnx.predict(["hi", "  "])
+
+
+def test_missing_or_damaged_graph_is_a_clear_error(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Classifier.load(tiny_model_dir, backend="tensorrt")
+    copy = Path(shutil.copytree(tiny_model_dir, tmp_path / "m"))
+    (copy / ONNX_FILE).write_bytes(b"not a graph")
+    with pytest.raises(ValueError, match="cannot be loaded.*finetune export"):
+        Classifier.load(copy)
+    (copy / ONNX_FILE).unlink()
+    with pytest.raises(ValueError, match="has no model.int8.onnx"):
+        Classifier.load(copy, backend="onnx")
+    assert Classifier.load(copy).backend == "torch"   # auto falls back to the torch weights
+
+
+def test_export_command_writes_the_graph(tiny_model_dir, tmp_path):
+    copy = Path(shutil.copytree(tiny_model_dir, tmp_path / "m", ignore=shutil.ignore_patterns(ONNX_FILE)))
+    result = subprocess.run([sys.executable, "-m", "finetune", "export", "--model", str(copy)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert Classifier.load(copy).backend == "onnx"
+
+
+def test_onnx_serving_does_not_import_torch(tiny_model_dir):
+    code = (f"import sys; from bot import Classifier; c = Classifier.load({tiny_model_dir!r}); c.predict('hi'); "
+            "print(c.backend, 'torch' in sys.modules, 'transformers' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.stdout.split() == ["onnx", "False", "False"], result.stderr

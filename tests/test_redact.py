@@ -1,0 +1,65 @@
+import pytest
+
+from bot.redact import find_pii, iban_ok, luhn_ok, redact
+
+REDACTED = [
+    ("email me at jane.doe+shop@example.co.uk please", "email me at [EMAIL] please"),
+    ("my email is JOHN_SMITH@mail.com", "my email is [EMAIL]"),
+    ("call me on +44 7700 900123", "call me on [PHONE]"),
+    ("my number is (555) 123-4567", "my number is [PHONE]"),
+    ("ring 07700900123 after 5", "ring [PHONE] after 5"),
+    ("phone: 555-123-4567.", "phone: [PHONE]."),
+    ("+1 415 555 2671", "[PHONE]"),
+    ("card 4111 1111 1111 1111 was declined", "card [CARD] was declined"),
+    ("my card is 5500-0000-0000-0004", "my card is [CARD]"),
+    ("4242424242424242", "[CARD]"),
+    ("amex 378282246310005 expired", "amex [CARD] expired"),
+    ("refund to GB82 WEST 1234 5698 7654 32", "refund to [IBAN]"),
+    ("iban DE89370400440532013000 thanks", "iban [IBAN] thanks"),
+    ("send it to 221B Baker Street, London", "send it to [ADDRESS], London"),
+    ("I moved to 42 elm road last week", "I moved to [ADDRESS] last week"),
+    ("new address: 1600 Pennsylvania Avenue NW", "new address: [ADDRESS] NW"),
+    ("deliver to 7 Station Close", "deliver to [ADDRESS]"),
+    ("a@b.io and +33 1 42 68 53 00", "[EMAIL] and [PHONE]"),
+]
+
+KEPT = [
+    "where is order 123456789012",
+    "order #4111111111111112 has not arrived",   # 16 digits, fails Luhn: not a card
+    "my order number is 5500000000000004",        # passes Luhn but follows "order number"
+    "it cost $1,299.99 and then £45.00",
+    "it was delivered on 2024-05-01 at 10:30",
+    "ordered on 12/05/2024, still nothing",
+    "tracking code 1Z999AA10123456784",
+    "invoice INV-2024-000123 is wrong",
+    "I bought 2 items on the road trip",
+    "I ordered 3 pairs of shoes",
+    "wait 10 days for delivery",
+    "call me tomorrow between 9 and 5",
+    "version 2.13.0 of the app",
+]
+
+
+@pytest.mark.parametrize("text, expected", REDACTED)
+def test_pii_is_replaced_by_placeholders(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_order_numbers_prices_and_dates_are_kept(text):
+    assert redact(text) == text, find_pii(text)
+
+
+def test_checksums():
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+def test_an_iban_with_a_bad_checksum_is_not_called_an_iban():
+    assert "[IBAN]" not in redact("GB82 WEST 1234 5698 7654 33")
+
+
+def test_redaction_is_idempotent():
+    once = redact("mail a@b.com, card 4111 1111 1111 1111, phone +44 7700 900123")
+    assert redact(once) == once
+    assert once == "mail [EMAIL], card [CARD], phone [PHONE]"
