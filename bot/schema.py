@@ -27,6 +27,15 @@ class Agent(Base):
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AgentSession(Base):
+    """A console/API login: the token's SHA-256 (never the token) and when it expires."""
+    __tablename__ = "agent_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

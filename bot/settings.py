@@ -17,6 +17,7 @@ class Settings:
     data_dir: str = "../shared/datasets"             # HELPLINE_DATA: public datasets for the first-start model
     db: str = "sqlite:///helpline.db"                # HELPLINE_DB: SQLAlchemy URL of the conversation store
     policy: str = str(DEFAULT_POLICY)                # HELPLINE_POLICY: dialogue policy YAML
+    agent_token: str | None = None                   # HELPLINE_AGENT_TOKEN: bearer token for automation
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -24,7 +25,8 @@ class Settings:
                    catalogue=os.environ.get("HELPLINE_CATALOGUE", cls.catalogue),
                    data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir),
                    db=os.environ.get("HELPLINE_DB", cls.db),
-                   policy=os.environ.get("HELPLINE_POLICY", cls.policy))
+                   policy=os.environ.get("HELPLINE_POLICY", cls.policy),
+                   agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None)
 
     @property
     def emotion_data(self) -> str:

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import secrets
 import uuid
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .schema import Agent, Conversation, Feedback, Handoff, LabelCorrection, Message, utcnow
+from .schema import Agent, AgentSession, Conversation, Feedback, Handoff, LabelCorrection, Message, utcnow
 
 DEFAULT_DB = "sqlite:///helpline.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 OPEN = ("waiting", "agent")  # statuses in the agents' queue
+SESSION_HOURS = 12.0
 
 
 def make_engine(url: str) -> Engine:
@@ -133,6 +135,21 @@ class Store:
             return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                               Message.id > after_id).order_by(Message.id)))
 
+    def last_customer_message(self, conversation_id: str) -> Message | None:
+        with self.sessions() as session:
+            return session.scalar(select(Message).where(Message.conversation_id == conversation_id,
+                                                        Message.role == "customer").order_by(Message.id.desc()).limit(1))
+
+    def customer_messages_since(self, since: dt.datetime, limit: int = 100_000) -> list[Message]:
+        """Customer messages newer than ``since`` (for insights), newest first."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Message).where(Message.role == "customer", Message.created >= since)
+                                        .order_by(Message.id.desc()).limit(limit)))
+
+    def handoffs_since(self, since: dt.datetime) -> list[Handoff]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Handoff).where(Handoff.created >= since)))
+
     def messages_by_id(self, ids: list[int]) -> list[Message]:
         with self.sessions() as session:
             return list(session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
@@ -157,6 +174,20 @@ class Store:
             state["handed_off"] = True  # once a person has written, the bot stays out of it
             conversation.state = state
             return self.add_message(session, conversation, "agent", text, agent_id=agent_id)
+
+    def take_over(self, conversation_id: str, agent_id: int | None = None) -> None:
+        """An agent takes the conversation: the bot stops answering in it."""
+        with self.transaction() as session:
+            conversation = session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None:
+                raise KeyError(conversation_id)
+            state = dict(conversation.state or {})
+            if not state.get("handed_off"):
+                state.update(handed_off=True, handoff_reason="taken over by an agent")
+                session.add(Handoff(conversation_id=conversation_id, reason="taken over by an agent",
+                                    taken_by=agent_id))
+            conversation.state, conversation.status = state, "agent"
+            conversation.agent_id = agent_id or conversation.agent_id
 
     def resolve(self, conversation_id: str) -> None:
         with self.transaction() as session:
@@ -208,11 +239,28 @@ class Store:
             session.add(agent)
             return agent
 
+    def login(self, name: str, password: str, hours: float = SESSION_HOURS) -> tuple[Agent, str] | None:
+        """(agent, a new session token) for a right name and password, else None."""
+        agent = self.check_agent(name, password)
+        if agent is None:
+            return None
+        token = secrets.token_urlsafe(32)
+        with self.transaction() as session:
+            session.add(AgentSession(token_hash=hashlib.sha256(token.encode()).hexdigest(), agent_id=agent.id,
+                                     expires=utcnow() + dt.timedelta(hours=hours)))
+        return agent, token
+
+    def agent_for_token(self, token: str) -> Agent | None:
+        """The agent a session token belongs to, while it has not expired."""
+        with self.sessions() as session:
+            row = session.get(AgentSession, hashlib.sha256(token.encode()).hexdigest())
+            if row is None:
+                return None
+            expires = row.expires if row.expires.tzinfo else row.expires.replace(tzinfo=dt.timezone.utc)
+            return session.get(Agent, row.agent_id) if expires > utcnow() else None
+
     def check_agent(self, name: str, password: str) -> Agent | None:
         with self.sessions() as session:
             agent = session.scalar(select(Agent).where(Agent.name == name))
             return agent if agent is not None and verify_password(password, agent.password_hash) else None
 
-
-def now() -> dt.datetime:
-    return utcnow()

@@ -26,7 +26,7 @@ from .arguments import TrainArguments
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .calibrate import emotion_thresholds, oos_threshold
 from .data import EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation
-from .metrics import emotion_metrics, intent_metrics, multi_hot
+from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot, per_intent_scores
 
 
 def log(message: str) -> None:
@@ -215,6 +215,10 @@ def calibrate(model: HelplineModel, validation, emotions: EmotionData | None, ar
     model.update_metadata(oos_threshold=threshold)
     predicted = [model.decoder.intent_decision(row)[0] for row in intent_probs]
     metrics.update(intent_metrics(list(validation["intent"]), predicted))
+    # kept in the metadata for the console's Model page and for comparing a candidate with the serving model
+    metrics["confused_pairs"] = confused_pairs(list(validation["intent"]), predicted)
+    metrics["per_intent_f1"] = {k: round(v["f1"], 4)
+                                for k, v in per_intent_scores(list(validation["intent"]), predicted).items()}
     if emotions is not None and emotions.validation is not None:
         _, emotion_probs = model.probabilities(list(emotions.validation["text"]))
         targets = multi_hot(list(emotions.validation["labels"]), len(model.emotion_labels))

@@ -130,3 +130,22 @@ class StubClassifier:
                           alternatives=[(intent if intent != OOS else "greeting", 0.95), ("goodbye", 0.01)],
                           emotions=emotions, detected_emotions=["anger"] if angry else ["neutral"],
                           sentiment="negative" if angry else "neutral", frustration=0.8 if angry else 0.0)
+
+
+# ------------------------------------------------------------------------------------------- the app
+AGENT = ("ana", "correct horse battery")
+AUTOMATION_TOKEN = "automation-token-for-tests"
+
+
+@pytest.fixture(scope="session")
+def served(tiny_model_dir, tmp_path_factory):
+    """The whole app (UI + REST API + widget) on a free port, on the tiny model and a fresh SQLite file."""
+    import app
+    from tests.server import Server
+
+    app.settings.model_dir = tiny_model_dir
+    app.settings.db = f"sqlite:///{tmp_path_factory.mktemp('app-db') / 'helpline.db'}"
+    app.settings.agent_token = AUTOMATION_TOKEN
+    app.helpline().store.add_agent(*AGENT)
+    with Server(app.build_app()) as server:
+        yield server

@@ -1,4 +1,4 @@
-"""The Gradio app, driven through gradio_client as a user's script would."""
+"""The Gradio app, driven through gradio_client as a user's script would (the whole app: UI mounted on the API)."""
 from types import SimpleNamespace
 
 import pytest
@@ -7,30 +7,63 @@ import app
 
 
 @pytest.fixture(scope="module")
-def client(tiny_model_dir, tmp_path_factory):
+def client(served):
     from gradio_client import Client
 
-    app.settings.model_dir = tiny_model_dir
-    app.settings.db = f"sqlite:///{tmp_path_factory.mktemp('app-db') / 'helpline.db'}"
-    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
-    yield Client(app.demo.local_url, verbose=False)
-    app.demo.close()
+    return Client(served.url, verbose=False)
+
+
+def text_of(message):
+    content = message["content"]  # Gradio 6 returns message content as a list of typed parts
+    return content[0]["text"] if isinstance(content, list) else content
 
 
 def test_chat_answers_with_intent_and_emotion(client):
-    box, history, details, emotions = client.predict("where is my order?", [], None, api_name="/chat")
+    # gr.State inputs and outputs are not part of the API: the client's session keeps them
+    box, history, details, emotions, quick, banner = client.predict("where is my order?", [], api_name="/chat")
     assert box == ""
-    # Gradio 6 returns message content as a list of typed parts
-    assert history[0]["role"] == "user" and history[0]["content"][0]["text"] == "where is my order?"
-    assert history[1]["role"] == "assistant" and history[1]["content"][0]["text"]
+    assert history[0]["role"] == "user" and text_of(history[0]) == "where is my order?"
+    assert history[1]["role"] == "assistant" and text_of(history[1])
     assert "**Intent:**" in details and "**Sentiment:**" in details
     assert emotions["label"]
-    assert app.helpline().store.count_messages() == 2   # the turn is in the database
+    stored = app.helpline().store.recent_conversations(1)[0]
+    assert [m.text for m in app.helpline().store.messages(stored.id)][0] == "where is my order?"  # stored
 
 
 def test_chat_rejects_an_empty_message(client):
     with pytest.raises(Exception, match="message is empty"):
-        client.predict("   ", [], None, api_name="/chat")
+        client.predict("   ", [], api_name="/chat")
+
+
+def test_agent_reply_reaches_the_customer_chat_live(served):
+    from gradio_client import Client
+
+    customer = Client(served.url, verbose=False)   # a session of its own: its own conversation
+    _, history, *_ = customer.predict("hello there", [], api_name="/chat")
+    conversation = app.helpline().store.recent_conversations(1)[0].id
+    app.helpline().store.agent_reply(conversation, "Hi, this is Ana from support.")
+    new_history = customer.predict(history, api_name="/poll_chat")
+    assert "Hi, this is Ana from support." in text_of(new_history[-1])
+
+
+def test_console_requires_login_and_shows_the_queue(client):
+    with pytest.raises(Exception, match="Wrong name or password"):
+        client.predict("ana", "nope", api_name="/login")
+    from gradio_client import Client
+
+    with pytest.raises(Exception, match="Log in first"):     # a session that has not logged in
+        Client(client.src, verbose=False).predict("whatever", api_name="/open_conversation")
+    status, queue = client.predict("ana", "correct horse battery", api_name="/login")
+    assert "Logged in as **ana**" in status
+    conversation = app.helpline().store.recent_conversations(1)[0].id
+    app.helpline().store.take_over(conversation)
+    queue = client.predict(api_name="/refresh_queue")
+    assert conversation in [row[1] for row in queue["data"]]
+
+
+def test_model_page_shows_the_serving_version(client):
+    info, _ = client.predict(api_name="/model")
+    assert app.helpline().classifier.version in info
 
 
 def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, monkeypatch):
@@ -38,6 +71,7 @@ def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, 
     from bot.settings import Settings
 
     calls = []
+
     def fake_run(cmd, env):
         calls.append(cmd)
         return SimpleNamespace(returncode=1)

@@ -70,12 +70,15 @@ def test_missing_or_damaged_graph_is_a_clear_error(tiny_model_dir, tmp_path):
     assert Classifier.load(copy).backend == "torch"   # auto falls back to the torch weights
 
 
-def test_export_command_writes_the_graph(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("scheme", ["dynamic", "blockwise"])
+def test_export_command_writes_the_graph(tiny_model_dir, tmp_path, scheme, torch_classifier):
     copy = Path(shutil.copytree(tiny_model_dir, tmp_path / "m", ignore=shutil.ignore_patterns(ONNX_FILE)))
-    result = subprocess.run([sys.executable, "-m", "finetune", "export", "--model", str(copy)], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "finetune", "export", "--model", str(copy), "--quantization",
+                             scheme], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert Classifier.load(copy).backend == "onnx"
+    exported = Classifier.load(copy)
+    assert exported.backend == "onnx" and scheme in exported.metadata["onnx"]["quantization"]
+    assert np.abs(exported.probabilities(TEXTS)[0] - torch_classifier.probabilities(TEXTS)[0]).max() < 0.05
 
 
 def test_onnx_serving_does_not_import_torch(tiny_model_dir):

@@ -1,0 +1,89 @@
+"""What the agents' console shows, as plain data (tables, chat histories, plot frames); app.py only wires it.
+
+Everything is read from the store on each refresh, so any app process shows the same queue.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from .explain import explain
+from .service import Helpline
+from .triage import order_queue
+
+SENTIMENT_BADGES = {"positive": "🟢 positive", "neutral": "⚪ neutral", "ambiguous": "🟡 ambiguous",
+                    "negative": "🔴 negative"}
+QUEUE_COLUMNS = ["priority", "conversation", "status", "intent", "sentiment", "frustration", "why"]
+ROLES = {"customer": "user", "bot": "assistant", "agent": "assistant"}
+
+
+def frustration_badge(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{'🔥' if value >= 0.6 else '⚠️' if value >= 0.3 else '·'} {value:.2f}"
+
+
+def queue_table(helpline: Helpline, now: dt.datetime | None = None) -> pd.DataFrame:
+    """The triage queue, most urgent first, with intent, sentiment and frustration badges and the reason."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for conversation, score, reason in order_queue(helpline.store.open_conversations(), now):
+        last = helpline.store.last_customer_message(conversation.id)
+        rows.append([round(score), conversation.id, conversation.status, conversation.last_intent or "-",
+                     SENTIMENT_BADGES.get(last.sentiment if last else "", "-"),
+                     frustration_badge(last.frustration if last else None), reason])
+    return pd.DataFrame(rows, columns=QUEUE_COLUMNS)
+
+
+def transcript(helpline: Helpline, conversation_id: str) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
+    """(chat history for gr.Chatbot, one analysis row per customer message, emotion-over-time frame)."""
+    conversation = helpline.store.conversation(conversation_id)
+    if conversation is None:
+        raise ValueError(f"no conversation {conversation_id}")
+    history, analysis, timeline = [], [], []
+    turn = 0
+    for m in conversation.messages:
+        prefix = "🧑‍💼 Agent: " if m.role == "agent" else ""
+        history.append({"role": ROLES[m.role], "content": prefix + m.text})
+        if m.role != "customer":
+            continue
+        turn += 1
+        details = m.prediction or {}
+        emotions = details.get("emotions", {})
+        detected = ", ".join(f"{e} {emotions.get(e, 0):.2f}" for e in details.get("detected_emotions", []))
+        analysis.append([m.id, turn, m.text[:80], m.intent, round(m.confidence or 0, 3), m.sentiment,
+                         round(m.frustration or 0, 3), detected])
+        top = sorted(emotions.items(), key=lambda kv: -kv[1])[:3]
+        timeline += [{"turn": turn, "emotion": e, "score": s} for e, s in top if e != "neutral"]
+        timeline.append({"turn": turn, "emotion": "frustration", "score": m.frustration or 0.0})
+    columns = ["message id", "turn", "text", "intent", "confidence", "sentiment", "frustration", "emotions"]
+    return history, pd.DataFrame(analysis, columns=columns), pd.DataFrame(timeline, columns=["turn", "emotion", "score"])
+
+
+def why(helpline: Helpline, text: str) -> list[tuple[str, str | None]]:
+    """Words of a message marked by what they did for the intent (for gr.HighlightedText)."""
+    explanation = explain(helpline.classifier, text)
+    marked = []
+    for word, weight in zip(explanation.words, explanation.intent_weights):
+        label = None
+        if weight >= 0.05:
+            label = f"→ {explanation.intent}"
+        elif weight <= -0.05:
+            label = "against"
+        marked.append((word + " ", label))
+    return marked
+
+
+def model_summary(helpline: Helpline) -> tuple[str, pd.DataFrame]:
+    """Markdown with the serving model's version and validation metrics, and its most confused intent pairs."""
+    meta = helpline.classifier.metadata
+    metrics = (meta.get("metrics") or {}).get("validation", {})
+    lines = [f"**Model version:** `{helpline.classifier.version}`  ",
+             f"**Backend:** {getattr(helpline.classifier, 'backend', 'torch')}  ",
+             f"**Base encoder:** `{meta.get('base_model')}`  ",
+             f"**Intents:** {len(meta['intent_labels'])} · **Out-of-scope threshold:** {meta.get('oos_threshold', 0):.2f}",
+             "", "| validation metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float)]
+    pairs = pd.DataFrame(metrics.get("confused_pairs", []), columns=["true", "predicted", "count"])
+    return "\n".join(lines), pairs

@@ -1,0 +1,179 @@
+/* Helpline web chat widget. One tag puts a chat bubble on any page:
+ *   <script src="https://your-helpline-host/widget.js" defer></script>
+ * Plain JavaScript, no build step, no requests anywhere but the Helpline server the script came from.
+ * The conversation id lives in sessionStorage (one conversation per browser tab session); agent replies
+ * arrive by polling /api/chat/{id}/messages. Every text is inserted with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+  if (window.__helplineWidget) return;
+  window.__helplineWidget = true;
+
+  var script = document.currentScript;
+  var base = script ? new URL(script.src, location.href).origin : location.origin;
+  var KEY = "helpline.conversation";
+  var POLL_MS = 2000;
+  var lastId = 0;
+  var polling = null;
+  var shown = {};
+
+  var css = [
+    ".hl-launch{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:28px;",
+    "padding:14px 20px;background:#1f6feb;color:#fff;font:600 15px system-ui,sans-serif;cursor:pointer;",
+    "box-shadow:0 4px 14px rgba(0,0,0,.25)}",
+    ".hl-launch:focus-visible,.hl-panel button:focus-visible,.hl-panel input:focus-visible{outline:3px solid #ffbf47}",
+    ".hl-panel{position:fixed;right:20px;bottom:84px;z-index:2147483000;width:340px;max-width:calc(100vw - 40px);",
+    "height:460px;max-height:calc(100vh - 120px);display:flex;flex-direction:column;background:#fff;",
+    "border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.3);font:14px system-ui,sans-serif;color:#1b1b1b}",
+    ".hl-panel[hidden]{display:none}",
+    ".hl-head{padding:12px 14px;background:#1f6feb;color:#fff;border-radius:12px 12px 0 0;display:flex;",
+    "justify-content:space-between;align-items:center;font-weight:600}",
+    ".hl-head button{background:none;border:0;color:#fff;font-size:18px;cursor:pointer}",
+    ".hl-log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px}",
+    ".hl-msg{max-width:85%;padding:8px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}",
+    ".hl-customer{align-self:flex-end;background:#1f6feb;color:#fff}",
+    ".hl-bot{align-self:flex-start;background:#eef1f5}",
+    ".hl-agent{align-self:flex-start;background:#dff6dd;border:1px solid #9bd49b}",
+    ".hl-note{align-self:center;font-size:12px;color:#555}",
+    ".hl-quick{display:flex;flex-wrap:wrap;gap:6px}",
+    ".hl-quick button{border:1px solid #1f6feb;background:#fff;color:#1f6feb;border-radius:14px;padding:4px 10px;cursor:pointer}",
+    ".hl-form{display:flex;border-top:1px solid #ddd}",
+    ".hl-form input{flex:1;border:0;padding:12px;font:inherit;border-radius:0 0 0 12px}",
+    ".hl-form button{border:0;background:#1f6feb;color:#fff;padding:0 16px;border-radius:0 0 12px 0;cursor:pointer}"
+  ].join("");
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;  // never innerHTML: customer and agent text stay text
+    return node;
+  }
+
+  var style = el("style");
+  style.textContent = css;
+  document.head.appendChild(style);
+
+  var launch = el("button", "hl-launch", "Open chat");
+  launch.type = "button";
+  launch.setAttribute("aria-expanded", "false");
+  launch.setAttribute("aria-controls", "hl-panel");
+
+  var panel = el("section", "hl-panel");
+  panel.id = "hl-panel";
+  panel.hidden = true;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", "Customer support chat");
+  var head = el("div", "hl-head");
+  head.appendChild(el("span", "", "Customer support"));
+  var close = el("button", "", "\u00d7");
+  close.type = "button";
+  close.setAttribute("aria-label", "Close chat");
+  head.appendChild(close);
+  var log = el("div", "hl-log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+  var form = el("form", "hl-form");
+  var input = el("input");
+  input.type = "text";
+  input.maxLength = 2000;
+  input.placeholder = "Type your message";
+  input.setAttribute("aria-label", "Your message");
+  var send = el("button", "", "Send");
+  send.type = "submit";
+  form.appendChild(input);
+  form.appendChild(send);
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(form);
+  document.body.appendChild(panel);
+  document.body.appendChild(launch);
+
+  function add(role, text, id) {
+    if (id && shown[id]) return;
+    if (id) shown[id] = true;
+    log.appendChild(el("div", "hl-msg hl-" + role, text));
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function note(text) {
+    log.appendChild(el("div", "hl-note", text));
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function quickReplies(options) {
+    if (!options || !options.length) return;
+    var box = el("div", "hl-quick");
+    options.forEach(function (option) {
+      var b = el("button", "", option);
+      b.type = "button";
+      b.addEventListener("click", function () { box.remove(); sendMessage(option); });
+      box.appendChild(b);
+    });
+    log.appendChild(box);
+  }
+
+  function poll() {
+    var id = sessionStorage.getItem(KEY);
+    if (!id) return;
+    fetch(base + "/api/chat/" + encodeURIComponent(id) + "/messages?after=" + lastId)
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        data.messages.forEach(function (m) {
+          lastId = Math.max(lastId, m.id);
+          add(m.role, m.text, m.id);
+        });
+      })
+      .catch(function () { /* offline for a moment: the next poll catches up */ });
+  }
+
+  function sendMessage(text) {
+    text = (text || "").trim();
+    if (!text) return;
+    add("customer", text);
+    input.value = "";
+    send.disabled = true;
+    var body = { message: text };
+    var id = sessionStorage.getItem(KEY);
+    if (id) body.conversation_id = id;
+    fetch(base + "/api/chat", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+    })
+      .then(function (r) {
+        return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+      })
+      .then(function (res) {
+        if (!res.ok) { note("Sorry, that did not go through: " + (res.data.detail || "please try again")); return; }
+        var data = res.data;
+        sessionStorage.setItem(KEY, data.conversation_id);
+        shown[data.message_id] = true;  // our own message, already on screen
+        if (data.reply) add("bot", data.reply, data.reply_message_id);
+        quickReplies(data.quick_replies);
+        if (data.handoff) note("You are now talking to a person. They will reply here.");
+      })
+      .catch(function () { note("Sorry, the chat is not reachable right now. Please try again."); })
+      .then(function () { send.disabled = false; input.focus(); });
+  }
+
+  function open() {
+    panel.hidden = false;
+    launch.textContent = "Close chat";
+    launch.setAttribute("aria-expanded", "true");
+    if (!log.childNodes.length) add("bot", "Hi! How can we help you today?");
+    input.focus();
+    poll();
+    if (!polling) polling = setInterval(poll, POLL_MS);
+  }
+
+  function hide() {
+    panel.hidden = true;
+    launch.textContent = "Open chat";
+    launch.setAttribute("aria-expanded", "false");
+    launch.focus();
+  }
+
+  launch.addEventListener("click", function () { if (panel.hidden) open(); else hide(); });
+  close.addEventListener("click", hide);
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") hide(); });
+  form.addEventListener("submit", function (e) { e.preventDefault(); sendMessage(input.value); });
+})();

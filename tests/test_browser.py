@@ -1,0 +1,99 @@
+"""Browser tests: Playwright drives Debian's chromium against the running app (widget, console, XSS)."""
+import os
+import shutil
+
+import pytest
+
+import app
+from tests.conftest import AGENT
+
+CHROMIUM = os.environ.get("HELPLINE_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("HELPLINE_REQUIRE_BROWSER"):
+            pytest.fail(f"no chromium at {CHROMIUM}")
+        pytest.skip(f"no chromium at {CHROMIUM} (.ci/run installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def open_widget(page, url):
+    page.goto(f"{url}/widget-demo")
+    launcher = page.get_by_role("button", name="Open chat")
+    launcher.focus()
+    page.keyboard.press("Enter")            # the launcher is a real button: keyboard users can open it
+    page.get_by_label("Your message").wait_for()
+
+
+def send(page, text):
+    box = page.get_by_label("Your message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_widget_sends_a_message_and_shows_the_reply(page, served):
+    open_widget(page, served.url)
+    send(page, "where is my order?")
+    page.locator(".hl-customer", has_text="where is my order?").wait_for()
+    page.locator(".hl-bot").nth(1).wait_for()   # the greeting, then the bot's reply
+    conversation_id = page.evaluate("sessionStorage.getItem('helpline.conversation')")
+    assert conversation_id and app.helpline().store.conversation(conversation_id) is not None
+
+
+def test_script_in_a_message_renders_as_text(page, served):
+    open_widget(page, served.url)
+    payload = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\"><b>bold</b>"
+    send(page, payload)
+    bubble = page.locator(".hl-customer").first
+    bubble.wait_for()
+    assert bubble.text_content() == payload
+    page.locator(".hl-bot").nth(1).wait_for()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator(".hl-log b, .hl-log img, .hl-log script").count() == 0
+
+
+def test_agent_reply_in_the_console_arrives_in_the_widget(browser, served):
+    customer = browser.new_page()
+    customer.set_default_timeout(20_000)
+    open_widget(customer, served.url)
+    send(customer, "I need to speak with someone about my order")
+    customer.locator(".hl-bot").nth(1).wait_for()
+    conversation_id = customer.evaluate("sessionStorage.getItem('helpline.conversation')")
+    app.helpline().store.take_over(conversation_id)   # as a handoff would (the tiny model routes at random)
+
+    agent = browser.new_page()
+    agent.set_default_timeout(30_000)
+    agent.goto(served.url)
+    agent.get_by_role("tab", name="Agent console").click()
+    agent.get_by_label("Agent name").fill(AGENT[0])
+    agent.get_by_label("Password").fill(AGENT[1])
+    agent.get_by_role("button", name="Log in").click()
+    agent.get_by_text(f"Logged in as {AGENT[0]}").wait_for()
+    agent.get_by_text(conversation_id).first.wait_for(state="attached")   # the conversation is in the queue
+    agent.get_by_label("Conversation", exact=True).fill(conversation_id)
+    reply = agent.get_by_label("Reply to the customer (Enter sends)")
+    reply.fill("Hello, this is Ana. I'm looking at your order now.")
+    reply.press("Enter")
+    customer.locator(".hl-agent", has_text="this is Ana").wait_for()   # live, by polling
+    assert customer.locator(".hl-bot").count() == 2     # the greeting and one reply: polling shows nothing twice
+    if os.environ.get("HELPLINE_SCREENSHOTS"):
+        agent.screenshot(path=os.path.join(os.environ["HELPLINE_SCREENSHOTS"], "console.png"), full_page=True)
+        customer.screenshot(path=os.path.join(os.environ["HELPLINE_SCREENSHOTS"], "widget.png"))
+    customer.close()
+    agent.close()
