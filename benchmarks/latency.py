@@ -17,6 +17,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,9 +27,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.report import replace_section  # noqa: E402
+from benchmarks.report import command_line, publish  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
 # Peak RSS is read from /proc (VmHWM): getrusage's ru_maxrss survives exec on Linux, so a child started from
 # this (large) benchmark process would report the parent's peak.
 SERVING_PROBE = """
@@ -65,6 +65,35 @@ def timed_batch(predict_many, texts: list[str]) -> float:
     return round(len(texts) / (time.perf_counter() - started), 1)
 
 
+PATHS = ("transformers pipeline (torch)", "Helpline torch", "Helpline ONNX int8", "Helpline ONNX int8, 1 thread")
+
+
+def worker(name: str, model: str, texts_file: str, repeat: int, batch_texts: int) -> dict:
+    """Time one path in this (fresh) process; prints its row as JSON."""
+    intent_texts = json.loads(Path(texts_file).read_text())
+    texts, batch = intent_texts[:2000], (intent_texts * 10)[:batch_texts]
+    if name == "transformers pipeline (torch)":
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+        from bot.model_format import read_metadata
+
+        # The baseline: the same fine-tuned encoder behind a stock sequence-classification head and pipeline.
+        n = len(read_metadata(Path(model))["intent_labels"])
+        hf = AutoModelForSequenceClassification.from_pretrained(model, num_labels=n)
+        pipe = pipeline("text-classification", model=hf, tokenizer=AutoTokenizer.from_pretrained(model), device=-1)
+        single, many = (lambda t: pipe(t)), (lambda ts: pipe(ts, batch_size=64))
+    else:
+        from bot import Classifier
+
+        classifier = Classifier.load(model, backend="torch" if "torch" in name else "onnx",
+                                     threads=1 if "1 thread" in name else None)
+        single, many = classifier.predict, (None if "1 thread" in name else classifier.predict)
+    row = timed_single(single, texts, repeat)
+    if many is not None:
+        row["batched_msgs_per_s"] = timed_batch(many, batch)
+    return row
+
+
 def serving_probe(model: str, backend: str) -> dict:
     out = subprocess.run([sys.executable, "-c", SERVING_PROBE, model, backend], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()
@@ -92,36 +121,32 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default=os.environ.get("HELPLINE_DATA", str(ROOT.parent / "shared" / "datasets")))
     parser.add_argument("--repeat", type=int, default=1000, help="single-message calls per path")
     parser.add_argument("--batch-texts", type=int, default=4000, help="messages for the batched throughput")
+    parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--texts", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.model, args.texts, args.repeat, args.batch_texts)))
+        return {}
 
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
     from bot import Classifier
     from finetune.metrics import emotion_metrics, multi_hot
 
     intent_texts, emotion_texts, emotion_labels = validation_texts(args)
-    onnx = Classifier.load(args.model, backend="onnx")
-    onnx_1 = Classifier.load(args.model, backend="onnx", threads=1)
-    torch_path = Classifier.load(args.model, backend="torch")
-    # The baseline: the same fine-tuned encoder behind a stock sequence-classification head and pipeline.
-    hf = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=len(onnx.intent_labels))
-    pipe = pipeline("text-classification", model=hf, tokenizer=AutoTokenizer.from_pretrained(args.model), device=-1)
-    texts = intent_texts[:2000]
-    batch = (intent_texts * 10)[: args.batch_texts]
-    paths = {
-        "transformers pipeline (torch)": (lambda t: pipe(t), lambda ts: pipe(ts, batch_size=64)),
-        "Helpline torch": (torch_path.predict, torch_path.predict),
-        "Helpline ONNX int8": (onnx.predict, onnx.predict),
-        "Helpline ONNX int8, 1 thread": (onnx_1.predict, None),
-    }
+    work = Path(tempfile.mkdtemp(prefix="helpline-latency-"))
+    (work / "texts.json").write_text(json.dumps(intent_texts))
     results = {}
-    for name, (single, many) in paths.items():
-        row = timed_single(single, texts, args.repeat)
-        if many is not None:
-            row["batched_msgs_per_s"] = timed_batch(many, batch)
-        results[name] = row
-        print(name, row, flush=True)
+    for name in PATHS:  # each path in a fresh process: no torch threads spinning beside ONNX Runtime
+        out = subprocess.run([sys.executable, __file__, "--worker", name, "--model", args.model, "--texts",
+                              str(work / "texts.json"), "--repeat", str(args.repeat), "--batch-texts",
+                              str(args.batch_texts)], cwd=ROOT, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{name} failed: {out.stderr[-2000:]}")
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(name, results[name], flush=True)
+    onnx = Classifier.load(args.model, backend="onnx")
+    torch_path = Classifier.load(args.model, backend="torch")
     base = results["transformers pipeline (torch)"]
     for row in results.values():
         row["speedup_p50"] = round(base["p50_ms"] / row["p50_ms"], 2)
@@ -142,10 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
         "agreement": {"intent_agreement": round(float(np.mean(np.array(intents_torch) == np.array(intents_onnx))), 4),
                       "n_intent": len(intent_texts), "emotion_macro_f1_torch": round(f1["torch"], 4),
                       "emotion_macro_f1_onnx": round(f1["onnx"], 4), "n_emotion": len(emotion_texts)},
-        "command": "python benchmarks/latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("latency.py", argv),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latency.json").write_text(json.dumps(record, indent=2))
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
              "| path | p50 ms | p99 ms | vs pipeline (p50) | batched msgs/s |", "|---|---|---|---|---|"]
     for name, row in results.items():
@@ -158,8 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"ONNX int8 vs torch: intent agreement {a['intent_agreement']:.2%} on {a['n_intent']} validation "
               f"messages; emotion macro-F1 {a['emotion_macro_f1_onnx']:.4f} vs {a['emotion_macro_f1_torch']:.4f} "
               f"on {a['n_emotion']}."]
-    replace_section(RESULTS / ".." / "RESULTS.md", "latency", "Latency and memory", "\n".join(lines))
-    print(json.dumps(record, indent=2))
+    publish("latency", "Latency and memory", record, lines)
     return record
 
 

@@ -44,3 +44,20 @@ def update_results_md(record: dict, path: Path) -> str:
     body = table(record)
     replace_section(path, f"accuracy-{record['mode']}", f"Accuracy ({record['mode']})", body)
     return body
+
+
+def publish(name: str, title: str, record: dict, lines: list[str]) -> None:
+    """Save ``record`` as benchmarks/results/NAME.json and ``lines`` as RESULTS.md's NAME section; print it."""
+    import json
+
+    root = Path(__file__).resolve().parent
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    (root / "results" / f"{name}.json").write_text(json.dumps(record, indent=2))
+    replace_section(root / "RESULTS.md", name, title, "\n".join(lines))
+    print(json.dumps(record, indent=2))
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    import sys
+
+    return f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 
 from .model_format import METADATA_FILE
+from .registry import is_registry
 from .settings import Settings
 
 
 def model_exists(model_dir: str) -> bool:
-    return (Path(model_dir) / METADATA_FILE).is_file()
+    """A model directory, or a model registry (which serves one of its versions)."""
+    return (Path(model_dir) / METADATA_FILE).is_file() or is_registry(model_dir)
 
 
 # The first start trades some emotion accuracy for a shorter wait: fewer GoEmotions examples than the
@@ -38,7 +40,7 @@ def ensure_model(settings: Settings) -> None:
                          f"HELPLINE_DATA to the folder holding goemotions/original (now {settings.data_dir}), "
                          "set HELPLINE_ONLINE=1 to fetch it from the Hub, or point HELPLINE_MODEL at a model.")
     print(f"No model at {settings.model_dir}: building the default model from {settings.catalogue} and "
-          f"{emotion} (about 5 minutes on 2 CPU cores).", file=sys.stderr, flush=True)
+          f"{emotion} (about 4 minutes on 2 CPU cores).", file=sys.stderr, flush=True)
     root = Path(__file__).resolve().parent.parent  # so `-m finetune` resolves wherever the app was started
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(train_command(settings), env=env)

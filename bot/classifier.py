@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .model_format import ONNX_FILE, locate, read_metadata
+from . import lexical
+from .model_format import ModelInfo, ONNX_FILE, locate, read_metadata
 from .prediction import Decoder, Prediction, batched, predict_texts
 
 BACKENDS = ("auto", "onnx", "torch")
@@ -46,7 +47,7 @@ class _OnnxHeads:
         return intent, emotion
 
 
-class Classifier:
+class Classifier(ModelInfo):
     """Classify customer messages with a model directory: ``Classifier.load(dir).predict(text_or_list)``."""
 
     def __init__(self, heads, metadata: dict, backend: str, directory: Path):
@@ -55,6 +56,7 @@ class Classifier:
         self.backend = backend
         self.directory = directory
         self.decoder = Decoder.from_metadata(metadata)
+        self.lexical = lexical.attach(directory, metadata)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None) -> "Classifier":
@@ -79,22 +81,12 @@ class Classifier:
         model = HelplineModel.from_pretrained(directory)
         return cls(model._heads, model.metadata, "torch", directory)
 
-    @property
-    def intent_labels(self) -> list[str]:
-        return self.metadata["intent_labels"]
-
-    @property
-    def emotion_labels(self) -> list[str]:
-        return self.metadata["emotion_labels"]
-
-    @property
-    def version(self) -> str:
-        return self.metadata.get("model_version") or self.metadata.get("created", "unversioned")
-
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         if len(texts) == 1:  # the common serving case: skip the sorting and copying
-            return self._heads(texts)
-        return batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
+            intent, emotion = self._heads(texts)
+        else:
+            intent, emotion = batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
+        return lexical.apply(self.lexical, self.metadata, texts, intent), emotion
 
     def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
         """One text -> a Prediction; a list -> a list of Predictions in the same order."""

@@ -13,15 +13,16 @@ from safetensors.torch import load_file, save_file
 
 from .base_models import resolve_base_model
 from .emotions import FRUSTRATION_WEIGHTS, GOEMOTIONS_LABELS, SENTIMENT_GROUPS
+from . import lexical
 from .model_card import model_card
-from .model_format import FORMAT_VERSION, HEADS_FILE, METADATA_FILE, locate, read_metadata, write_metadata
+from .model_format import ModelInfo, FORMAT_VERSION, HEADS_FILE, METADATA_FILE, locate, read_metadata, write_metadata
 from .network import HelplineNetwork
 from .prediction import Decoder, Prediction, batched, predict_texts
 
 DEFAULT_MAX_LENGTH = 64  # customer messages are short; longer ones are truncated (GoEmotions p99 is ~50 tokens)
 
 
-class HelplineModel:
+class HelplineModel(ModelInfo):
     """One encoder, two heads: ``predict`` routes a message to an intent and scores its emotions."""
 
     def __init__(self, network: HelplineNetwork, tokenizer, metadata: dict):
@@ -29,6 +30,7 @@ class HelplineModel:
         self.tokenizer = tokenizer
         self.metadata = metadata
         self.decoder = Decoder.from_metadata(metadata)
+        self.lexical = None  # the optional lexical head (bot/lexical.py), blended into the intent probabilities
 
     # ----------------------------------------------------------------------------------------- building
     @classmethod
@@ -78,7 +80,9 @@ class HelplineModel:
             network.load_head_state_dict(heads)
         except RuntimeError as exc:
             raise ValueError(f"{directory}: {HEADS_FILE} does not match the labels in {METADATA_FILE}.") from exc
-        return cls(network, tokenizer, metadata)
+        model = cls(network, tokenizer, metadata)
+        model.lexical = lexical.attach(directory, metadata)
+        return model
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         directory = Path(path)
@@ -86,24 +90,14 @@ class HelplineModel:
         self.network.encoder.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
         save_file(self.network.head_state_dict(), directory / HEADS_FILE)
+        if self.lexical is not None:
+            self.lexical.save(directory)
         self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         write_metadata(directory, self.metadata)
         (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")
         return directory
 
     # ------------------------------------------------------------------------------------------ predicting
-    @property
-    def intent_labels(self) -> list[str]:
-        return self.metadata["intent_labels"]
-
-    @property
-    def emotion_labels(self) -> list[str]:
-        return self.metadata["emotion_labels"]
-
-    @property
-    def version(self) -> str:
-        return self.metadata.get("model_version") or self.metadata.get("created", "unversioned")
-
     def tokenize(self, texts: list[str]):
         return self.tokenizer(texts, padding=True, truncation=True, max_length=self.metadata["max_length"],
                               return_tensors="pt")
@@ -116,7 +110,8 @@ class HelplineModel:
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Intent probabilities (softmax) and emotion probabilities (sigmoid), one row per text, in order."""
         self.network.eval()
-        return batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
+        intent, emotion = batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
+        return lexical.apply(self.lexical, self.metadata, texts, intent), emotion
 
     def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
         """Predict one text (returns a Prediction) or a list of texts (returns a list, same order)."""

@@ -59,3 +59,20 @@ def write_metadata(directory: Path, metadata: dict) -> None:
     tmp = directory / (METADATA_FILE + ".tmp")
     tmp.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     os.replace(tmp, directory / METADATA_FILE)
+
+
+class ModelInfo:
+    """Properties every model class reads from its metadata (``self.metadata``)."""
+    metadata: dict
+
+    @property
+    def intent_labels(self) -> list[str]:
+        return self.metadata["intent_labels"]
+
+    @property
+    def emotion_labels(self) -> list[str]:
+        return self.metadata["emotion_labels"]
+
+    @property
+    def version(self) -> str:
+        return self.metadata.get("model_version") or self.metadata.get("created", "unversioned")

@@ -77,10 +77,19 @@ class Helpline:
 
         from .classifier import Classifier
         from .policy import PolicyConfig
+        from .reloader import resolve_model_dir
 
         catalogue = load_catalogue(settings.catalogue)
-        return cls(Classifier.load(settings.model_dir), catalogue, Store(settings.db),
+        return cls(Classifier.load(resolve_model_dir(settings.model_dir)), catalogue, Store(settings.db),
                    DialoguePolicy(catalogue, PolicyConfig.load(settings.policy)))
+
+    def reload_catalogue(self, path) -> None:
+        """Serve an edited catalogue (e.g. after adding a discovered intent) from the next turn on."""
+        from intents import load_catalogue
+
+        catalogue = load_catalogue(path)
+        self.policy = DialoguePolicy(catalogue, self.policy.config)
+        self.catalogue = catalogue
 
     @property
     def classifier(self):
@@ -125,6 +134,7 @@ class Helpline:
                 conversation.status = "waiting" if conversation.status != "agent" else "agent"
             elif conversation.status == "resolved":
                 conversation.status = "bot"
+            session.flush()  # assigns the message ids, in one round trip for the whole turn
             ids = (conversation.id, customer.id, bot_message.id if bot_message else None)
         emotions = {label: prediction.emotions[label] for label in prediction.detected_emotions}
         return Turn(conversation_id=ids[0], message_id=ids[1], reply=decision.reply, action=decision.action,

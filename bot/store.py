@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import uuid
 from pathlib import Path
 
@@ -87,6 +88,7 @@ class Store:
         if migrate_schema:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
 
     @classmethod
     def from_env(cls) -> "Store":
@@ -94,7 +96,9 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self):
-        with self.sessions.begin() as session:
+        """One write transaction. On SQLite, writers of this process queue on a lock here instead of in
+        SQLite's busy handler, which sleeps in steps of up to 100 ms and would make tail latency spiky."""
+        with self._write_lock, self.sessions.begin() as session:
             yield session
 
     # ------------------------------------------------------------------------------------- conversations
@@ -107,16 +111,14 @@ class Store:
                 return conversation
         conversation = Conversation(id=conversation_id or uuid.uuid4().hex, channel=channel, state={})
         session.add(conversation)
-        session.flush()
         return conversation
 
     @staticmethod
     def add_message(session: Session, conversation: Conversation, role: str, text: str, **fields) -> Message:
-        message = Message(conversation_id=conversation.id, role=role, text=text, **fields)
+        message = Message(conversation_id=conversation.id, role=role, text=text, created=utcnow(), **fields)
         session.add(message)
-        conversation.updated = utcnow()
-        session.flush()
-        return message
+        conversation.updated = message.created
+        return message  # its id is assigned at the next flush (one per turn, not one per row)
 
     @staticmethod
     def add_handoff(session: Session, conversation: Conversation, reason: str) -> None:
@@ -210,6 +212,20 @@ class Store:
                                          agent_id=agent_id)
             session.add(correction)
             return correction
+
+    def review_queue(self, limit: int = 50, scan: int = 5000) -> list[tuple[Message, float]]:
+        """Active learning: recent customer messages the model was least sure about (smallest margin between
+        its top two intents), not yet labelled by an agent, least sure first."""
+        with self.sessions() as session:
+            corrected = select(LabelCorrection.message_id)
+            recent = session.scalars(select(Message).where(Message.role == "customer", Message.id.not_in(corrected))
+                                     .order_by(Message.id.desc()).limit(scan))
+            scored = []
+            for m in recent:
+                alternatives = (m.prediction or {}).get("alternatives") or []
+                top = [float(a[1]) for a in alternatives[:2]] + [0.0, 0.0]
+                scored.append((m, round(top[0] - top[1], 4)))
+        return sorted(scored, key=lambda ms: ms[1])[:limit]
 
     def label_corrections(self) -> list[tuple[str, str]]:
         """(stored text, corrected intent), the latest correction per message: training data for retraining."""

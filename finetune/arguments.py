@@ -61,6 +61,11 @@ class TrainArguments:
         "help": "With out-of-scope validation data: the share of it the OOS threshold must catch (the lowest "
                 "threshold that does is chosen, keeping in-scope accuracy as high as possible)."})
     seed: int = field(default=42, metadata={"help": "Random seed for splits, sampling and initialisation."})
+    lexical_head: bool = field(default=True, metadata={
+        "help": "Also fit a TF-IDF (word + character n-gram) intent classifier and blend it with the encoder "
+                "when that helps on validation (the blend weight is chosen there; 0 turns it off)."})
+    progress_file: str | None = field(default=None, metadata={
+        "help": "Write training progress as JSON to this file (for the console's background retrain)."})
     export_onnx: bool = field(default=True, metadata={
         "help": "Also write an int8 ONNX graph into the model directory for fast serving "
                 "(`python -m finetune export` does it later)."})

@@ -5,6 +5,7 @@ and after training the out-of-scope threshold and the per-emotion thresholds are
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -20,17 +21,28 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_linear_schedule_with_warmup
 
 from bot import HelplineModel
+from bot.lexical import LEXICAL_FILE
 from bot.prediction import OOS
 
 from .arguments import TrainArguments
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .calibrate import emotion_thresholds, oos_threshold
+from .lexical_fit import choose_weight, fit_lexical
 from .data import EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation
 from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot, per_intent_scores
 
 
 def log(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
+
+
+def report_progress(path: str | None, phase: str, step: int, total: int) -> None:
+    """For a console showing a background retrain: {"phase", "step", "total"} in a small JSON file."""
+    if path:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"phase": phase, "step": step, "total": total}, handle)
+        os.replace(tmp, path)
 
 
 def load_intents(args: TrainArguments):
@@ -57,6 +69,8 @@ def build_model(args: TrainArguments, intent_labels: list[str], emotions: Emotio
     if args.init_from is None:
         return HelplineModel.from_base(args.base_model, intent_labels, emotions.labels, args.max_length)
     model = HelplineModel.from_pretrained(args.init_from)
+    model.lexical = None  # refitted on this training data (after the encoder) when --lexical-head is on
+    model.update_metadata(lexical=None)
     if emotions is not None and emotions.labels != model.emotion_labels:
         raise ValueError(f"--emotion-data labels {emotions.labels[:5]}... differ from the emotion labels of "
                          f"{args.init_from}; use the same label set.")
@@ -197,6 +211,7 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                 bar.update(1)
                 if step % 20 == 0 or step == total:
                     bar.set_postfix({k: f"{np.mean(v[-50:]):.3f}" for k, v in losses.items() if v})
+                    report_progress(args.progress_file, "training", step, total)
             log(f"step {step}/{total}: intent loss {np.mean(losses['intent'][-200:] or [0]):.4f}, "
                 f"emotion loss {np.mean(losses['emotion'][-200:] or [0]):.4f}, "
                 f"{seen / (time.time() - started):.0f} examples/s")
@@ -204,6 +219,21 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     seconds = time.time() - started
     return {"steps": step, "examples": seen, "seconds": round(seconds, 1),
             "examples_per_second": round(seen / max(seconds, 1e-9), 1)}
+
+
+def fit_lexical_head(model: HelplineModel, train, validation) -> None:
+    """Fit the lexical head on the training data and choose its blend weight on validation (0 = not used)."""
+    started = time.time()
+    head = fit_lexical(list(train["text"]), list(train["intent"]), model.intent_labels)
+    if head is None:
+        log("lexical head skipped: the training data does not cover every intent of the model")
+        return
+    texts, truth = list(validation["text"]), list(validation["intent"])
+    encoder_probs, _ = model.probabilities(texts)
+    weight = choose_weight(encoder_probs, head.probabilities(texts), truth, model.intent_labels)
+    model.lexical = head if weight > 0 else None
+    model.update_metadata(lexical={"file": LEXICAL_FILE, "weight": weight} if weight > 0 else None)
+    log(f"lexical head: blend weight {weight} chosen on validation ({time.time() - started:.0f} s)")
 
 
 def calibrate(model: HelplineModel, validation, emotions: EmotionData | None, args: TrainArguments) -> dict:
@@ -244,6 +274,8 @@ def train(args: TrainArguments) -> HelplineModel:
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
     model = build_model(args, labels, emotions)
     throughput = fit(model, train_data, emotions, args)
+    if args.lexical_head:
+        fit_lexical_head(model, train_data, validation)
     metrics = calibrate(model, validation, emotions, args)
     version = time.strftime("%Y%m%d-%H%M%S")
     model.update_metadata(

@@ -84,3 +84,19 @@ def labelled_customer_messages(conversations: list[dict]) -> list[tuple[str, str
     """(text, intent) for every customer message that carries an ``intent`` label."""
     return [(m["text"], m["intent"]) for conv in conversations for m in conv["messages"]
             if m["role"] == "customer" and m.get("intent") and m["text"].strip()]
+
+
+SMALL_TALK = {"hello", "hi", "hey", "hallo", "hiya", "yo", "howdy", "greetings", "good morning", "good afternoon",
+              "good evening", "hello there", "hi there", "hey there", "help", "hello?", "anyone there", "ok", "okay"}
+
+
+def is_small_talk(text: str) -> bool:
+    """A greeting or filler that says nothing about why the customer came ("Hello", "hi there!")."""
+    words = "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
+    return not words or " ".join(words) in SMALL_TALK or (len(words) <= 2 and words[0] in SMALL_TALK)
+
+
+def opening_message(conversation: dict) -> str | None:
+    """The customer's first message that says why they came: the first one that is not small talk."""
+    customer = [m["text"] for m in conversation["messages"] if m["role"] == "customer" and m["text"].strip()]
+    return next((t for t in customer if not is_small_talk(t)), None)

@@ -53,7 +53,7 @@ def test_console_requires_login_and_shows_the_queue(client):
 
     with pytest.raises(Exception, match="Log in first"):     # a session that has not logged in
         Client(client.src, verbose=False).predict("whatever", api_name="/open_conversation")
-    status, queue = client.predict("ana", "correct horse battery", api_name="/login")
+    status, queue, *_ = client.predict("ana", "correct horse battery", api_name="/login")
     assert "Logged in as **ana**" in status
     conversation = app.helpline().store.recent_conversations(1)[0].id
     app.helpline().store.take_over(conversation)
@@ -62,8 +62,9 @@ def test_console_requires_login_and_shows_the_queue(client):
 
 
 def test_model_page_shows_the_serving_version(client):
-    info, _ = client.predict(api_name="/model")
+    info, *_ = client.predict(api_name="/model")
     assert app.helpline().classifier.version in info
+    assert "make a registry" in info    # a plain model directory: the page says how to get versions
 
 
 def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, monkeypatch):

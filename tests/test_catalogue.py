@@ -62,3 +62,28 @@ def test_error_names_the_file(tmp_path):
         load_catalogue(path)
     with pytest.raises(CatalogueError, match=r"missing.yaml: cannot read the catalogue"):
         load_catalogue(tmp_path / "missing.yaml")
+
+
+def test_add_intent_appends_and_validates(tmp_path):
+    import shutil
+
+    from intents import DEFAULT_CATALOGUE, CatalogueError, load_catalogue
+    from intents.editing import add_intent
+
+    path = tmp_path / "catalogue.yaml"
+    shutil.copy(DEFAULT_CATALOGUE, path)
+    examples = ["do you do gift wrapping", "can you gift wrap my order", "gift wrap please", "is gift wrapping free",
+                "wrap it as a present", "where is my order"]   # the last one already belongs to order_status
+    catalogue = add_intent(path, "gift_wrapping", examples)
+    assert "gift_wrapping" in catalogue and "gift_wrapping" in load_catalogue(path)
+    assert "where is my order" not in load_catalogue(path)["gift_wrapping"].examples
+    assert load_catalogue(path)["gift_wrapping"].handoff is True
+    assert "# Helpline intent catalogue" in path.read_text()          # people's comments are kept
+    with pytest.raises(CatalogueError, match="already exists"):
+        add_intent(path, "gift_wrapping", examples)
+    with pytest.raises(CatalogueError, match="must be lower case"):
+        add_intent(path, "Gift Wrapping!", examples)
+    before = path.read_text()
+    with pytest.raises(CatalogueError, match="too few examples|at least"):
+        add_intent(path, "tiny", ["one example"])
+    assert path.read_text() == before                                 # an invalid result is not written

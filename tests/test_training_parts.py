@@ -95,3 +95,27 @@ def test_train_arguments_are_checked(bad, message):
 
     with pytest.raises(ValueError, match=message):
         TrainArguments(output="m", intent_data=["x.csv"], emotion_data="e", **bad)
+
+
+def test_lexical_head_fits_saves_loads_and_blends(tmp_path):
+    import numpy as np
+
+    from bot.lexical import LexicalHead, blend
+    from finetune.lexical_fit import choose_weight, fit_lexical
+    from tests.conftest import TINY_INTENTS
+
+    texts = [t for texts in TINY_INTENTS.values() for t in texts]
+    intents = [i for i, texts in TINY_INTENTS.items() for _ in texts]
+    labels = sorted(TINY_INTENTS)
+    assert fit_lexical(texts, intents, labels + ["unseen"]) is None      # must cover every model label
+    head = fit_lexical(texts, intents, labels)
+    probs = head.probabilities(["where is my order", "refund please"])
+    assert [labels[i] for i in probs.argmax(1)] == ["order_status", "refund"]
+    head.save(tmp_path)
+    again = LexicalHead.load(tmp_path)
+    assert np.allclose(again.probabilities(["track my package"]), head.probabilities(["track my package"]))
+    uniform = np.full((2, 4), 0.25, dtype=np.float32)
+    assert np.allclose(blend(uniform, probs, 0.0), uniform)
+    assert blend(uniform, probs, 0.5).argmax(1).tolist() == probs.argmax(1).tolist()
+    wrong = np.eye(4, dtype=np.float32)[[0, 0]] * 0.6 + 0.1                 # an encoder that is wrong on both
+    assert choose_weight(wrong, probs, ["order_status", "refund"], labels) > 0

@@ -1,0 +1,90 @@
+"""`python -m finetune register | promote | rollback | versions`: the model registry from the command line.
+
+    register --model DIR [--registry R] [--intent-test F] [--emotion-test F]
+        copy a model into the registry as the next version, scored on the registry's fixed evaluation set
+        (given with the first registration, reused after)
+    promote VERSION [--registry R] [--tolerance 0.01] [--force --reason "..."]
+    rollback [--registry R]
+    versions [--registry R]
+The registry defaults to HELPLINE_MODEL when that is a registry, else models/registry.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import shutil
+from pathlib import Path
+
+from bot import HelplineModel
+from bot.registry import DEFAULT_TOLERANCE, GATED_METRICS, Registry, is_registry
+from bot.settings import Settings
+
+from .evaluate import evaluate
+
+
+def default_registry() -> str:
+    model = Settings.from_env().model_dir
+    return model if is_registry(model) else "models/registry"
+
+
+def register(registry: Registry, model_dir: str, intent_test: str | None, emotion_test: str | None,
+             produced_by: str = "") -> str:
+    data = registry.read()
+    evaluation = data.get("evaluation") or {}
+    intent_test = intent_test or evaluation.get("intent_test")
+    emotion_test = emotion_test or evaluation.get("emotion_test")
+    if not intent_test and not emotion_test:
+        raise ValueError("the registry has no evaluation set yet: give --intent-test FILE and/or --emotion-test "
+                         "FILE with the first registration (they are kept and reused for every version)")
+    model = HelplineModel.from_pretrained(model_dir)
+    metrics = evaluate(model, intent_test, emotion_test)
+    version = registry.next_version()
+    shutil.copytree(model_dir, registry.path_of(version))
+    entry = registry.add(version, {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                         data=model.metadata.get("training", {}).get("data", []),
+                         produced_by=produced_by or f"{getpass.getuser()}: register {model_dir}")
+    entry["per_intent_f1"] = {k: round(v["f1"], 4) for k, v in metrics.get("per_intent", {}).items()}
+    entry["confused_pairs"] = metrics.get("confused_pairs", [])
+    data = registry.read()
+    data["versions"][version] = entry
+    data["evaluation"] = {"intent_test": intent_test, "emotion_test": emotion_test}
+    registry._write(data)
+    return version
+
+
+def main(command: str, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m finetune {command}", description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", default=default_registry(), help="registry directory")
+    if command == "register":
+        parser.add_argument("--model", required=True, help="the model directory to add")
+        parser.add_argument("--intent-test", help="intent test CSV (the first time; then kept)")
+        parser.add_argument("--emotion-test", help="GoEmotions TSV (the first time; then kept)")
+    if command == "promote":
+        parser.add_argument("version")
+        parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                            help=f"largest allowed drop on {', '.join(GATED_METRICS)}")
+        parser.add_argument("--force", action="store_true", help="promote even when worse (needs --reason)")
+        parser.add_argument("--reason", default="", help="why (recorded in the history)")
+    args = parser.parse_args(argv)
+    registry = Registry(args.registry)
+    user = getpass.getuser()
+    if command == "register":
+        version = register(registry, args.model, args.intent_test, args.emotion_test)
+        print(f"registered {version}: {json.dumps(registry.versions()[version]['metrics'])}")
+        print(f"serving: {registry.serving}")
+    elif command == "promote":
+        event = registry.promote(args.version, tolerance=args.tolerance, force=args.force, reason=args.reason, by=user)
+        print(f"{args.version} now serves (was {event['previous']})"
+              + (f"; forced despite: {'; '.join(event['regressions'])}" if event["forced"] else ""))
+    elif command == "rollback":
+        event = registry.rollback(by=user)
+        print(f"rolled back: {event['version']} serves again (was {event['previous']})")
+    else:
+        data = registry.read()
+        for version, entry in sorted(data["versions"].items(), key=lambda kv: int(kv[0][1:])):
+            marker = "*" if version == data["serving"] else " "
+            metrics = ", ".join(f"{k} {entry['metrics'][k]:.4f}" for k in GATED_METRICS if k in entry["metrics"])
+            print(f"{marker} {version}  {entry['created']}  {metrics}  ({entry['produced_by']})")
+        if not data["versions"]:
+            print(f"no versions in {Path(args.registry)}")

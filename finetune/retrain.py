@@ -1,0 +1,232 @@
+"""`python -m finetune retrain`: learn from new conversation transcripts (and the Helpline database).
+
+Labels come from, in this order of trust: agent corrections (--from-store), per-message `intent` labels, labelled
+datasets given with --intent-data (e.g. the catalogue, so known intents are replayed), a conversation's `tags` mapped to an intent for its opening customer message (--tag-map, or the tag itself), and,
+only when asked (--pseudo-label-threshold), confident predictions of the current model. Texts are redacted,
+exact duplicates and messages that are empty once redacted are dropped, and conflicts (one text, two labels)
+are resolved by the more trusted source, then by majority, else dropped; all of it is reported. Training then
+continues from the serving model (or the base encoder) with GoEmotions replayed, so the emotion head keeps
+its skill while the intent head learns the new data (new intents extend the label set).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from transformers import HfArgumentParser
+
+from bot.redact import PLACEHOLDERS, redact
+
+from .arguments import TrainArguments
+from .transcripts import opening_message, read_transcripts
+
+# Continuing from a trained model, GoEmotions is replayed (not relearnt): fewer examples per epoch keep the
+# emotion head where it was (measured in benchmarks/RESULTS.md) at a fraction of the time.
+REPLAY_EMOTION_EXAMPLES = 6000
+SOURCES = ("correction", "message_intent", "dataset", "tag", "pseudo")   # most trusted first
+
+
+@dataclass
+class RetrainArguments:
+    transcripts: list[str] = field(default_factory=list, metadata={
+        "help": "Transcript files (JSONL or CSV, format in ../shared/datasets/README.md)."})
+    from_store: bool = field(default=False, metadata={
+        "help": "Also learn from the Helpline database (HELPLINE_DB): agent label corrections, and stored "
+                "customer messages for pseudo-labels."})
+    db: str | None = field(default=None, metadata={"help": "SQLAlchemy URL for --from-store (default HELPLINE_DB)."})
+    tag_map: str | None = field(default=None, metadata={
+        "help": "YAML/JSON mapping of conversation tags to intents (unmapped tags are used as they are; map a "
+                "tag to null to ignore it)."})
+    pseudo_label_threshold: float | None = field(default=None, metadata={
+        "help": "Label otherwise unlabelled customer messages with the current model's prediction when its "
+                "confidence is at least this (off by default)."})
+    min_examples: int = field(default=3, metadata={"help": "Drop intents with fewer examples than this."})
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def empty_once_redacted(text: str) -> bool:
+    rest = text
+    for placeholder in PLACEHOLDERS:
+        rest = rest.replace(placeholder, " ")
+    return not re.search(r"\w", rest)
+
+
+def load_tag_map(path: str | None) -> dict:
+    if not path:
+        return {}
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError(f"--tag-map {path}: expected a mapping of tag -> intent")
+    return raw
+
+
+def transcript_examples(paths: list[str], tag_map: dict) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(text, intent, source) from transcripts, and the unlabelled customer texts (for pseudo-labels)."""
+    labelled, unlabelled = [], []
+    for path in paths:
+        for conversation in read_transcripts(path):
+            customer = [m for m in conversation["messages"] if m["role"] == "customer"]
+            tags = [tag_map.get(t, t) for t in conversation.get("tags") or []]
+            tags = [t for t in tags if t]
+            # the opening message (the first that is not "hello") states why the customer came
+            opening = opening_message(conversation) if len(tags) == 1 else None
+            for message in customer:
+                if message.get("intent"):
+                    labelled.append((message["text"], message["intent"], "message_intent"))
+                elif opening is not None and message["text"] == opening:
+                    labelled.append((message["text"], tags[0], "tag"))
+                    opening = None
+                else:
+                    unlabelled.append(message["text"])
+    return labelled, unlabelled
+
+
+def store_examples(db: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    from bot.store import Store
+
+    store = Store(db)
+    corrections = [(text, intent, "correction") for text, intent in store.label_corrections()]
+    texts = [m.text for m in store.customer_messages_since(__import__("datetime").datetime(1970, 1, 1))]
+    return corrections, texts
+
+
+def pseudo_labels(model_dir: str, texts: list[str], threshold: float) -> list[tuple[str, str, str]]:
+    from bot.classifier import Classifier
+
+    classifier = Classifier.load(model_dir)
+    predictions = classifier.predict(texts) if texts else []
+    return [(p.text, p.intent, "pseudo") for p in predictions if p.intent != "oos" and p.confidence >= threshold]
+
+
+@dataclass
+class Collected:
+    pairs: list[tuple[str, str]]
+    report: dict
+
+
+def resolve(examples: list[tuple[str, str, str]], min_examples: int) -> Collected:
+    """Redact, drop empties and duplicates, resolve conflicts; (text, intent) pairs and what happened."""
+    by_source = Counter(source for _, _, source in examples)
+    empties = 0
+    groups: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for text, intent, source in examples:
+        clean = redact(text.strip())
+        if not clean or empty_once_redacted(clean):
+            empties += 1
+            continue
+        groups[normalise(clean)].append((clean, intent, source))
+    duplicates = sum(len(g) - 1 for g in groups.values())
+    pairs, conflicts, dropped_conflicts = [], [], 0
+    for group in groups.values():
+        labels = {intent for _, intent, _ in group}
+        if len(labels) == 1:
+            pairs.append((group[0][0], group[0][1]))
+            continue
+        best = min(SOURCES.index(source) for _, _, source in group)
+        votes = Counter(intent for _, intent, source in group if SOURCES.index(source) == best).most_common()
+        winner = votes[0][0] if len(votes) == 1 or votes[0][1] > votes[1][1] else None
+        conflicts.append({"text": group[0][0], "labels": sorted(labels), "kept": winner})
+        if winner is None:
+            dropped_conflicts += 1
+        else:
+            pairs.append((group[0][0], winner))
+    counts = Counter(intent for _, intent in pairs)
+    rare = {intent for intent, n in counts.items() if n < min_examples}
+    pairs = [(t, i) for t, i in pairs if i not in rare]
+    report = {"examples_by_source": dict(by_source), "dropped_empty_after_redaction": empties,
+              "dropped_duplicates": duplicates, "conflicts": len(conflicts),
+              "dropped_unresolved_conflicts": dropped_conflicts, "conflict_examples": conflicts[:10],
+              "dropped_rare_intents": sorted(rare), "examples": len(pairs),
+              "examples_by_intent": dict(Counter(i for _, i in pairs).most_common())}
+    return Collected(pairs, report)
+
+
+def print_report(report: dict) -> None:
+    out = sys.stderr
+    print("learning from:", ", ".join(f"{n} {s}" for s, n in report["examples_by_source"].items()), file=out)
+    print(f"dropped: {report['dropped_duplicates']} exact duplicates, {report['dropped_empty_after_redaction']} "
+          f"empty once redacted, {report['dropped_unresolved_conflicts']} unresolved conflicts, rare intents "
+          f"{report['dropped_rare_intents'] or 'none'}", file=out)
+    print(f"conflicts (same text, two labels): {report['conflicts']}", file=out)
+    for c in report["conflict_examples"][:5]:
+        print(f"  {c['text'][:60]!r}: {c['labels']} -> {c['kept'] or 'dropped'}", file=out)
+    print(f"{report['examples']} examples in {len(report['examples_by_intent'])} intents:", file=out)
+    for intent, n in list(report["examples_by_intent"].items())[:40]:
+        print(f"  {intent:<36} {n}", file=out)
+
+
+def serving_model() -> str | None:
+    from bot.reloader import resolve_model_dir
+    from bot.settings import Settings
+
+    try:
+        path = resolve_model_dir(Settings.from_env().model_dir)
+    except ValueError:
+        return None
+    return str(path) if (path / "helpline.json").is_file() else None
+
+
+def main(argv: list[str] | None = None):
+    parser = HfArgumentParser((RetrainArguments, TrainArguments), prog="python -m finetune retrain",
+                              description=__doc__.splitlines()[0])
+    # the intent data is assembled below; --intent-data adds labelled datasets (e.g. the catalogue) to replay
+    argv = list(sys.argv[1:] if argv is None else argv)
+    given = any(a.split("=")[0] in ("--intent-data", "--intent_data") for a in argv)
+    retrain_args, train_args = parser.parse_args_into_dataclasses(
+        args=argv + ([] if given else ["--intent_data", "-"]))
+    train_args.intent_data = [d for d in train_args.intent_data if d != "-"]
+    if not retrain_args.transcripts and not retrain_args.from_store and not train_args.intent_data:
+        raise ValueError("nothing to learn from: give --transcripts FILE ..., --from-store and/or --intent-data")
+    if train_args.init_from is None and "--init_from" not in argv and "--init-from" not in argv:
+        train_args.init_from = serving_model()
+        if train_args.init_from:
+            print(f"continuing from the serving model {train_args.init_from}", file=sys.stderr)
+    from .arguments import default_emotion_data
+    if train_args.init_from and not any("emotion_examples_per_epoch" in a.replace("-", "_") for a in argv):
+        train_args.emotion_examples_per_epoch = REPLAY_EMOTION_EXAMPLES
+    if train_args.emotion_data is None:  # replay GoEmotions so the emotion head does not forget
+        train_args.emotion_data = default_emotion_data()
+    examples, unlabelled = transcript_examples(retrain_args.transcripts, load_tag_map(retrain_args.tag_map))
+    from .data import load_intent_data
+
+    for source in train_args.intent_data:
+        data = load_intent_data(source).train
+        examples += [(t, i, "dataset") for t, i in zip(data["text"], data["intent"])]
+    if retrain_args.from_store:
+        from bot.settings import Settings
+
+        corrections, stored = store_examples(retrain_args.db or Settings.from_env().db)
+        examples, unlabelled = corrections + examples, unlabelled + stored
+    if retrain_args.pseudo_label_threshold is not None:
+        source = train_args.init_from or serving_model()
+        if source is None:
+            raise ValueError("--pseudo-label-threshold needs a current model (--init-from or HELPLINE_MODEL)")
+        examples += pseudo_labels(source, unlabelled, retrain_args.pseudo_label_threshold)
+    collected = resolve(examples, retrain_args.min_examples)
+    print_report(collected.report)
+    if len(collected.report["examples_by_intent"]) < 2:
+        raise ValueError("fewer than two intents with enough examples: nothing to train an intent head on")
+    from .train import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "retrain.csv"
+        with data.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "intent"])
+            writer.writerows(collected.pairs)
+        train_args.intent_data = [str(data)]
+        model = train(train_args)
+    model.update_metadata(retrain_report={k: v for k, v in collected.report.items() if k != "conflict_examples"})
+    model.save_pretrained(train_args.output)
+    (Path(train_args.output) / "retrain_report.json").write_text(json.dumps(collected.report, indent=2))
+    return model

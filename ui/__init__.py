@@ -1,0 +1,13 @@
+"""The Gradio UI, one module per tab; each `build(ctx)` adds its tab to the current gr.Blocks and wires it.
+UI wiring only: what is shown comes from bot/ (console, insights, model_page, registry, jobs)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass
+class Context:
+    helpline: Callable          # -> bot.service.Helpline (the serving stack; its model may be swapped)
+    settings: object            # bot.settings.Settings
+    watcher: Callable           # -> bot.reloader.ModelWatcher | None

@@ -1,0 +1,70 @@
+"""The customer's chat tab: replies, quick replies, the handoff state, and agent replies arriving live."""
+from __future__ import annotations
+
+import gradio as gr
+
+from bot.service import Turn
+
+HANDOFF_BANNER = "### 🧑‍💼 You are now talking to a person\nA member of our team has this conversation and will reply here."
+
+
+def analysis(turn: Turn) -> str:
+    return (f"**Intent:** `{turn.intent}` ({turn.confidence:.0%} confident)  \n"
+            f"**Action:** {turn.action}" + (f" ({turn.handoff_reason})" if turn.handoff else "") + "  \n"
+            f"**Sentiment:** {turn.sentiment} · **Frustration:** {turn.frustration:.2f}  \n"
+            f"**Emotions detected:** {', '.join(turn.emotions) or 'none'}  \n"
+            f"**Triage priority:** {turn.priority:.0f}")
+
+
+def build(ctx) -> None:
+    def agent_messages(conversation_id: str | None, after: int) -> tuple[list[dict], int]:
+        if not conversation_id:
+            return [], after
+        new = ctx.helpline().store.messages(conversation_id, after_id=after)
+        shown = [{"role": "assistant", "content": f"🧑‍💼 {m.text}"} for m in new if m.role == "agent"]
+        return shown, max([after] + [m.id for m in new])
+
+    def chat(message: str, history: list[dict], conversation_id: str | None, last_seen: int):
+        try:
+            turn = ctx.helpline().handle(message or "", conversation_id)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        earlier, _ = agent_messages(turn.conversation_id, last_seen or 0)  # agent replies not yet shown
+        history = (history or []) + earlier + [{"role": "user", "content": message.strip()}]
+        if turn.reply:
+            history.append({"role": "assistant", "content": turn.reply})
+        seen = max(turn.message_id, turn.reply_message_id or 0)
+        return ("", history, analysis(turn), turn.emotions or {"neutral": 0.0}, turn.conversation_id, seen,
+                gr.Radio(choices=turn.quick_replies, value=None, visible=bool(turn.quick_replies)),
+                gr.Markdown(HANDOFF_BANNER, visible=turn.handoff))
+
+    def quick_reply(choice: str | None, history, conversation_id, last_seen):
+        if not choice:
+            raise gr.Error("Pick one of the options.")
+        return chat(choice, history, conversation_id, last_seen)
+
+    def poll(conversation_id: str | None, history: list[dict], last_seen: int):
+        """Agent replies arrive live: every few seconds, append what agents wrote since the last message shown."""
+        shown, seen = agent_messages(conversation_id, last_seen or 0)
+        if not shown:
+            return gr.skip(), seen
+        return (history or []) + shown, seen
+
+    with gr.Tab("Chat"):
+        conversation = gr.State(None)
+        last_seen = gr.State(0)
+        with gr.Row():
+            with gr.Column(scale=3):
+                banner = gr.Markdown(HANDOFF_BANNER, visible=False)
+                chatbot = gr.Chatbot(label="Chat", height=440)
+                quick = gr.Radio(label="Did you mean", choices=[], visible=False)
+                box = gr.Textbox(placeholder="Ask about an order, a delivery, a payment, your account or "
+                                 "subscription, and press Enter", show_label=False, max_lines=4)
+            with gr.Column(scale=2):
+                details = gr.Markdown("*Send a message to see how Helpline reads it.*")
+                emotions = gr.Label(label="Emotion", num_top_classes=5)
+        outputs = [box, chatbot, details, emotions, conversation, last_seen, quick, banner]
+        box.submit(chat, [box, chatbot, conversation, last_seen], outputs, api_name="chat")
+        quick.input(quick_reply, [quick, chatbot, conversation, last_seen], outputs, api_name="quick_reply")
+        gr.Timer(2.0).tick(poll, [conversation, chatbot, last_seen], [chatbot, last_seen], api_name="poll_chat",
+                           show_progress="hidden")

@@ -1,0 +1,154 @@
+"""The agents' console tab: login, the live triage queue, a conversation with its analysis and "why?", replies,
+take over, resolve, intent corrections, and the review queue of messages the model is least sure about."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from bot import console
+
+
+def row_of(evt: gr.SelectData) -> int:
+    return evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+
+
+def build(ctx):
+    """Adds the tab; returns the login token's gr.State (other tabs need a logged-in agent too)."""
+
+    def agent(token: str | None):
+        found = ctx.helpline().store.agent_for_token(token) if token else None
+        if found is None:
+            raise gr.Error("Log in first (your session may have expired).")
+        return found
+
+    def intent_choices() -> list[str]:
+        service = ctx.helpline()
+        return sorted(set(service.classifier.intent_labels) | set(service.catalogue.intents))
+
+    def review_table() -> pd.DataFrame:
+        rows = [[m.id, m.text[:100], m.intent, margin] for m, margin in ctx.helpline().store.review_queue(30)]
+        return pd.DataFrame(rows, columns=["message id", "text", "predicted", "margin"])
+
+    def login(name: str, password: str):
+        result = ctx.helpline().store.login((name or "").strip(), password or "")
+        if result is None:
+            raise gr.Error("Wrong name or password.")
+        found, token = result
+        choices = intent_choices()
+        return (token, f"Logged in as **{found.name}**.", gr.Column(visible=True), console.queue_table(ctx.helpline()),
+                gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), review_table())
+
+    def refresh_queue(token: str | None):
+        if not token:
+            return gr.skip()
+        agent(token)
+        return console.queue_table(ctx.helpline())
+
+    def pick(token: str | None, queue, evt: gr.SelectData):
+        agent(token)
+        return queue.iloc[row_of(evt)]["conversation"]
+
+    def open_conversation(token: str | None, conversation_id: str):
+        agent(token)
+        if not conversation_id:
+            raise gr.Error("Pick a conversation in the queue.")
+        try:
+            return console.transcript(ctx.helpline(), conversation_id.strip())
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def explain_row(token: str | None, table, evt: gr.SelectData):
+        agent(token)
+        row = table.iloc[row_of(evt)]
+        return console.why(ctx.helpline(), row["text"]), int(row["message id"])
+
+    def act(token: str | None, conversation_id: str, action: str, text: str = ""):
+        who = agent(token)
+        store = ctx.helpline().store
+        try:
+            if action == "reply":
+                if not (text or "").strip():
+                    raise gr.Error("Write a reply first.")
+                store.agent_reply(conversation_id.strip(), text.strip(), who.id)
+            elif action == "take_over":
+                store.take_over(conversation_id.strip(), who.id)
+            else:
+                store.resolve(conversation_id.strip())
+        except KeyError:
+            raise gr.Error(f"No conversation {conversation_id}.") from None
+        return console.queue_table(ctx.helpline())
+
+    def reply(token, conversation_id, text):
+        queue = act(token, conversation_id, "reply", text)
+        return ("", *open_conversation(token, conversation_id), queue)
+
+    def correct(token: str | None, message_id, intent: str):
+        who = agent(token)
+        if not message_id or not intent:
+            raise gr.Error("Pick a customer message (click its row) and an intent.")
+        try:
+            c = ctx.helpline().store.correct_label(int(message_id), intent, who.id)
+        except KeyError:
+            raise gr.Error(f"No customer message {message_id}.") from None
+        return f"Message {int(message_id)}: `{c.previous_intent}` → `{c.intent}` (stored for retraining).", review_table()
+
+    def pick_review(token: str | None, table, evt: gr.SelectData):
+        agent(token)
+        return int(table.iloc[row_of(evt)]["message id"])
+
+    with gr.Tab("Agent console"):
+        token = gr.State(None)
+        with gr.Row():
+            name = gr.Textbox(label="Agent name", scale=2)
+            password = gr.Textbox(label="Password", type="password", scale=2)
+            login_button = gr.Button("Log in", scale=1)
+        status = gr.Markdown("Agents log in with the account made by `python -m bot agents add NAME`.")
+        with gr.Column(visible=False) as desk:
+            queue = gr.Dataframe(label="Queue (most urgent first; click a row to open it)", interactive=False,
+                                 headers=console.QUEUE_COLUMNS, wrap=True)
+            with gr.Row():
+                selected = gr.Textbox(label="Conversation", scale=3)
+                open_button = gr.Button("Open", scale=1)
+                take_button = gr.Button("Take over", scale=1)
+                resolve_button = gr.Button("Resolve", scale=1, variant="stop")
+            with gr.Row():
+                with gr.Column(scale=3):
+                    transcript = gr.Chatbot(label="Conversation", height=360)
+                    reply_box = gr.Textbox(label="Reply to the customer (Enter sends)")
+                with gr.Column(scale=2):
+                    timeline = gr.LinePlot(x="turn", y="score", color="emotion", title="Customer emotion by turn",
+                                           y_lim=[0, 1], height=260)
+                    why = gr.HighlightedText(label="Why? (click a message below)", combine_adjacent=False)
+            table = gr.Dataframe(label="Customer messages: intent, emotion (click a row for 'why?')",
+                                 interactive=False, wrap=True)
+            with gr.Row():
+                message_id = gr.Number(label="Message id", precision=0)
+                intent = gr.Dropdown(label="Correct intent", choices=[])
+                correct_button = gr.Button("Save correction")
+            correction_status = gr.Markdown()
+            with gr.Accordion("Review queue: messages the model is least sure about", open=False):
+                review = gr.Dataframe(interactive=False, wrap=True)
+                with gr.Row():
+                    review_id = gr.Number(label="Message id", precision=0)
+                    review_intent = gr.Dropdown(label="Intent", choices=[])
+                    review_button = gr.Button("Label")
+                review_status = gr.Markdown()
+
+        login_button.click(login, [name, password], [token, status, desk, queue, intent, review_intent, review],
+                           api_name="login")
+        gr.Timer(3.0).tick(refresh_queue, token, queue, api_name="refresh_queue", show_progress="hidden")
+        queue.select(pick, [token, queue], selected).then(open_conversation, [token, selected],
+                                                         [transcript, table, timeline])
+        open_button.click(open_conversation, [token, selected], [transcript, table, timeline],
+                          api_name="open_conversation")
+        reply_box.submit(reply, [token, selected, reply_box], [reply_box, transcript, table, timeline, queue],
+                         api_name="agent_reply")
+        take_button.click(lambda t, c: act(t, c, "take_over"), [token, selected], queue, api_name="take_over")
+        resolve_button.click(lambda t, c: act(t, c, "resolve"), [token, selected], queue, api_name="resolve")
+        table.select(explain_row, [token, table], [why, message_id])
+        correct_button.click(correct, [token, message_id, intent], [correction_status, review],
+                             api_name="correct_label")
+        review.select(pick_review, [token, review], review_id)
+        review_button.click(correct, [token, review_id, review_intent], [review_status, review],
+                            api_name="review_label")
+    return token

@@ -1,0 +1,87 @@
+"""The Insights tab: volume, sentiment, handoffs, out-of-scope messages, customers at risk, and discovery of
+candidate new intents (which a logged-in agent can add to the catalogue)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from bot import insights
+from intents import CatalogueError
+from intents.editing import add_intent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build(ctx, token: gr.State) -> None:
+    def show(days: float):
+        data = insights.compute(ctx.helpline().store, days=int(days or 30))
+        return (data.volume_by_intent, data.sentiment_over_time, data.handoff_reasons,
+                f"**Handoff rate:** {data.handoff_rate:.1%} of conversations", data.top_out_of_scope, data.at_risk)
+
+    def discover(current_token: str | None, progress=gr.Progress()):
+        if not (current_token and ctx.helpline().store.agent_for_token(current_token)):
+            raise gr.Error("Log in on the Agent console first.")
+        progress(0.1, desc="clustering out-of-scope and uncertain messages")
+        output = Path(tempfile.mkdtemp()) / "candidates.json"
+        env = {**os.environ, "HELPLINE_DB": ctx.settings.db, "HELPLINE_MODEL": ctx.settings.model_dir}
+        # training-side code runs in a child process: serving never imports it
+        result = subprocess.run([sys.executable, "-m", "finetune", "discover", "--from-store", "--output", str(output)],
+                                cwd=ROOT, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise gr.Error(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "discovery failed")
+        candidates = json.loads(output.read_text())
+        table = pd.DataFrame([[c["name"], c["size"], ", ".join(c["key_terms"]), " | ".join(c["examples"][:3])]
+                              for c in candidates], columns=["suggested name", "messages", "key terms", "examples"])
+        return candidates, table
+
+    def pick(candidates, evt: gr.SelectData):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        chosen = candidates[row]
+        return chosen["name"], "\n".join(chosen["all_examples"][:30])
+
+    def accept(current_token: str | None, name: str, examples: str):
+        if not (current_token and ctx.helpline().store.agent_for_token(current_token)):
+            raise gr.Error("Log in on the Agent console first.")
+        try:
+            catalogue = add_intent(ctx.settings.catalogue, (name or "").strip(), (examples or "").splitlines())
+        except CatalogueError as exc:
+            raise gr.Error(str(exc)) from None
+        ctx.helpline().reload_catalogue(ctx.settings.catalogue)
+        return (f"Added **{name}** with {len(catalogue[name].examples)} examples to the catalogue. It hands off "
+                "to a person until you write its replies; retrain (Model tab) so the model learns it.")
+
+    with gr.Tab("Insights"):
+        with gr.Row():
+            days = gr.Slider(1, 90, value=30, step=1, label="Days")
+            refresh = gr.Button("Refresh")
+        with gr.Row():
+            volume = gr.BarPlot(x="intent", y="messages", title="Messages by intent", x_label_angle=-45)
+            sentiment = gr.LinePlot(x="time", y="messages", color="sentiment", title="Sentiment over time")
+        with gr.Row():
+            reasons = gr.BarPlot(x="reason", y="handoffs", title="Handoffs by reason")
+            rate = gr.Markdown()
+        with gr.Row():
+            top_oos = gr.Dataframe(label="Top out-of-scope messages (candidates for new intents)")
+            at_risk = gr.Dataframe(label="At-risk customers (cancel/complaint intents, negative sentiment)")
+        refresh.click(show, days, [volume, sentiment, reasons, rate, top_oos, at_risk], api_name="insights")
+        with gr.Accordion("Discover new intents", open=False):
+            gr.Markdown("Clusters out-of-scope and low-confidence messages into candidate intents. Click one to "
+                        "review its examples, name it and add it to the catalogue (agents only).")
+            candidates = gr.State([])
+            discover_button = gr.Button("Discover")
+            found = gr.Dataframe(interactive=False, wrap=True)
+            with gr.Row():
+                name = gr.Textbox(label="Intent name (lower_case)")
+                examples = gr.Textbox(label="Examples (one a line; edit freely)", lines=6)
+            accept_button = gr.Button("Add to catalogue")
+            accepted = gr.Markdown()
+        discover_button.click(discover, token, [candidates, found], api_name="discover")
+        found.select(pick, candidates, [name, examples])
+        accept_button.click(accept, [token, name, examples], accepted, api_name="add_intent")

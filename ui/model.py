@@ -1,0 +1,117 @@
+"""The Model tab: the serving model, and with a registry the whole loop: retrain from stored conversations in
+the background (with progress), compare a candidate with the serving model, promote, roll back, history."""
+from __future__ import annotations
+
+import gradio as gr
+
+from bot import console, jobs, model_page
+from bot.registry import Registry, RegistryError, is_registry
+
+NO_REGISTRY = ("`HELPLINE_MODEL` is a single model directory. To retrain, compare and promote versions here, make "
+               "a registry: `python -m finetune register --model DIR --registry models/registry --intent-test "
+               "FILE` and start the app with `HELPLINE_MODEL=models/registry`.")
+
+
+def build(ctx, token: gr.State) -> None:
+    def registry() -> Registry:
+        if not is_registry(ctx.settings.model_dir):
+            raise gr.Error(NO_REGISTRY)
+        return Registry(ctx.settings.model_dir)
+
+    def agent(current_token):
+        found = ctx.helpline().store.agent_for_token(current_token) if current_token else None
+        if found is None:
+            raise gr.Error("Log in on the Agent console first.")
+        return found
+
+    def show():
+        summary, confused = console.model_summary(ctx.helpline())
+        watcher = ctx.watcher()
+        if watcher is not None and watcher.last_error:
+            summary += f"\n\n⚠️ **A new model failed to load; the previous one keeps serving:** {watcher.last_error}"
+        elif watcher is not None and watcher.last_reload:
+            summary += f"\n\n{watcher.last_reload}"
+        if not is_registry(ctx.settings.model_dir):
+            return summary + "\n\n" + NO_REGISTRY, confused, None, None, gr.Dropdown(choices=[])
+        r = Registry(ctx.settings.model_dir)
+        versions = sorted(r.versions(), key=lambda v: -int(v[1:]))
+        return (summary, confused, model_page.history_table(r), model_page.events_table(r),
+                gr.Dropdown(choices=versions, value=versions[0] if versions else None))
+
+    def retrain(current_token):
+        who = agent(current_token)
+        try:
+            job = jobs.start_retrain(str(registry().root), ctx.settings.db, ctx.settings.catalogue, started_by=who.name)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"Retrain job {job} started."
+
+    def job_status():
+        if not is_registry(ctx.settings.model_dir):
+            return gr.skip(), gr.skip()
+        state = jobs.status(ctx.settings.model_dir)
+        if state is None:
+            return "No retrain job yet.", 0
+        progress = state.get("progress") or {}
+        fraction = progress.get("step", 0) / max(1, progress.get("total", 1))
+        text = f"Job {state['id']} ({state.get('started_by', '')}): **{state['state']}**, {state.get('message', '')}"
+        if state.get("log"):
+            text += f"\n```\n{state['log'][-800:]}\n```"
+        return text, round(100 * (1.0 if state["state"] == "done" else fraction))
+
+    def compare(version):
+        if not version:
+            raise gr.Error("Pick a version.")
+        try:
+            return model_page.comparison(registry(), version)
+        except (ValueError, RegistryError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    def promote(current_token, version, force, reason):
+        who = agent(current_token)
+        try:
+            event = registry().promote(version, force=bool(force), reason=reason or "", by=who.name)
+        except RegistryError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"{version} now serves (was {event['previous']}); running processes switch within seconds."
+
+    def rollback(current_token):
+        who = agent(current_token)
+        try:
+            event = registry().rollback(by=who.name)
+        except RegistryError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"Rolled back: {event['version']} serves again (was {event['previous']})."
+
+    with gr.Tab("Model"):
+        info = gr.Markdown()
+        confused = gr.Dataframe(label="Most confused intent pairs (validation)")
+        refresh = gr.Button("Refresh")
+        with gr.Accordion("Versions, retraining and promotion", open=True):
+            history = gr.Dataframe(label="Versions (▶ serving)", interactive=False)
+            with gr.Row():
+                retrain_button = gr.Button("Retrain from stored conversations")
+                progress = gr.Slider(0, 100, value=0, label="Retrain progress (%)", interactive=False)
+            job = gr.Markdown()
+            with gr.Row():
+                version = gr.Dropdown(label="Candidate version", choices=[])
+                compare_button = gr.Button("Compare with serving")
+            comparison = gr.Markdown()
+            with gr.Row():
+                deltas = gr.Dataframe(label="Per-intent F1: candidate vs serving", interactive=False)
+                confusion = gr.Dataframe(label="Confusion changes", interactive=False)
+            with gr.Row():
+                force = gr.Checkbox(label="Force (promote despite regressions)")
+                reason = gr.Textbox(label="Reason (required when forcing)")
+                promote_button = gr.Button("Promote", variant="primary")
+                rollback_button = gr.Button("Roll back", variant="stop")
+            outcome = gr.Markdown()
+            events = gr.Dataframe(label="History", interactive=False)
+        outputs = [info, confused, history, events, version]
+        refresh.click(show, None, outputs, api_name="model")
+        retrain_button.click(retrain, token, job, api_name="retrain")
+        gr.Timer(3.0).tick(job_status, None, [job, progress], show_progress="hidden")
+        compare_button.click(compare, version, [comparison, deltas, confusion], api_name="compare")
+        promote_button.click(promote, [token, version, force, reason], outcome, api_name="promote").then(
+            show, None, outputs)
+        rollback_button.click(rollback, token, outcome, api_name="rollback").then(show, None, outputs)
