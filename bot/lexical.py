@@ -9,6 +9,7 @@ directory as lexical.npz (format_version 1): vocabularies, idf weights and the c
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +19,85 @@ LEXICAL_FORMAT_VERSION = 1
 ANALYZERS = {"word": {"analyzer": "word", "ngram_range": (1, 2)}, "char": {"analyzer": "char_wb", "ngram_range": (2, 5)}}
 
 
-def vectorizers():
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return {name: TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32, **kw) for name, kw in ANALYZERS.items()}
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")      # scikit-learn's default token_pattern
+_SPACES = re.compile(r"\s\s+")
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Word 1- and 2-grams exactly as scikit-learn's TfidfVectorizer(analyzer="word", ngram_range=(1, 2))."""
+    tokens = _TOKEN.findall(text.lower())
+    return tokens + [" ".join(tokens[i:i + 2]) for i in range(len(tokens) - 1)]
+
+
+def char_wb_ngrams(text: str) -> list[str]:
+    """Character 2-5-grams inside word boundaries, exactly as scikit-learn's analyzer="char_wb"."""
+    grams = []
+    for word in _SPACES.sub(" ", text.lower()).split():
+        word = f" {word} "
+        for n in range(2, 6):
+            offset = 0
+            grams.append(word[offset:offset + n])
+            while offset + n < len(word):
+                offset += 1
+                grams.append(word[offset:offset + n])
+            if offset == 0:  # the word is shorter than n: one window only
+                break
+    return grams
+
+
+ANALYZE = {"word": word_ngrams, "char": char_wb_ngrams}
 
 
 class LexicalHead:
-    def __init__(self, vecs: dict, coef: np.ndarray, intercept: np.ndarray, labels: list[str]):
-        self.vecs, self.coef, self.intercept, self.labels = vecs, coef, intercept, labels
+    """Serving needs no scikit-learn: n-grams are looked up in the stored vocabularies and weighted as
+    TfidfVectorizer(sublinear_tf=True) does (1 + log tf, times idf, L2-normalised per analyzer). Tens of
+    microseconds per message instead of milliseconds for scikit-learn's transform on one text."""
 
-    def features(self, texts: list[str]):
-        from scipy.sparse import hstack
+    def __init__(self, vocabularies: dict[str, dict[str, int]], idf: dict[str, np.ndarray], coef: np.ndarray,
+                 intercept: np.ndarray, labels: list[str]):
+        self.vocabularies, self.idf, self.labels = vocabularies, idf, labels
+        self.coef, self.intercept = coef.astype(np.float32), intercept.astype(np.float32)
+        self.offsets = {"word": 0, "char": len(vocabularies["word"])}  # columns: word features, then char
 
-        return hstack([self.vecs[name].transform(texts) for name in ANALYZERS]).tocsr()
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(column indices, tf-idf values) of one text."""
+        columns, values = [], []
+        for name in ANALYZERS:
+            vocabulary, counts = self.vocabularies[name], {}
+            for gram in ANALYZE[name](text):
+                j = vocabulary.get(gram)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            weights = (1.0 + np.log(tf)) * self.idf[name][idx]
+            columns.append(idx + self.offsets[name])
+            values.append(weights / np.linalg.norm(weights))
+        if not columns:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(columns), np.concatenate(values)
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Softmax probabilities over ``labels`` (the model's intent labels, same order)."""
-        logits = self.features(texts) @ self.coef.T + self.intercept
-        logits = logits - logits.max(1, keepdims=True)
+        logits = np.tile(self.intercept, (len(texts), 1))
+        for row, text in enumerate(texts):
+            idx, vals = self.features(text)
+            if len(idx):
+                logits[row] += self.coef[:, idx] @ vals
+        logits -= logits.max(1, keepdims=True)
         p = np.exp(logits)
         return (p / p.sum(1, keepdims=True)).astype(np.float32)
 
     def save(self, directory: Path) -> None:
         arrays = {"coef": self.coef, "intercept": self.intercept}
         for name in ANALYZERS:
-            vocabulary = self.vecs[name].vocabulary_
+            vocabulary = self.vocabularies[name]
             arrays[f"{name}_terms"] = np.array(sorted(vocabulary, key=vocabulary.get))
-            arrays[f"{name}_idf"] = self.vecs[name].idf_.astype(np.float32)
+            arrays[f"{name}_idf"] = self.idf[name].astype(np.float32)
         arrays["meta"] = np.array(json.dumps({"format_version": LEXICAL_FORMAT_VERSION, "labels": self.labels}))
         np.savez_compressed(directory / LEXICAL_FILE, **arrays)
 
@@ -55,11 +107,9 @@ class LexicalHead:
         meta = json.loads(str(data["meta"]))
         if meta.get("format_version") != LEXICAL_FORMAT_VERSION:
             raise ValueError(f"{directory / LEXICAL_FILE}: unsupported format_version {meta.get('format_version')}")
-        vecs = vectorizers()
-        for name, vec in vecs.items():
-            vec.vocabulary_ = {term: i for i, term in enumerate(data[f"{name}_terms"].tolist())}
-            vec.idf_ = data[f"{name}_idf"]
-        return cls(vecs, data["coef"], data["intercept"], meta["labels"])
+        vocabularies = {name: {t: i for i, t in enumerate(data[f"{name}_terms"].tolist())} for name in ANALYZERS}
+        return cls(vocabularies, {name: data[f"{name}_idf"] for name in ANALYZERS}, data["coef"], data["intercept"],
+                   meta["labels"])
 
 
 def blend(encoder_probs: np.ndarray, lexical_probs: np.ndarray, weight: float) -> np.ndarray:

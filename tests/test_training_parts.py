@@ -119,3 +119,25 @@ def test_lexical_head_fits_saves_loads_and_blends(tmp_path):
     assert blend(uniform, probs, 0.5).argmax(1).tolist() == probs.argmax(1).tolist()
     wrong = np.eye(4, dtype=np.float32)[[0, 0]] * 0.6 + 0.1                 # an encoder that is wrong on both
     assert choose_weight(wrong, probs, ["order_status", "refund"], labels) > 0
+
+
+def test_serving_features_equal_scikit_learns(tmp_path):
+    import numpy as np
+    from scipy.sparse import hstack
+
+    from bot.lexical import ANALYZERS
+    from finetune.lexical_fit import fit_lexical, vectorizers
+    from tests.conftest import TINY_INTENTS
+
+    texts = [t for texts in TINY_INTENTS.values() for t in texts]
+    intents = [i for i, texts in TINY_INTENTS.items() for _ in texts]
+    head = fit_lexical(texts, intents, sorted(TINY_INTENTS))
+    vecs = vectorizers()
+    for name, vec in vecs.items():
+        vec.fit(texts)
+    for text in ["Where's my ORDER??  it's  late", "a", "refund   refund refund please!", "", "ünïcode café order"]:
+        reference = hstack([vecs[name].transform([text]) for name in ANALYZERS]).toarray()[0]
+        idx, vals = head.features(text)
+        ours = np.zeros_like(reference)
+        ours[idx] = vals
+        assert np.allclose(ours, reference, atol=1e-6), text
