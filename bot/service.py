@@ -18,6 +18,7 @@ from .store import Store
 from .triage import turn_priority
 
 MAX_MESSAGE_CHARS = 2000
+SHOWN_EMOTIONS = 3
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{8,36}")
 
 
@@ -136,7 +137,9 @@ class Helpline:
                 conversation.status = "bot"
             session.flush()  # assigns the message ids, in one round trip for the whole turn
             ids = (conversation.id, customer.id, bot_message.id if bot_message else None)
-        emotions = {label: prediction.emotions[label] for label in prediction.detected_emotions}
+        # the strongest few: on support messages (far from GoEmotions' Reddit comments) many labels pass their
+        # F1-tuned thresholds at moderate scores, and a list of 15 tells an agent nothing
+        emotions = {label: prediction.emotions[label] for label in prediction.detected_emotions[:SHOWN_EMOTIONS]}
         return Turn(conversation_id=ids[0], message_id=ids[1], reply=decision.reply, action=decision.action,
                     intent=decision.intent, confidence=prediction.confidence, emotions=emotions,
                     sentiment=prediction.sentiment, frustration=prediction.frustration, handoff=state.handed_off,

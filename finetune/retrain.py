@@ -11,6 +11,7 @@ its skill while the intent head learns the new data (new intents extend the labe
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 import sys
@@ -96,7 +97,7 @@ def store_examples(db: str) -> tuple[list[tuple[str, str, str]], list[str]]:
 
     store = Store(db)
     corrections = [(text, intent, "correction") for text, intent in store.label_corrections()]
-    texts = [m.text for m in store.customer_messages_since(__import__("datetime").datetime(1970, 1, 1))]
+    texts = [m.text for m in store.customer_messages_since(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))]
     return corrections, texts
 
 

@@ -1,0 +1,43 @@
+"""What the console and insights pages compute from the store (StubClassifier: exact predictions)."""
+import pytest
+
+from bot import console, insights
+from bot.service import Helpline
+from bot.store import Store
+from intents import load_catalogue
+from tests.conftest import StubClassifier
+
+
+@pytest.fixture
+def helpline(tmp_path):
+    return Helpline(StubClassifier(), load_catalogue(), Store(f"sqlite:///{tmp_path / 'c.db'}"))
+
+
+def test_queue_transcript_and_insights(helpline):
+    calm = helpline.handle("where is my order")
+    angry = helpline.handle("I was charged twice!! fix it!!")          # frustration 0.8: handed off
+    helpline.handle("blah", None)
+    asked = helpline.handle("I want a human")
+    queue = console.queue_table(helpline)
+    assert list(queue["conversation"]) == [angry.conversation_id, asked.conversation_id]   # most urgent first
+    assert calm.conversation_id not in set(queue["conversation"])      # the bot handled it: not queued
+    top = queue.iloc[0]
+    assert "high priority intent (+45)" in top["why"] and "🔥" in top["frustration"]
+    history, table, timeline = console.transcript(helpline, angry.conversation_id)
+    assert history[0]["role"] == "user" and table.iloc[0]["intent"] == "double_charge"
+    assert set(timeline["emotion"]) >= {"anger", "frustration"}
+    with pytest.raises(ValueError, match="no conversation"):
+        console.transcript(helpline, "nope")
+    data = insights.compute(helpline.store)
+    volume = dict(zip(data.volume_by_intent["intent"], data.volume_by_intent["messages"]))
+    assert volume["double_charge"] == 1 and volume["oos"] == 1
+    assert data.handoff_rate == pytest.approx(2 / 4)
+    assert "blah" in list(data.top_out_of_scope["text"])
+    assert set(data.sentiment_over_time["sentiment"]) >= {"negative", "neutral"}
+    reasons = dict(zip(data.handoff_reasons["reason"], data.handoff_reasons["handoffs"]))
+    assert reasons.get("frustration N") == 1 and reasons.get("asked for a person") == 1
+
+
+def test_empty_store_gives_empty_insights(helpline):
+    data = insights.compute(helpline.store)
+    assert data.volume_by_intent.empty and data.handoff_rate == 0.0 and data.at_risk.empty
