@@ -24,27 +24,28 @@ from bot.settings import Settings  # noqa: E402
 from ui import Context, chat, console, insights, model  # noqa: E402
 
 settings = Settings.from_env()
-_loaded: dict[tuple[str, str], Helpline] = {}
-_watchers: dict[tuple[str, str], ModelWatcher] = {}
+_serving: dict[tuple[str, str], tuple[Helpline, ModelWatcher]] = {}
+
+
+def _stack() -> tuple[Helpline, ModelWatcher]:
+    """The serving stack (model, catalogue, policy, store) and the thread that swaps in a newly promoted model
+    (bot/reloader.py), built on first use so importing app.py stays cheap, rebuilt when the settings change."""
+    key = (settings.model_dir, settings.db)
+    if key not in _serving:
+        for _, old in _serving.values():
+            old.stop()
+        _serving.clear()
+        service = Helpline.from_settings(settings)
+        _serving[key] = (service, ModelWatcher(service, settings.model_dir, Classifier.load).start())
+    return _serving[key]
 
 
 def helpline() -> Helpline:
-    """The serving stack (model, catalogue, policy, store), built on first use so importing app.py stays cheap.
-    A watcher thread swaps in a newly promoted model (see bot/reloader.py)."""
-    key = (settings.model_dir, settings.db)
-    if key not in _loaded:
-        for watcher in _watchers.values():
-            watcher.stop()
-        _loaded.clear()
-        _watchers.clear()
-        _loaded[key] = Helpline.from_settings(settings)
-        _watchers[key] = ModelWatcher(_loaded[key], settings.model_dir, Classifier.load).start()
-    return _loaded[key]
+    return _stack()[0]
 
 
-def watcher() -> ModelWatcher | None:
-    helpline()
-    return _watchers.get((settings.model_dir, settings.db))
+def watcher() -> ModelWatcher:
+    return _stack()[1]
 
 
 with gr.Blocks(title="Helpline") as demo:

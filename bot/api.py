@@ -97,7 +97,7 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
         automation = agent_token()
         if token and automation and hmac.compare_digest(token.encode(), automation.encode()):
             return None
-        found = helpline().store.agent_for_token(token) if token else None
+        found = helpline().store.agent_for_token(token)
         if found is None:
             raise HTTPException(401, "a valid agent token is needed: POST /api/login, or HELPLINE_AGENT_TOKEN",
                                 headers={"WWW-Authenticate": "Bearer"})

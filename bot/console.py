@@ -28,8 +28,10 @@ def queue_table(helpline: Helpline, now: dt.datetime | None = None) -> pd.DataFr
     """The triage queue, most urgent first, with intent, sentiment and frustration badges and the reason."""
     now = now or dt.datetime.now(dt.timezone.utc)
     rows = []
-    for conversation, score, reason in order_queue(helpline.store.open_conversations(), now):
-        last = helpline.store.last_customer_message(conversation.id)
+    queue = order_queue(helpline.store.open_conversations(), now)
+    latest = helpline.store.last_customer_messages([conversation.id for conversation, _, _ in queue])
+    for conversation, score, reason in queue:
+        last = latest.get(conversation.id)
         rows.append([round(score), conversation.id, conversation.status, conversation.last_intent or "-",
                      SENTIMENT_BADGES.get(last.sentiment if last else "", "-"),
                      frustration_badge(last.frustration if last else None), reason])

@@ -19,6 +19,8 @@ import os
 import re
 from pathlib import Path
 
+from .model_format import METADATA_FILE
+
 REGISTRY_FILE = "registry.json"
 REGISTRY_FORMAT_VERSION = 1
 GATED_METRICS = ("intent_accuracy", "oos_recall", "emotion_macro_f1")
@@ -82,14 +84,17 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------ writing
     def add(self, version: str, metrics: dict, *, data: list | None = None, produced_by: str = "",
-            notes: str = "") -> dict:
-        """Record a version whose model directory is already at ``root/version``."""
-        if not (self.path_of(version) / "helpline.json").is_file():
+            notes: str = "", details: dict | None = None, evaluation: dict | None = None) -> dict:
+        """Record a version whose model directory is already at ``root/version``. ``details`` (per-intent F1,
+        confused pairs) go into its entry; ``evaluation`` names the registry's fixed evaluation files."""
+        if not (self.path_of(version) / METADATA_FILE).is_file():
             raise RegistryError(f"{self.path_of(version)} holds no model")
         registry = self.read()
         entry = {"created": _now(), "metrics": metrics, "data": data or [], "produced_by": produced_by,
-                 "notes": notes}
+                 "notes": notes, **(details or {})}
         registry["versions"][version] = entry
+        if evaluation:
+            registry["evaluation"] = evaluation
         if registry["serving"] is None:  # the first version serves: there is nothing to compare it with
             registry["serving"], registry["stack"] = version, [version]
             registry["history"].append({"version": version, "at": _now(), "action": "first version"})

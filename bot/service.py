@@ -6,7 +6,6 @@ never lost. Classification runs outside the transaction, so a slow model never h
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 
 from intents import Catalogue
@@ -14,7 +13,7 @@ from intents import Catalogue
 from .policy import ConversationState, DialoguePolicy
 from .prediction import OOS, Prediction
 from .redact import redact
-from .store import Store
+from .store import OPEN, Store
 from .triage import turn_priority
 
 MAX_MESSAGE_CHARS = 2000
@@ -66,7 +65,6 @@ def check_conversation_id(conversation_id) -> str | None:
 class Helpline:
     def __init__(self, classifier, catalogue: Catalogue, store: Store, policy: DialoguePolicy | None = None):
         self._classifier = classifier
-        self._swap = threading.Lock()
         self.catalogue = catalogue
         self.store = store
         self.policy = policy or DialoguePolicy(catalogue)
@@ -97,9 +95,9 @@ class Helpline:
         return self._classifier
 
     def swap_classifier(self, classifier) -> None:
-        """Serve a new model from the next turn on; turns in flight finish on the one they started with."""
-        with self._swap:
-            self._classifier = classifier
+        """Serve a new model from the next turn on; turns in flight finish on the one they started with (each
+        turn reads the reference once, and rebinding it is atomic)."""
+        self._classifier = classifier
 
     def intent_priority(self, intent: str) -> str:
         return self.catalogue[intent].priority if intent in self.catalogue else ("low" if intent == OOS else "normal")
@@ -130,9 +128,10 @@ class Helpline:
             conversation.last_intent = decision.intent
             conversation.priority, conversation.priority_reason = priority.score, priority.reason
             if state.handed_off:
-                if conversation.status not in ("waiting", "agent") or conversation.waiting_since is None:
+                if conversation.status not in OPEN or conversation.waiting_since is None:
                     conversation.waiting_since = customer.created
-                conversation.status = "waiting" if conversation.status != "agent" else "agent"
+                if conversation.status != "agent":  # with a person already, it stays with them
+                    conversation.status = "waiting"
             elif conversation.status == "resolved":
                 conversation.status = "bot"
             session.flush()  # assigns the message ids, in one round trip for the whole turn

@@ -90,10 +90,6 @@ class Store:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
 
-    @classmethod
-    def from_env(cls) -> "Store":
-        return cls(os.environ.get("HELPLINE_DB", DEFAULT_DB))
-
     @contextlib.contextmanager
     def transaction(self):
         """One write transaction. On SQLite, writers of this process queue on a lock here instead of in
@@ -121,6 +117,14 @@ class Store:
         return message  # its id is assigned at the next flush (one per turn, not one per row)
 
     @staticmethod
+    def _locked(session: Session, conversation_id: str) -> Conversation:
+        """An existing conversation, locked for this transaction; KeyError when there is none."""
+        conversation = session.get(Conversation, conversation_id, with_for_update=True)
+        if conversation is None:
+            raise KeyError(conversation_id)
+        return conversation
+
+    @staticmethod
     def add_handoff(session: Session, conversation: Conversation, reason: str) -> None:
         session.add(Handoff(conversation_id=conversation.id, reason=reason))
 
@@ -137,10 +141,13 @@ class Store:
             return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                               Message.id > after_id).order_by(Message.id)))
 
-    def last_customer_message(self, conversation_id: str) -> Message | None:
+    def last_customer_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        """The latest customer message of each conversation, in one query (the console's queue asks every 3 s)."""
         with self.sessions() as session:
-            return session.scalar(select(Message).where(Message.conversation_id == conversation_id,
-                                                        Message.role == "customer").order_by(Message.id.desc()).limit(1))
+            latest = (select(func.max(Message.id)).where(Message.role == "customer",
+                                                         Message.conversation_id.in_(conversation_ids))
+                      .group_by(Message.conversation_id))
+            return {m.conversation_id: m for m in session.scalars(select(Message).where(Message.id.in_(latest)))}
 
     def customer_messages_since(self, since: dt.datetime, limit: int = 100_000) -> list[Message]:
         """Customer messages newer than ``since`` (for insights), newest first."""
@@ -167,9 +174,7 @@ class Store:
 
     def agent_reply(self, conversation_id: str, text: str, agent_id: int | None = None) -> Message:
         with self.transaction() as session:
-            conversation = session.get(Conversation, conversation_id, with_for_update=True)
-            if conversation is None:
-                raise KeyError(conversation_id)
+            conversation = self._locked(session, conversation_id)
             conversation.status, conversation.waiting_since = "agent", None
             conversation.agent_id = agent_id or conversation.agent_id
             state = dict(conversation.state or {})
@@ -180,9 +185,7 @@ class Store:
     def take_over(self, conversation_id: str, agent_id: int | None = None) -> None:
         """An agent takes the conversation: the bot stops answering in it."""
         with self.transaction() as session:
-            conversation = session.get(Conversation, conversation_id, with_for_update=True)
-            if conversation is None:
-                raise KeyError(conversation_id)
+            conversation = self._locked(session, conversation_id)
             state = dict(conversation.state or {})
             if not state.get("handed_off"):
                 state.update(handed_off=True, handoff_reason="taken over by an agent")
@@ -193,9 +196,7 @@ class Store:
 
     def resolve(self, conversation_id: str) -> None:
         with self.transaction() as session:
-            conversation = session.get(Conversation, conversation_id, with_for_update=True)
-            if conversation is None:
-                raise KeyError(conversation_id)
+            conversation = self._locked(session, conversation_id)
             conversation.status, conversation.waiting_since = "resolved", None
             # the next message starts afresh with the bot (the policy's handoff state is cleared)
             conversation.state = {**(conversation.state or {}), "handed_off": False, "handoff_reason": None,
@@ -266,8 +267,10 @@ class Store:
                                      expires=utcnow() + dt.timedelta(hours=hours)))
         return agent, token
 
-    def agent_for_token(self, token: str) -> Agent | None:
-        """The agent a session token belongs to, while it has not expired."""
+    def agent_for_token(self, token: str | None) -> Agent | None:
+        """The agent a session token belongs to, while it has not expired (None for no token)."""
+        if not token:
+            return None
         with self.sessions() as session:
             row = session.get(AgentSession, hashlib.sha256(token.encode()).hexdigest())
             if row is None:

@@ -18,6 +18,8 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import silhouette_score
 
+from bot.model_format import read_metadata
+
 STOP = {"i", "my", "me", "the", "a", "an", "to", "is", "it", "do", "can", "you", "what", "how", "and", "of", "for",
         "in", "on", "this", "that", "be", "have", "with", "are", "was", "please", "there", "your", "am", "why", "not"}
 
@@ -129,9 +131,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise ValueError("no messages to cluster: give --texts FILE and/or --from-store")
     from .retrain import serving_model
 
-    base = None
-    if not args.model and serving_model():
-        base = json.loads((Path(serving_model()) / "helpline.json").read_text()).get("base_model")
+    serving = None if args.model else serving_model()
+    base = read_metadata(Path(serving)).get("base_model") if serving else None
     candidates = discover(texts, embed(args.model, texts, base_model=base), args.k)
     for c in candidates:
         print(f"{c['size']:5d}  {c['name']:<36} e.g. {c['examples'][0]!r}", file=sys.stderr)

@@ -41,15 +41,12 @@ def register(registry: Registry, model_dir: str, intent_test: str | None, emotio
     metrics = evaluate(model, intent_test, emotion_test)
     version = registry.next_version()
     shutil.copytree(model_dir, registry.path_of(version))
-    entry = registry.add(version, {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
-                         data=model.metadata.get("training", {}).get("data", []),
-                         produced_by=produced_by or f"{getpass.getuser()}: register {model_dir}")
-    entry["per_intent_f1"] = {k: round(v["f1"], 4) for k, v in metrics.get("per_intent", {}).items()}
-    entry["confused_pairs"] = metrics.get("confused_pairs", [])
-    data = registry.read()
-    data["versions"][version] = entry
-    data["evaluation"] = {"intent_test": intent_test, "emotion_test": emotion_test}
-    registry._write(data)
+    registry.add(version, {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                 data=model.metadata.get("training", {}).get("data", []),
+                 produced_by=produced_by or f"{getpass.getuser()}: register {model_dir}",
+                 details={"per_intent_f1": {k: round(v["f1"], 4) for k, v in metrics.get("per_intent", {}).items()},
+                          "confused_pairs": metrics.get("confused_pairs", [])},
+                 evaluation={"intent_test": intent_test, "emotion_test": emotion_test})
     return version
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
+from bot.model_format import METADATA_FILE
 from bot.redact import PLACEHOLDERS, redact
 
 from .arguments import TrainArguments
@@ -174,7 +175,7 @@ def serving_model() -> str | None:
         path = resolve_model_dir(Settings.from_env().model_dir)
     except ValueError:
         return None
-    return str(path) if (path / "helpline.json").is_file() else None
+    return str(path) if (path / METADATA_FILE).is_file() else None
 
 
 def main(argv: list[str] | None = None):

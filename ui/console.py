@@ -7,6 +7,8 @@ import pandas as pd
 
 from bot import console
 
+from . import require_agent
+
 
 def row_of(evt: gr.SelectData) -> int:
     return evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -16,10 +18,7 @@ def build(ctx):
     """Adds the tab; returns the login token's gr.State (other tabs need a logged-in agent too)."""
 
     def agent(token: str | None):
-        found = ctx.helpline().store.agent_for_token(token) if token else None
-        if found is None:
-            raise gr.Error("Log in first (your session may have expired).")
-        return found
+        return require_agent(ctx, token)
 
     def intent_choices() -> list[str]:
         service = ctx.helpline()

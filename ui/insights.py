@@ -16,6 +16,8 @@ from bot import insights
 from intents import CatalogueError
 from intents.editing import add_intent
 
+from . import require_agent
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,8 +28,7 @@ def build(ctx, token: gr.State) -> None:
                 f"**Handoff rate:** {data.handoff_rate:.1%} of conversations", data.top_out_of_scope, data.at_risk)
 
     def discover(current_token: str | None, progress=gr.Progress()):
-        if not (current_token and ctx.helpline().store.agent_for_token(current_token)):
-            raise gr.Error("Log in on the Agent console first.")
+        require_agent(ctx, current_token, "on the Agent console ")
         progress(0.1, desc="clustering out-of-scope and uncertain messages")
         output = Path(tempfile.mkdtemp()) / "candidates.json"
         env = {**os.environ, "HELPLINE_DB": ctx.settings.db, "HELPLINE_MODEL": ctx.settings.model_dir}
@@ -47,8 +48,7 @@ def build(ctx, token: gr.State) -> None:
         return chosen["name"], "\n".join(chosen["all_examples"][:30])
 
     def accept(current_token: str | None, name: str, examples: str):
-        if not (current_token and ctx.helpline().store.agent_for_token(current_token)):
-            raise gr.Error("Log in on the Agent console first.")
+        require_agent(ctx, current_token, "on the Agent console ")
         try:
             catalogue = add_intent(ctx.settings.catalogue, (name or "").strip(), (examples or "").splitlines())
         except CatalogueError as exc:

@@ -7,6 +7,8 @@ import gradio as gr
 from bot import console, jobs, model_page
 from bot.registry import Registry, RegistryError, is_registry
 
+from . import require_agent
+
 NO_REGISTRY = ("`HELPLINE_MODEL` is a single model directory. To retrain, compare and promote versions here, make "
                "a registry: `python -m finetune register --model DIR --registry models/registry --intent-test "
                "FILE` and start the app with `HELPLINE_MODEL=models/registry`.")
@@ -19,10 +21,7 @@ def build(ctx, token: gr.State) -> None:
         return Registry(ctx.settings.model_dir)
 
     def agent(current_token):
-        found = ctx.helpline().store.agent_for_token(current_token) if current_token else None
-        if found is None:
-            raise gr.Error("Log in on the Agent console first.")
-        return found
+        return require_agent(ctx, current_token, "on the Agent console ")
 
     def show():
         summary, confused = console.model_summary(ctx.helpline())
