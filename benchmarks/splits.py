@@ -11,9 +11,14 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from finetune.arguments import TrainArguments
-from finetune.data import load_emotion_data, load_intent_data, split_validation
-from bot.settings import Settings
+if __name__ == "__main__":  # run as a script: the project root is not on the path
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from finetune.arguments import TrainArguments  # noqa: E402
+from finetune.data import load_emotion_data, load_intent_data, split_validation  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 
 DATA = Path(Settings.from_env().data_dir)
 CALIBRATION = TrainArguments.__dataclass_fields__["validation_fraction"].default  # what `train` holds out
@@ -114,3 +119,13 @@ def load(work: Path, task: str) -> dict:
         for name in ("train_y", "calib_y", "test_y"):
             data[name] = multi_hot(data[name], len(data["labels"]))
     return data
+
+
+if __name__ == "__main__":
+    # `python benchmarks/splits.py DIR`: the validation-mode splits, for training a model by hand on exactly
+    # what accuracy.py trains on and checking it on what no training or calibration saw (latency.py's
+    # agreement check: banking77_test.csv and goemotions_test.tsv)
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    prepare(out, {}, 42)
+    print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")

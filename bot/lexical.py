@@ -58,7 +58,10 @@ class LexicalHead:
     def __init__(self, vocabularies: dict[str, dict[str, int]], idf: dict[str, np.ndarray], coef: np.ndarray,
                  intercept: np.ndarray, labels: list[str]):
         self.vocabularies, self.idf, self.labels = vocabularies, idf, labels
-        self.coef, self.intercept = coef.astype(np.float32), intercept.astype(np.float32)
+        self.intercept = intercept.astype(np.float32)
+        # kept as one row per feature (scikit-learn's coef_ transposed): a message's few features are then a
+        # few contiguous rows to gather (~4 us) instead of a strided gather across every intent's row (~10 us)
+        self.feature_weights = np.ascontiguousarray(coef.T, dtype=np.float32)
         self.offsets = {"word": 0, "char": len(vocabularies["word"])}  # columns: word features, then char
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -87,13 +90,13 @@ class LexicalHead:
         for row, text in enumerate(texts):
             idx, vals = self.features(text)
             if len(idx):
-                logits[row] += self.coef[:, idx] @ vals
+                logits[row] += vals @ self.feature_weights[idx]
         logits -= logits.max(1, keepdims=True)
         p = np.exp(logits)
         return (p / p.sum(1, keepdims=True)).astype(np.float32)
 
     def save(self, directory: Path) -> None:
-        arrays = {"coef": self.coef, "intercept": self.intercept}
+        arrays = {"coef": self.feature_weights.T, "intercept": self.intercept}
         for name in ANALYZERS:
             vocabulary = self.vocabularies[name]
             arrays[f"{name}_terms"] = np.array(sorted(vocabulary, key=vocabulary.get))

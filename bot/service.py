@@ -74,12 +74,11 @@ class Helpline:
         """The serving stack for a deployment's settings (model directory, catalogue, policy, database)."""
         from intents import load_catalogue
 
-        from .classifier import Classifier
         from .policy import PolicyConfig
         from .reloader import resolve_model_dir
 
         catalogue = load_catalogue(settings.catalogue)
-        return cls(Classifier.load(resolve_model_dir(settings.model_dir)), catalogue, Store(settings.db),
+        return cls(settings.load_classifier(resolve_model_dir(settings.model_dir)), catalogue, Store(settings.db),
                    DialoguePolicy(catalogue, PolicyConfig.load(settings.policy)))
 
     def reload_catalogue(self, path) -> None:
@@ -107,35 +106,32 @@ class Helpline:
         conversation_id = check_conversation_id(conversation_id)
         classifier = self._classifier
         prediction: Prediction = classifier.predict(text)
-        with self.store.transaction() as session:
-            conversation = self.store.lock_conversation(session, conversation_id, channel)
+        with self.store.turn(conversation_id, channel) as conversation:
             state = ConversationState.from_dict(conversation.state)
             decision, state = self.policy.decide(prediction, state)
-            level_before = (conversation.state or {}).get("priority_level")
             priority, level = turn_priority(prediction, self.intent_priority(decision.intent), state.frustration,
-                                            state.handoff_reason if state.handed_off else None, level_before)
+                                            state.handoff_reason if state.handed_off else None,
+                                            conversation.state.get("priority_level"))
+            status, waiting_since = conversation.status, conversation.waiting_since
+            if state.handed_off:
+                if status not in OPEN or waiting_since is None:
+                    waiting_since = conversation.now
+                if status != "agent":  # with a person already, it stays with them
+                    status = "waiting"
+            elif status == "resolved":
+                status = "bot"
             details = {"alternatives": prediction.alternatives, "emotions": prediction.emotions,
                        "detected_emotions": prediction.detected_emotions, "action": decision.action,
                        "model_intent": prediction.intent}
-            customer = self.store.add_message(
-                session, conversation, "customer", text, intent=decision.intent, confidence=prediction.confidence,
-                sentiment=prediction.sentiment, frustration=prediction.frustration, prediction=details,
-                model_version=classifier.version)
-            bot_message = self.store.add_message(session, conversation, "bot", decision.reply) if decision.reply else None
-            if decision.handoff:
-                self.store.add_handoff(session, conversation, decision.handoff_reason)
-            conversation.state = {**state.to_dict(), "priority_level": level}
-            conversation.last_intent = decision.intent
-            conversation.priority, conversation.priority_reason = priority.score, priority.reason
-            if state.handed_off:
-                if conversation.status not in OPEN or conversation.waiting_since is None:
-                    conversation.waiting_since = customer.created
-                if conversation.status != "agent":  # with a person already, it stays with them
-                    conversation.status = "waiting"
-            elif conversation.status == "resolved":
-                conversation.status = "bot"
-            session.flush()  # assigns the message ids, in one round trip for the whole turn
-            ids = (conversation.id, customer.id, bot_message.id if bot_message else None)
+            messages = [dict(role="customer", text=text, intent=decision.intent, confidence=prediction.confidence,
+                             sentiment=prediction.sentiment, frustration=prediction.frustration, prediction=details,
+                             model_version=classifier.version)]
+            messages += [dict(role="bot", text=decision.reply)] if decision.reply else []
+            ids = conversation.write(messages, decision.handoff_reason if decision.handoff else None,
+                                     state={**state.to_dict(), "priority_level": level}, last_intent=decision.intent,
+                                     priority=priority.score, priority_reason=priority.reason, status=status,
+                                     waiting_since=waiting_since)
+            ids = (conversation.id, ids[0], ids[1] if len(ids) > 1 else None)
         # the strongest few: on support messages (far from GoEmotions' Reddit comments) many labels pass their
         # F1-tuned thresholds at moderate scores, and a list of 15 tells an agent nothing
         emotions = {label: prediction.emotions[label] for label in prediction.detected_emotions[:SHOWN_EMOTIONS]}

@@ -18,6 +18,7 @@ class Settings:
     db: str = "sqlite:///helpline.db"                # HELPLINE_DB: SQLAlchemy URL of the conversation store
     policy: str = str(DEFAULT_POLICY)                # HELPLINE_POLICY: dialogue policy YAML
     agent_token: str | None = None                   # HELPLINE_AGENT_TOKEN: bearer token for automation
+    onnx_threads: int | None = None                  # HELPLINE_ONNX_THREADS: per process (default: all cores)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -26,7 +27,14 @@ class Settings:
                    data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir),
                    db=os.environ.get("HELPLINE_DB", cls.db),
                    policy=os.environ.get("HELPLINE_POLICY", cls.policy),
-                   agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None)
+                   agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None,
+                   onnx_threads=int(os.environ["HELPLINE_ONNX_THREADS"]) if os.environ.get("HELPLINE_ONNX_THREADS")
+                   else None)
+
+    def load_classifier(self, model_dir: str):
+        from .classifier import Classifier
+
+        return Classifier.load(model_dir, threads=self.onnx_threads)
 
     @property
     def emotion_data(self) -> str:

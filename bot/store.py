@@ -15,10 +15,11 @@ import os
 import secrets
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .schema import Agent, AgentSession, Conversation, Feedback, Handoff, LabelCorrection, Message, utcnow
@@ -27,6 +28,12 @@ DEFAULT_DB = "sqlite:///helpline.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 OPEN = ("waiting", "agent")  # statuses in the agents' queue
 SESSION_HOURS = 12.0
+CONVERSATIONS, MESSAGES, HANDOFFS = Conversation.__table__, Message.__table__, Handoff.__table__
+# a turn's statements, built once (parameters are passed at execution, so each compiles once and is cached)
+LOCK_CONVERSATION = (select(CONVERSATIONS.c.state, CONVERSATIONS.c.status, CONVERSATIONS.c.waiting_since)
+                     .where(CONVERSATIONS.c.id == bindparam("conversation_id")).with_for_update())
+UPDATE_CONVERSATION = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+INSERT_CONVERSATION, INSERT_MESSAGE, INSERT_HANDOFF = insert(CONVERSATIONS), insert(MESSAGES), insert(HANDOFFS)
 
 
 def make_engine(url: str) -> Engine:
@@ -81,6 +88,32 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
 
 
+@dataclass
+class ConversationTurn:
+    """A conversation as one turn found it (inside the turn's transaction), and the writes of that turn."""
+    connection: Connection
+    id: str
+    channel: str
+    new: bool
+    state: dict
+    status: str
+    waiting_since: dt.datetime | None
+    now: dt.datetime
+
+    def write(self, messages: list[dict], handoff_reason: str | None = None, **conversation) -> list[int]:
+        """Store the turn: the conversation's new fields, its messages (ids returned in order), a handoff."""
+        execute, fields = self.connection.execute, {**conversation, "updated": self.now}
+        if self.new:  # first, for the messages' foreign key
+            execute(INSERT_CONVERSATION, {"id": self.id, "channel": self.channel, "created": self.now, **fields})
+        else:
+            execute(UPDATE_CONVERSATION, {"conversation_id": self.id, **fields})
+        ids = [execute(INSERT_MESSAGE, {"conversation_id": self.id, "created": self.now, **message})
+               .inserted_primary_key[0] for message in messages]
+        if handoff_reason:
+            execute(INSERT_HANDOFF, {"conversation_id": self.id, "reason": handoff_reason, "created": self.now})
+        return ids
+
+
 class Store:
     def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True):
         self.url = url
@@ -98,23 +131,18 @@ class Store:
             yield session
 
     # ------------------------------------------------------------------------------------- conversations
-    def lock_conversation(self, session: Session, conversation_id: str | None, channel: str = "chat") -> Conversation:
-        """The conversation, locked for this transaction (created when ``conversation_id`` is None or new)."""
-        if conversation_id is not None:
-            conversation = session.execute(select(Conversation).where(Conversation.id == conversation_id)
-                                           .with_for_update()).scalar_one_or_none()
-            if conversation is not None:
-                return conversation
-        conversation = Conversation(id=conversation_id or uuid.uuid4().hex, channel=channel, state={})
-        session.add(conversation)
-        return conversation
-
-    @staticmethod
-    def add_message(session: Session, conversation: Conversation, role: str, text: str, **fields) -> Message:
-        message = Message(conversation_id=conversation.id, role=role, text=text, created=utcnow(), **fields)
-        session.add(message)
-        conversation.updated = message.created
-        return message  # its id is assigned at the next flush (one per turn, not one per row)
+    @contextlib.contextmanager
+    def turn(self, conversation_id: str | None, channel: str = "chat"):
+        """A customer turn's transaction: yields the conversation's current state, locked (a new one when
+        ``conversation_id`` is None or unknown), whose ``write`` stores the turn. SQLAlchemy Core, not the
+        ORM: the unit of work cost ~1 ms of a ~1.4 ms turn, and this is the hot path of every message."""
+        with self._write_lock, self.engine.begin() as connection:
+            row = None
+            if conversation_id is not None:
+                row = connection.execute(LOCK_CONVERSATION, {"conversation_id": conversation_id}).first()
+            yield ConversationTurn(connection, conversation_id or uuid.uuid4().hex, channel, new=row is None,
+                                   state=dict(row.state or {}) if row else {}, status=row.status if row else "bot",
+                                   waiting_since=row.waiting_since if row else None, now=utcnow())
 
     @staticmethod
     def _locked(session: Session, conversation_id: str) -> Conversation:
@@ -123,10 +151,6 @@ class Store:
         if conversation is None:
             raise KeyError(conversation_id)
         return conversation
-
-    @staticmethod
-    def add_handoff(session: Session, conversation: Conversation, reason: str) -> None:
-        session.add(Handoff(conversation_id=conversation.id, reason=reason))
 
     def conversation(self, conversation_id: str) -> Conversation | None:
         with self.sessions() as session:
@@ -180,7 +204,11 @@ class Store:
             state = dict(conversation.state or {})
             state["handed_off"] = True  # once a person has written, the bot stays out of it
             conversation.state = state
-            return self.add_message(session, conversation, "agent", text, agent_id=agent_id)
+            message = Message(conversation_id=conversation_id, role="agent", text=text, created=utcnow(),
+                              agent_id=agent_id)
+            session.add(message)
+            conversation.updated = message.created
+            return message
 
     def take_over(self, conversation_id: str, agent_id: int | None = None) -> None:
         """An agent takes the conversation: the bot stops answering in it."""

@@ -60,6 +60,9 @@ class TrainArguments:
     oos_target_recall: float = field(default=0.85, metadata={
         "help": "With out-of-scope validation data: the share of it the OOS threshold must catch (the lowest "
                 "threshold that does is chosen, keeping in-scope accuracy as high as possible)."})
+    weight_average_decay: float = field(default=0.0, metadata={
+        "help": "Keep an exponential moving average of the weights with this decay per step and end on it "
+                "(0 = off; 0.998 averages over the last ~500 steps)."})
     seed: int = field(default=42, metadata={"help": "Random seed for splits, sampling and initialisation."})
     lexical_head: bool = field(default=True, metadata={
         "help": "Also fit a TF-IDF (word + character n-gram) intent classifier and blend it with the encoder "

@@ -25,6 +25,7 @@ from bot.lexical import LEXICAL_FILE
 from bot.prediction import OOS
 
 from .arguments import TrainArguments
+from .averaging import WeightAverage
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .calibrate import emotion_thresholds, oos_threshold
 from .lexical_fit import choose_weight, fit_lexical
@@ -173,6 +174,7 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     if args.linear_probe and args.init_from is None:  # a model we start from already has a trained head
         linear_probe(model, intent_ids, intent_y, args)
     model.network.train()
+    average = WeightAverage(model.network, args.weight_average_decay) if args.weight_average_decay > 0 else None
     pad_id = tok.pad_token_id or 0
     intent_cursor: list[int] = []
     emotion_cursor: list[int] = []
@@ -205,6 +207,8 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                if average is not None:
+                    average.update()
                 losses[task].append(loss.item())
                 step += 1
                 seen += len(batch)
@@ -215,6 +219,8 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
             log(f"step {step}/{total}: intent loss {np.mean(losses['intent'][-200:] or [0]):.4f}, "
                 f"emotion loss {np.mean(losses['emotion'][-200:] or [0]):.4f}, "
                 f"{seen / (time.time() - started):.0f} examples/s")
+    if average is not None:
+        average.copy_to_model()
     model.network.eval()
     seconds = time.time() - started
     return {"steps": step, "examples": seen, "seconds": round(seconds, 1),
@@ -290,7 +296,10 @@ def train(args: TrainArguments) -> HelplineModel:
     if args.export_onnx:
         from .export import export_onnx
 
-        export_onnx(model, path)
+        # the int8 graph's activation ranges are measured on what the model will read: a sample of its data
+        texts = list(train_data["text"])
+        texts += list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
+        export_onnx(model, path, calibration_texts=random.Random(args.seed).sample(texts, min(512, len(texts))))
     return model
 
 

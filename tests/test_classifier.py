@@ -70,14 +70,16 @@ def test_missing_or_damaged_graph_is_a_clear_error(tiny_model_dir, tmp_path):
     assert Classifier.load(copy).backend == "torch"   # auto falls back to the torch weights
 
 
-@pytest.mark.parametrize("scheme", ["dynamic", "blockwise"])
-def test_export_command_writes_the_graph(tiny_model_dir, tmp_path, scheme, torch_classifier):
+@pytest.mark.parametrize("scheme, calibrate", [("dynamic", False), ("dynamic", True), ("blockwise", False)])
+def test_export_command_writes_the_graph(tiny_model_dir, tiny_data, tmp_path, scheme, calibrate, torch_classifier):
     copy = Path(shutil.copytree(tiny_model_dir, tmp_path / "m", ignore=shutil.ignore_patterns(ONNX_FILE)))
+    extra = ["--calibration-data", tiny_data["intents"], tiny_data["emotions"]] if calibrate else []
     result = subprocess.run([sys.executable, "-m", "finetune", "export", "--model", str(copy), "--quantization",
-                             scheme], cwd=ROOT, capture_output=True, text=True)
+                             scheme] + extra, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     exported = Classifier.load(copy)
     assert exported.backend == "onnx" and scheme in exported.metadata["onnx"]["quantization"]
+    assert ("SmoothQuant" in exported.metadata["onnx"]["quantization"]) == calibrate
     assert np.abs(exported.probabilities(TEXTS)[0] - torch_classifier.probabilities(TEXTS)[0]).max() < 0.05
 
 
@@ -86,3 +88,25 @@ def test_onnx_serving_does_not_import_torch(tiny_model_dir):
             "print(c.backend, 'torch' in sys.modules, 'transformers' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout.split() == ["onnx", "False", "False"], result.stderr
+
+
+def test_smoothing_moves_activation_ranges_into_weights_without_changing_outputs(tiny_model_dir):
+    import torch
+
+    from bot import HelplineModel
+    from finetune.smoothing import SmoothedLinear, smoothed
+
+    model = HelplineModel.from_pretrained(tiny_model_dir)
+    inputs = model.tokenize(TEXTS)
+    with torch.no_grad():
+        model.network.encoder.encoder.layer[0].output.dense.weight[:, 3] *= 30  # an outlier channel downstream
+        before = model.network(**inputs)
+        network = smoothed(model.network, [inputs])
+        after = network(**inputs)
+    layer = network.encoder.encoder.layer[0]
+    assert isinstance(layer.attention.self.query, SmoothedLinear) and isinstance(layer.output.dense, SmoothedLinear)
+    assert not isinstance(model.network.encoder.encoder.layer[0].output.dense, SmoothedLinear)  # original untouched
+    for b, a in zip(before, after):
+        assert torch.allclose(a, b, atol=1e-4)
+    # the same inverse scale for query, key and value: they read one input
+    assert torch.equal(layer.attention.self.query.inverse_scale, layer.attention.self.value.inverse_scale)

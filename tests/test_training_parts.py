@@ -141,3 +141,27 @@ def test_serving_features_equal_scikit_learns(tmp_path):
         ours = np.zeros_like(reference)
         ours[idx] = vals
         assert np.allclose(ours, reference, atol=1e-6), text
+
+
+def test_weight_average_follows_the_weights_and_skips_frozen_ones():
+    import torch
+
+    from finetune.averaging import WeightAverage
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    net[0].weight.requires_grad_(False)
+    frozen = net[0].weight.clone()
+    with torch.no_grad():
+        net[1].weight.fill_(0.0)
+    average = WeightAverage(net, decay=0.5, every=2)
+    with torch.no_grad():
+        net[1].weight.fill_(1.0)
+    average.update()                    # step 1: not an update step
+    average.update()                    # step 2: average moves 1 - 0.5**2 = 0.75 of the way
+    with torch.no_grad():
+        net[1].weight.fill_(5.0)
+    average.copy_to_model()
+    assert torch.allclose(net[1].weight, torch.full_like(net[1].weight, 0.75))
+    assert torch.equal(net[0].weight, frozen)
+    with pytest.raises(ValueError, match="decay must be between 0 and 1"):
+        WeightAverage(net, decay=1.0)
