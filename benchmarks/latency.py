@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default=os.environ.get("HELPLINE_DATA", str(ROOT.parent / "shared" / "datasets")))
     parser.add_argument("--repeat", type=int, default=1000, help="single-message calls per path")
     parser.add_argument("--batch-texts", type=int, default=4000, help="messages for the batched throughput")
+    parser.add_argument("--rounds", type=int, default=3, help="times every path runs, taking turns")
     parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--texts", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -136,20 +137,29 @@ def main(argv: list[str] | None = None) -> dict:
     intent_texts, emotion_texts, emotion_labels = validation_texts(args)
     work = Path(tempfile.mkdtemp(prefix="helpline-latency-"))
     (work / "texts.json").write_text(json.dumps(intent_texts))
+    # This VM's speed drifts by up to 1.6x over minutes, so the paths take turns, each round running every path
+    # once in a fresh process (no torch threads spinning beside ONNX Runtime); speed-ups are paired within a
+    # round, and each figure is the median over rounds with the p50's range beside it.
+    rounds: list[dict] = []
+    for r in range(args.rounds):
+        rounds.append({})
+        for name in PATHS:
+            out = subprocess.run([sys.executable, __file__, "--worker", name, "--model", args.model, "--texts",
+                                  str(work / "texts.json"), "--repeat", str(args.repeat), "--batch-texts",
+                                  str(args.batch_texts)], cwd=ROOT, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(f"{name} failed: {out.stderr[-2000:]}")
+            rounds[r][name] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"round {r + 1}", name, rounds[r][name], flush=True)
     results = {}
-    for name in PATHS:  # each path in a fresh process: no torch threads spinning beside ONNX Runtime
-        out = subprocess.run([sys.executable, __file__, "--worker", name, "--model", args.model, "--texts",
-                              str(work / "texts.json"), "--repeat", str(args.repeat), "--batch-texts",
-                              str(args.batch_texts)], cwd=ROOT, capture_output=True, text=True)
-        if out.returncode != 0:
-            raise SystemExit(f"{name} failed: {out.stderr[-2000:]}")
-        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(name, results[name], flush=True)
+    for name in PATHS:
+        rows = [one[name] for one in rounds]
+        results[name] = {key: round(statistics.median(row[key] for row in rows), 3) for key in rows[0]}
+        results[name]["p50_ms_range"] = [min(row["p50_ms"] for row in rows), max(row["p50_ms"] for row in rows)]
+        results[name]["speedup_p50"] = round(statistics.median(
+            one["transformers pipeline (torch)"]["p50_ms"] / one[name]["p50_ms"] for one in rounds), 2)
     onnx = Classifier.load(args.model, backend="onnx")
     torch_path = Classifier.load(args.model, backend="torch")
-    base = results["transformers pipeline (torch)"]
-    for row in results.values():
-        row["speedup_p50"] = round(base["p50_ms"] / row["p50_ms"], 2)
     serving = {"onnx": serving_probe(args.model, "onnx"), "torch": serving_probe(args.model, "torch")}
     # agreement of the ONNX int8 path with torch on validation data
     intents_torch = [p.intent for p in torch_path.predict(intent_texts)]
@@ -163,17 +173,20 @@ def main(argv: list[str] | None = None) -> dict:
     record = {
         "date": time.strftime("%Y-%m-%d"), "model": args.model, "machine": f"{os.cpu_count()} CPU cores, "
         f"{platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}",
-        "torch_threads": torch.get_num_threads(), "paths": results, "serving_process": serving,
+        "torch_threads": torch.get_num_threads(), "rounds": rounds, "paths": results, "serving_process": serving,
         "agreement": {"intent_agreement": round(float(np.mean(np.array(intents_torch) == np.array(intents_onnx))), 4),
                       "n_intent": len(intent_texts), "emotion_macro_f1_torch": round(f1["torch"], 4),
                       "emotion_macro_f1_onnx": round(f1["onnx"], 4), "n_emotion": len(emotion_texts)},
         "command": command_line("latency.py", argv),
     }
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
+             f"Medians over {args.rounds} rounds in which the paths take turns (p50 range over the rounds in "
+             "brackets); the speed-up is paired within each round.", "",
              "| path | p50 ms | p99 ms | vs pipeline (p50) | batched msgs/s |", "|---|---|---|---|---|"]
     for name, row in results.items():
-        lines.append(f"| {name} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['speedup_p50']:.1f}x | "
-                     f"{row.get('batched_msgs_per_s', '-')} |")
+        low, high = row["p50_ms_range"]
+        lines.append(f"| {name} | {row['p50_ms']:.2f} ({low:.2f}-{high:.2f}) | {row['p99_ms']:.2f} | "
+                     f"{row['speedup_p50']:.1f}x | {row['batched_msgs_per_s']:.0f} |")
     a = record["agreement"]
     lines += ["", f"Serving process (load a model, classify 500 messages): ONNX {serving['onnx']['peak_rss_mb']} MB "
               f"peak RSS, loaded in {serving['onnx']['load_seconds']} s; torch {serving['torch']['peak_rss_mb']} MB, "

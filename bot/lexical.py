@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -33,23 +34,24 @@ def word_ngrams(text: str) -> list[str]:
 
 def char_wb_ngrams(text: str) -> list[str]:
     """Character 2-5-grams inside word boundaries, exactly as scikit-learn's analyzer="char_wb"."""
+    return [gram for word in _SPACES.sub(" ", text.lower()).split() for gram in _word_char_ngrams(word)]
+
+
+def _word_char_ngrams(word: str) -> list[str]:
     grams = []
-    for word in _SPACES.sub(" ", text.lower()).split():
-        word = f" {word} "
-        for n in range(2, 6):
-            offset = 0
+    word = f" {word} "
+    for n in range(2, 6):
+        offset = 0
+        grams.append(word[offset:offset + n])
+        while offset + n < len(word):
+            offset += 1
             grams.append(word[offset:offset + n])
-            while offset + n < len(word):
-                offset += 1
-                grams.append(word[offset:offset + n])
-            if offset == 0:  # the word is shorter than n: one window only
-                break
+        if offset == 0:  # the word is shorter than n: one window only
+            break
     return grams
 
 
-ANALYZE = {"word": word_ngrams, "char": char_wb_ngrams}
-
-
+WORD_CACHE_SIZE = 100_000
 class LexicalHead:
     """Serving needs no scikit-learn: n-grams are looked up in the stored vocabularies and weighted as
     TfidfVectorizer(sublinear_tf=True) does (1 + log tf, times idf, L2-normalised per analyzer). Tens of
@@ -63,23 +65,36 @@ class LexicalHead:
         # few contiguous rows to gather (~4 us) instead of a strided gather across every intent's row (~10 us)
         self.feature_weights = np.ascontiguousarray(coef.T, dtype=np.float32)
         self.offsets = {"word": 0, "char": len(vocabularies["word"])}  # columns: word features, then char
+        self._word_columns: dict[str, list[int]] = {}
+
+    def _char_columns(self, text: str) -> list[int]:
+        """Columns of the text's character n-grams. A word's columns are computed once and cached: customer
+        messages reuse a small vocabulary, and the n-grams were most of the lexical head's time."""
+        vocabulary, cache, columns = self.vocabularies["char"], self._word_columns, []
+        for word in _SPACES.sub(" ", text.lower()).split():
+            found = cache.get(word)
+            if found is None:
+                if len(cache) >= WORD_CACHE_SIZE:  # bounded: a stream of junk words cannot grow it forever
+                    cache.clear()
+                found = cache[word] = [j for g in _word_char_ngrams(word) if (j := vocabulary.get(g)) is not None]
+            columns += found
+        return columns
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(column indices, tf-idf values) of one text."""
+        words = self.vocabularies["word"]
+        found = {"word": [j for g in word_ngrams(text) if (j := words.get(g)) is not None],
+                 "char": self._char_columns(text)}
         columns, values = [], []
         for name in ANALYZERS:
-            vocabulary, counts = self.vocabularies[name], {}
-            for gram in ANALYZE[name](text):
-                j = vocabulary.get(gram)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if not counts:
+            if not found[name]:
                 continue
+            counts = Counter(found[name])
             idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
             tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
             weights = (1.0 + np.log(tf)) * self.idf[name][idx]
             columns.append(idx + self.offsets[name])
-            values.append(weights / np.linalg.norm(weights))
+            values.append(weights / np.sqrt(weights @ weights))
         if not columns:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate(columns), np.concatenate(values)

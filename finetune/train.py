@@ -269,6 +269,7 @@ def calibrate(model: HelplineModel, validation, emotions: EmotionData | None, ar
 
 def train(args: TrainArguments) -> HelplineModel:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.manual_seed(args.seed)  # the heads' initialisation too: a run must not depend on what ran before it
     started = time.time()
     train_data, validation, fingerprints = load_intents(args)
     emotions = load_emotion_data(args.emotion_data) if args.emotion_data else None
