@@ -11,6 +11,7 @@ serving needs only onnxruntime, the tokenizer and numpy. Two int8 schemes (measu
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import random
 import tempfile
@@ -74,12 +75,16 @@ def export_onnx(model: HelplineModel, directory: str | os.PathLike, quantization
     them it is not: a few dozen generic messages underestimated the activation ranges and made it worse."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"--quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
-    network = model.network
     # blockwise quantization scales blocks of 32 weights with per-block activations: outliers stay local
     smooth = bool(calibration_texts) and quantization == "dynamic"
     if smooth:
         texts = list(calibration_texts)
-        network = smoothed(network, [model.tokenize(texts[i:i + 64]) for i in range(0, len(texts), 64)])
+        network = smoothed(model.network, [model.tokenize(texts[i:i + 64]) for i in range(0, len(texts), 64)])
+    else:
+        network = copy.deepcopy(model.network)
+    # Plain attention (matmul, softmax) exports to 769 nodes instead of SDPA's 922, and ran ~8% faster one
+    # message at a time (0.73-0.75 vs 0.78-0.82 ms) and batched (1,620 vs 1,500 msgs/s), four interleaved rounds.
+    network.encoder.set_attn_implementation("eager")
 
     directory = Path(directory)
     sample = model.tokenize(["where is my order", "hi"])
