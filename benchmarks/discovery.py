@@ -28,7 +28,7 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
 
-from benchmarks.report import command_line, publish  # noqa: E402
+from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
 
 SEEN_DOMAINS = ("banking", "credit_cards")
 
@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
               "encoder": args.model or "all-MiniLM-L6-v2 (base)", "results": results,
               "command": command_line("discovery.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}: {len(texts)} CLINC150 validation messages of {k} intents "
-             f"outside banking/credit cards, labels hidden; encoder {record['encoder']}.", "",
-             "| method | NMI | ARI | Hungarian accuracy | NMI vs baseline |", "|---|---|---|---|---|"]
-    lines += [f"| {name}{' (k=' + str(r['k']) + ')' if 'k' in r else ''} | {r['nmi']:.4f} | {r['ari']:.4f} | "
-              f"{r['hungarian_accuracy']:.4f} | {r['nmi_vs_baseline']:.3f}x |" for name, r in results.items()]
+             f"outside banking/credit cards, labels hidden; encoder {record['encoder']}.", ""]
+    lines += markdown_table(["method", "NMI", "ARI", "Hungarian accuracy", "NMI vs baseline"], [
+        [f"{name}{' (k=' + str(r['k']) + ')' if 'k' in r else ''}", f"{r['nmi']:.4f}", f"{r['ari']:.4f}",
+         f"{r['hungarian_accuracy']:.4f}", f"{r['nmi_vs_baseline']:.3f}x"] for name, r in results.items()])
     publish("discovery", "Intent discovery", record, lines)
     return record
 

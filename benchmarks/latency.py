@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.report import command_line, publish  # noqa: E402
+from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
 
 # Peak RSS is read from /proc (VmHWM): getrusage's ru_maxrss survives exec on Linux, so a child started from
 # this (large) benchmark process would report the parent's peak.
@@ -181,12 +181,11 @@ def main(argv: list[str] | None = None) -> dict:
     }
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
              f"Medians over {args.rounds} rounds in which the paths take turns (p50 range over the rounds in "
-             "brackets); the speed-up is paired within each round.", "",
-             "| path | p50 ms | p99 ms | vs pipeline (p50) | batched msgs/s |", "|---|---|---|---|---|"]
-    for name, row in results.items():
-        low, high = row["p50_ms_range"]
-        lines.append(f"| {name} | {row['p50_ms']:.2f} ({low:.2f}-{high:.2f}) | {row['p99_ms']:.2f} | "
-                     f"{row['speedup_p50']:.1f}x | {row['batched_msgs_per_s']:.0f} |")
+             "brackets); the speed-up is paired within each round.", ""]
+    lines += markdown_table(["path", "p50 ms", "p99 ms", "vs pipeline (p50)", "batched msgs/s"], [
+        [name, f"{row['p50_ms']:.2f} ({row['p50_ms_range'][0]:.2f}-{row['p50_ms_range'][1]:.2f})",
+         f"{row['p99_ms']:.2f}", f"{row['speedup_p50']:.1f}x", f"{row['batched_msgs_per_s']:.0f}"]
+        for name, row in results.items()])
     a = record["agreement"]
     lines += ["", f"Serving process (load a model, classify 500 messages): ONNX {serving['onnx']['peak_rss_mb']} MB "
               f"peak RSS, loaded in {serving['onnx']['load_seconds']} s; torch {serving['torch']['peak_rss_mb']} MB, "

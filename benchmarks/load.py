@@ -31,7 +31,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import command_line, publish  # noqa: E402
+from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
 
 MESSAGES = ["where is my order", "I was charged twice for the same thing!!", "how do I return these shoes",
             "can I pause my subscription next month", "my parcel arrived damaged", "hello", "thanks a lot",
@@ -183,7 +183,6 @@ def main(argv: list[str] | None = None) -> dict:
     for name, row in results.items():
         row.update(turns=sum(one[name]["turns"] for one in rounds), errors=sum(one[name]["errors"] for one in rounds),
                    error_examples=[e for one in rounds for e in one[name]["error_examples"]][:5])
-    helpline, base = results["Helpline /api/chat"], results["bare classify endpoint (baseline)"]
     record = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}",
               "model": args.model, "db": "sqlite (fresh file)" if not args.db else args.db.split(":")[0],
               "clients": args.clients, "seconds": args.seconds, "rounds": rounds, "results": results,
@@ -194,10 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
               "command": command_line("load.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}, {args.clients} concurrent clients "
              f"for {args.seconds:.0f} s, {record['db']}; medians of {args.rounds} rounds in which the servers take "
-             "turns.", "",
-             "| server | turns/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {r['turns_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
-              for name, r in results.items()]
+             "turns.", ""]
+    lines += markdown_table(["server", "turns/s", "p50 ms", "p99 ms", "errors"],
+                            [[name, r["turns_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]] for name, r in results.items()])
     lines += ["", f"Every acknowledged message checked in the database afterwards: {record['acknowledged_messages']} "
               f"acknowledged, {lost} lost. Helpline (classify + policy + store) runs at "
               f"{record['throughput_ratio_vs_baseline']:.2f}x the throughput of the bare classify endpoint."]

@@ -9,11 +9,15 @@ COLUMNS = {"banking77": [("intent_accuracy", "accuracy")],
            "goemotions": [("emotion_macro_f1", "macro-F1"), ("emotion_micro_f1", "micro-F1")]}
 
 
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table's lines: the header, the rule, one line a row (cells already formatted)."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
 def table(record: dict) -> str:
     commands = "; then ".join(f"`{c}`" for c in record.get("runs", [record["command"]]))
-    lines = [f"Mode: **{record['mode']}**; {record['date']}; {record['machine']}; commands: {commands}", "",
-             "| benchmark | method | " + " | ".join(["metric", "value", "vs TF-IDF", "vs frozen"]) +
-             " | train time | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+    rows = []
     for task, methods in record["results"].items():
         for method, m in methods.items():
             for key, name in COLUMNS[task]:
@@ -23,8 +27,11 @@ def table(record: dict) -> str:
                 for base in ("tfidf_svc", "frozen_lr"):
                     b = methods.get(base, {}).get(key)
                     ratios.append(f"{m[key] / b:.3f}x" if b else "-")
-                lines.append(f"| {task} | {NAMES[method]} | {name} | {m[key]:.4f} | {ratios[0]} | {ratios[1]} | "
-                             f"{m.get('train_seconds', 0):.0f} s | {m.get('peak_rss_mb', 0)} MB |")
+                rows.append([task, NAMES[method], name, f"{m[key]:.4f}", *ratios,
+                             f"{m.get('train_seconds', 0):.0f} s", f"{m.get('peak_rss_mb', 0)} MB"])
+    lines = [f"Mode: **{record['mode']}**; {record['date']}; {record['machine']}; commands: {commands}", ""]
+    lines += markdown_table(["benchmark", "method", "metric", "value", "vs TF-IDF", "vs frozen", "train time",
+                             "peak RSS"], rows)
     return "\n".join(lines)
 
 

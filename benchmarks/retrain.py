@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.report import command_line, publish  # noqa: E402
+from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
 
 
 def openings(conversations: list[dict]) -> list[tuple[dict, str, str]]:
@@ -114,10 +114,10 @@ def main(argv: list[str] | None = None) -> dict:
               "init_from": args.init_from, "results": results,
               "command": command_line("retrain.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}: {record['n_train']} opening messages "
-             f"({record['labels']} tags) to learn from, {record['n_test']} to route; {record['test']}.", "",
-             "| method | accuracy | vs TF-IDF | vs frozen | training time |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {r['accuracy']:.4f} | {r['vs_tfidf']:.3f}x | {r['vs_frozen']:.3f}x | {r['train_seconds']:.0f} s |"
-              for name, r in results.items()]
+             f"({record['labels']} tags) to learn from, {record['n_test']} to route; {record['test']}.", ""]
+    lines += markdown_table(["method", "accuracy", "vs TF-IDF", "vs frozen", "training time"], [
+        [name, f"{r['accuracy']:.4f}", f"{r['vs_tfidf']:.3f}x", f"{r['vs_frozen']:.3f}x", f"{r['train_seconds']:.0f} s"]
+        for name, r in results.items()])
     h = results["Helpline retrain"]
     lines += ["", f"Emotion macro-F1 on GoEmotions dev: {h['emotion_macro_f1_before'] or '-'} before, "
               f"{h['emotion_macro_f1_after']} after retraining (GoEmotions replayed)."]

@@ -5,6 +5,8 @@ import numpy as np
 
 from bot.prediction import OOS
 
+from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot, per_intent_scores
+
 GRID = np.round(np.arange(0.02, 0.96, 0.01), 2)
 
 
@@ -58,3 +60,28 @@ def oos_threshold(probs: np.ndarray, y_true: list[str], intent_labels: list[str]
                 break
             best = float(t)
     return best
+
+
+def calibrate(model, validation, emotions, args) -> dict:
+    """Tune a trained model's OOS and emotion thresholds on validation data (``validation``: text/intent
+    columns; ``emotions``: finetune.data.EmotionData or None; ``args``: TrainArguments); write them into its
+    metadata and return the validation metrics."""
+    metrics: dict = {}
+    intent_probs, _ = model.probabilities(list(validation["text"]))
+    threshold = oos_threshold(intent_probs, list(validation["intent"]), model.intent_labels,
+                              args.oos_max_accuracy_drop, args.oos_target_recall)
+    model.update_metadata(oos_threshold=threshold)
+    predicted = [model.decoder.intent_decision(row)[0] for row in intent_probs]
+    metrics.update(intent_metrics(list(validation["intent"]), predicted))
+    # kept in the metadata for the console's Model page and for comparing a candidate with the serving model
+    metrics["confused_pairs"] = confused_pairs(list(validation["intent"]), predicted)
+    metrics["per_intent_f1"] = {k: round(v["f1"], 4)
+                                for k, v in per_intent_scores(list(validation["intent"]), predicted).items()}
+    if emotions is not None and emotions.validation is not None:
+        _, emotion_probs = model.probabilities(list(emotions.validation["text"]))
+        targets = multi_hot(list(emotions.validation["labels"]), len(model.emotion_labels))
+        thresholds = emotion_thresholds(emotion_probs, targets, model.emotion_labels)
+        model.update_metadata(emotion_thresholds=thresholds, sentiment_groups=emotions.sentiment_groups)
+        cut = np.asarray([thresholds[label] for label in model.emotion_labels])
+        metrics.update(emotion_metrics(targets, (emotion_probs >= cut).astype(np.float32), model.emotion_labels))
+    return metrics

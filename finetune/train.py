@@ -27,10 +27,11 @@ from bot.prediction import OOS
 from .arguments import TrainArguments
 from .averaging import WeightAverage
 from .batching import bucket_batches, epoch_sample, pad_batch
-from .calibrate import emotion_thresholds, oos_threshold
+from .calibrate import calibrate
+from .losses import emotion_loss, intent_loss
 from .lexical_fit import choose_weight, fit_lexical
 from .data import EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation
-from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot, per_intent_scores
+from .metrics import multi_hot
 
 
 def log(message: str) -> None:
@@ -193,15 +194,15 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                 if step >= total:
                     break
                 sequences = [(intent_ids if task == "intent" else emotion_ids)[i] for i in batch]
+                if task == "intent" and args.rdrop_alpha > 0:
+                    sequences = sequences + sequences  # two dropout masks over the same messages
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     intent_logits, emotion_logits = model.network(**pad_batch(sequences, pad_id))
-                if task == "intent":  # losses in float32: bf16 log-softmax loses precision
-                    target = torch.tensor([intent_y[i] for i in batch])
-                    loss = F.cross_entropy(intent_logits.float(), target, label_smoothing=args.label_smoothing)
+                if task == "intent":
+                    loss = intent_loss(intent_logits, torch.tensor([intent_y[i] for i in batch]), args.label_smoothing,
+                                       args.rdrop_alpha)
                 else:
-                    target = torch.from_numpy(emotion_y[batch])
-                    loss = args.emotion_loss_weight * F.binary_cross_entropy_with_logits(emotion_logits.float(),
-                                                                                         target)
+                    loss = emotion_loss(emotion_logits, torch.from_numpy(emotion_y[batch]), args.emotion_loss_weight)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.network.parameters(), 1.0)
                 optimizer.step()
@@ -242,31 +243,6 @@ def fit_lexical_head(model: HelplineModel, train, validation) -> None:
     log(f"lexical head: blend weight {weight} chosen on validation ({time.time() - started:.0f} s)")
 
 
-def calibrate(model: HelplineModel, validation, emotions: EmotionData | None, args: TrainArguments) -> dict:
-    """Tune the OOS and emotion thresholds on validation data; return the validation metrics."""
-    metrics: dict = {}
-    intent_probs, _ = model.probabilities(list(validation["text"]))
-    threshold = oos_threshold(intent_probs, list(validation["intent"]), model.intent_labels,
-                              args.oos_max_accuracy_drop, args.oos_target_recall)
-    model.update_metadata(oos_threshold=threshold)
-    predicted = [model.decoder.intent_decision(row)[0] for row in intent_probs]
-    metrics.update(intent_metrics(list(validation["intent"]), predicted))
-    # kept in the metadata for the console's Model page and for comparing a candidate with the serving model
-    metrics["confused_pairs"] = confused_pairs(list(validation["intent"]), predicted)
-    metrics["per_intent_f1"] = {k: round(v["f1"], 4)
-                                for k, v in per_intent_scores(list(validation["intent"]), predicted).items()}
-    if emotions is not None and emotions.validation is not None:
-        _, emotion_probs = model.probabilities(list(emotions.validation["text"]))
-        targets = multi_hot(list(emotions.validation["labels"]), len(model.emotion_labels))
-        thresholds = emotion_thresholds(emotion_probs, targets, model.emotion_labels)
-        model.update_metadata(emotion_thresholds=thresholds, sentiment_groups=emotions.sentiment_groups)
-        cut = np.asarray([thresholds[label] for label in model.emotion_labels])
-        metrics.update(emotion_metrics(targets, (emotion_probs >= cut).astype(np.float32), model.emotion_labels))
-    log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-        + f" (oos threshold {threshold:.2f})")
-    return metrics
-
-
 def train(args: TrainArguments) -> HelplineModel:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     torch.manual_seed(args.seed)  # the heads' initialisation too: a run must not depend on what ran before it
@@ -284,6 +260,8 @@ def train(args: TrainArguments) -> HelplineModel:
     if args.lexical_head:
         fit_lexical_head(model, train_data, validation)
     metrics = calibrate(model, validation, emotions, args)
+    log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        + f" (oos threshold {model.metadata['oos_threshold']:.2f})")
     version = time.strftime("%Y%m%d-%H%M%S")
     model.update_metadata(
         model_version=f"{os.path.basename(os.path.normpath(args.output))}-{version}",

@@ -165,3 +165,21 @@ def test_weight_average_follows_the_weights_and_skips_frozen_ones():
     assert torch.equal(net[0].weight, frozen)
     with pytest.raises(ValueError, match="decay must be between 0 and 1"):
         WeightAverage(net, decay=1.0)
+
+
+def test_rdrop_adds_the_disagreement_between_two_dropout_passes():
+    import torch
+    import torch.nn.functional as F
+
+    from finetune.losses import intent_loss
+
+    torch.manual_seed(0)
+    logits, target = torch.randn(4, 5), torch.tensor([0, 1, 2, 3])
+    plain = F.cross_entropy(logits, target, label_smoothing=0.1)
+    assert torch.allclose(intent_loss(logits, target, 0.1, 0.0), plain)
+    same = intent_loss(torch.cat([logits, logits]), target, 0.1, 1.0)   # identical passes: no divergence
+    assert torch.allclose(same, plain, atol=1e-6)
+    other = torch.randn(4, 5)
+    both = intent_loss(torch.cat([logits, other]), target, 0.1, 1.0)
+    mean_ce = (plain + F.cross_entropy(other, target, label_smoothing=0.1)) / 2
+    assert both > mean_ce + 1e-3
