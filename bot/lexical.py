@@ -19,9 +19,6 @@ LEXICAL_FILE = "lexical.npz"
 LEXICAL_FORMAT_VERSION = 1
 ANALYZERS = {"word": {"analyzer": "word", "ngram_range": (1, 2)}, "char": {"analyzer": "char_wb", "ngram_range": (2, 5)}}
 
-
-
-
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")      # scikit-learn's default token_pattern
 _SPACES = re.compile(r"\s\s+")
 
@@ -51,7 +48,9 @@ def _word_char_ngrams(word: str) -> list[str]:
     return grams
 
 
-WORD_CACHE_SIZE = 100_000
+WORD_CACHE_SIZE = 100_000  # words whose character n-gram columns a head keeps
+
+
 class LexicalHead:
     """Serving needs no scikit-learn: n-grams are looked up in the stored vocabularies and weighted as
     TfidfVectorizer(sublinear_tf=True) does (1 + log tf, times idf, L2-normalised per analyzer). Tens of

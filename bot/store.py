@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
-import os
-import secrets
 import threading
 import uuid
 from dataclasses import dataclass
@@ -22,12 +18,12 @@ from sqlalchemy import bindparam, create_engine, event, func, insert, select, up
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .schema import Agent, AgentSession, Conversation, Feedback, Handoff, LabelCorrection, Message, utcnow
+from .accounts import AgentAccounts
+from .schema import Conversation, Feedback, Handoff, LabelCorrection, Message, utcnow
 
 DEFAULT_DB = "sqlite:///helpline.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 OPEN = ("waiting", "agent")  # statuses in the agents' queue
-SESSION_HOURS = 12.0
 CONVERSATIONS, MESSAGES, HANDOFFS = Conversation.__table__, Message.__table__, Handoff.__table__
 # a turn's statements, built once (parameters are passed at execution, so each compiles once and is cached)
 LOCK_CONVERSATION = (select(CONVERSATIONS.c.state, CONVERSATIONS.c.status, CONVERSATIONS.c.waiting_since)
@@ -74,20 +70,6 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2 ** 14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        _, salt, _digest = stored.split("$")
-    except ValueError:
-        return False
-    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
-
-
 @dataclass
 class ConversationTurn:
     """A conversation as one turn found it (inside the turn's transaction), and the writes of that turn."""
@@ -114,7 +96,9 @@ class ConversationTurn:
         return ids
 
 
-class Store:
+class Store(AgentAccounts):
+    """Conversations, messages, handoffs, corrections and feedback (agent accounts: bot/accounts.py)."""
+
     def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True):
         self.url = url
         self.engine = make_engine(url)
@@ -272,42 +256,3 @@ class Store:
     def count_messages(self) -> int:
         with self.sessions() as session:
             return session.scalar(select(func.count(Message.id)))
-
-    # --------------------------------------------------------------------------------------------- agents
-    def add_agent(self, name: str, password: str) -> Agent:
-        if not name.strip() or len(password) < 8:
-            raise ValueError("an agent needs a name and a password of at least 8 characters")
-        with self.transaction() as session:
-            if session.scalar(select(Agent).where(Agent.name == name)) is not None:
-                raise ValueError(f"an agent named {name!r} already exists")
-            agent = Agent(name=name, password_hash=hash_password(password))
-            session.add(agent)
-            return agent
-
-    def login(self, name: str, password: str, hours: float = SESSION_HOURS) -> tuple[Agent, str] | None:
-        """(agent, a new session token) for a right name and password, else None."""
-        agent = self.check_agent(name, password)
-        if agent is None:
-            return None
-        token = secrets.token_urlsafe(32)
-        with self.transaction() as session:
-            session.add(AgentSession(token_hash=hashlib.sha256(token.encode()).hexdigest(), agent_id=agent.id,
-                                     expires=utcnow() + dt.timedelta(hours=hours)))
-        return agent, token
-
-    def agent_for_token(self, token: str | None) -> Agent | None:
-        """The agent a session token belongs to, while it has not expired (None for no token)."""
-        if not token:
-            return None
-        with self.sessions() as session:
-            row = session.get(AgentSession, hashlib.sha256(token.encode()).hexdigest())
-            if row is None:
-                return None
-            expires = row.expires if row.expires.tzinfo else row.expires.replace(tzinfo=dt.timezone.utc)
-            return session.get(Agent, row.agent_id) if expires > utcnow() else None
-
-    def check_agent(self, name: str, password: str) -> Agent | None:
-        with self.sessions() as session:
-            agent = session.scalar(select(Agent).where(Agent.name == name))
-            return agent if agent is not None and verify_password(password, agent.password_hash) else None
-
