@@ -144,6 +144,17 @@ async def run_clients(port: int, clients: int, seconds: float) -> dict:
             "client_cpu_ms_per_turn": round(1000 * cpu / max(len(latencies), 1), 3)}
 
 
+def combine(rows: list[dict]) -> dict:
+    """One server's rounds as one row: counts summed, rates and latencies as medians."""
+    def median(key):
+        return round(statistics.median(row[key] for row in rows), 2)
+
+    return {"turns": sum(row["turns"] for row in rows), "turns_per_s": median("turns_per_s"),
+            "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"), "errors": sum(row["errors"] for row in rows),
+            "error_examples": [e for row in rows for e in row["error_examples"]][:5],
+            "client_cpu_ms_per_turn": median("client_cpu_ms_per_turn")}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.environ.get("HELPLINE_MODEL", "models/default"))
@@ -177,12 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     stored = {m.id for m in Store(db).messages_by_id(acknowledged)}
     lost = len(set(acknowledged) - stored)
-    results = {name: {key: (round(statistics.median(one[name][key] for one in rounds), 2)
-                            if key not in ("turns", "errors", "error_examples") else None) for key in rounds[0][name]}
-               for name in servers}
-    for name, row in results.items():
-        row.update(turns=sum(one[name]["turns"] for one in rounds), errors=sum(one[name]["errors"] for one in rounds),
-                   error_examples=[e for one in rounds for e in one[name]["error_examples"]][:5])
+    results = {name: combine([one[name] for one in rounds]) for name in servers}
     record = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}",
               "model": args.model, "db": "sqlite (fresh file)" if not args.db else args.db.split(":")[0],
               "clients": args.clients, "seconds": args.seconds, "rounds": rounds, "results": results,

@@ -29,12 +29,9 @@ def word_ngrams(text: str) -> list[str]:
     return tokens + [" ".join(tokens[i:i + 2]) for i in range(len(tokens) - 1)]
 
 
-def char_wb_ngrams(text: str) -> list[str]:
-    """Character 2-5-grams inside word boundaries, exactly as scikit-learn's analyzer="char_wb"."""
-    return [gram for word in _SPACES.sub(" ", text.lower()).split() for gram in _word_char_ngrams(word)]
-
-
-def _word_char_ngrams(word: str) -> list[str]:
+def word_char_ngrams(word: str) -> list[str]:
+    """One word's character 2-5-grams, exactly as scikit-learn's analyzer="char_wb" makes them (it splits the
+    lowercased text on whitespace and pads each word with a space on both sides)."""
     grams = []
     word = f" {word} "
     for n in range(2, 6):
@@ -75,7 +72,7 @@ class LexicalHead:
             if found is None:
                 if len(cache) >= WORD_CACHE_SIZE:  # bounded: a stream of junk words cannot grow it forever
                     cache.clear()
-                found = cache[word] = [j for g in _word_char_ngrams(word) if (j := vocabulary.get(g)) is not None]
+                found = cache[word] = [j for g in word_char_ngrams(word) if (j := vocabulary.get(g)) is not None]
             columns += found
         return columns
 

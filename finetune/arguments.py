@@ -62,7 +62,7 @@ class TrainArguments:
                 "threshold that does is chosen, keeping in-scope accuracy as high as possible)."})
     rdrop_alpha: float = field(default=0.0, metadata={
         "help": "R-Drop on the intent head: run each intent batch twice and add this times the symmetric KL "
-                "between the two (0 = off; costs ~30%% more training time)."})
+                "between the two (0 = off; the intent batches' work doubles)."})
     weight_average_decay: float = field(default=0.0, metadata={
         "help": "Keep an exponential moving average of the weights with this decay per step and end on it "
                 "(0 = off; 0.998 averages over the last ~500 steps)."})

@@ -119,18 +119,23 @@ def main(argv: list[str] | None = None) -> Path:
                         help="data like the model's (any intent data format, or a GoEmotions folder): 512 of its "
                              "texts measure activation ranges for SmoothQuant. Without it the graph is not smoothed")
     args = parser.parse_args(argv)
-    texts = calibration_sample(args.calibration_data) if args.calibration_data else None
+    texts = calibration_sample(read_texts(args.calibration_data)) if args.calibration_data else None
     if texts is None and args.quantization == "dynamic":
         print("no --calibration-data: exporting without SmoothQuant (pass the training data to smooth)")
     return export_onnx(HelplineModel.from_pretrained(args.model), args.model, args.quantization, texts)
 
 
-def calibration_sample(paths: list[str], n: int = 512, seed: int = 42) -> list[str]:
-    """Up to n texts drawn from intent data files and GoEmotions folders (what training exports with)."""
+def calibration_sample(texts: list[str], seed: int = 42, n: int = 512) -> list[str]:
+    """Up to n of ``texts`` at random: what training and the command line both calibrate SmoothQuant on."""
+    return random.Random(seed).sample(texts, min(n, len(texts)))
+
+
+def read_texts(paths: list[str]) -> list[str]:
+    """The training texts of intent data files and GoEmotions folders."""
     from .data import load_emotion_data, load_intent_data
 
     texts: list[str] = []
     for path in paths:
         is_goemotions = Path(path).is_dir() and (Path(path) / "labels.txt").is_file()
         texts += list((load_emotion_data(path).train if is_goemotions else load_intent_data(path).train)["text"])
-    return random.Random(seed).sample(texts, min(n, len(texts)))
+    return texts

@@ -273,12 +273,12 @@ def train(args: TrainArguments) -> HelplineModel:
     path = model.save_pretrained(args.output)
     log(f"saved model {model.version} to {path} in {time.time() - started:.0f} s")
     if args.export_onnx:
-        from .export import export_onnx
+        from .export import calibration_sample, export_onnx
 
         # the int8 graph's activation ranges are measured on what the model will read: a sample of its data
         texts = list(train_data["text"])
         texts += list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
-        export_onnx(model, path, calibration_texts=random.Random(args.seed).sample(texts, min(512, len(texts))))
+        export_onnx(model, path, calibration_texts=calibration_sample(texts, args.seed))
     return model
 
 
