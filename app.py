@@ -26,7 +26,10 @@ from bot.service import Helpline  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from ui import Context, chat, console, insights, model  # noqa: E402
 
-settings = Settings.from_env()
+try:
+    settings = Settings.from_env()
+except ValueError as exc:  # a malformed environment variable: say which, not a traceback
+    raise SystemExit(f"Cannot start: {exc}") from None
 _serving: dict[tuple[str, str], tuple[Helpline, ModelWatcher]] = {}
 
 

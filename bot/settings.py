@@ -28,8 +28,7 @@ class Settings:
                    db=os.environ.get("HELPLINE_DB", cls.db),
                    policy=os.environ.get("HELPLINE_POLICY", cls.policy),
                    agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None,
-                   onnx_threads=int(os.environ["HELPLINE_ONNX_THREADS"]) if os.environ.get("HELPLINE_ONNX_THREADS")
-                   else None)
+                   onnx_threads=_threads(os.environ.get("HELPLINE_ONNX_THREADS")))
 
     def load_classifier(self, model_dir: str):
         from .classifier import Classifier
@@ -41,3 +40,11 @@ class Settings:
         """GoEmotions for the first-start model: the local copy, or the Hub id for users online."""
         local = Path(self.data_dir) / "goemotions" / "original"
         return str(local) if local.is_dir() else "google-research-datasets/go_emotions"
+
+
+def _threads(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"HELPLINE_ONNX_THREADS must be a whole number of threads (1 or more), not {raw!r}")
+    return int(raw)

@@ -98,3 +98,14 @@ def test_first_start_command_is_a_valid_train_command(tiny_data):
     args = parse(cmd[4:])
     assert args.output == "models/x" and args.epochs == 3 and args.emotion_examples_per_epoch == 12000
     assert args.intent_data[0].endswith("retail.yaml")
+
+
+
+def test_a_malformed_thread_setting_is_named(monkeypatch):
+    from bot.settings import Settings
+
+    monkeypatch.setenv("HELPLINE_ONNX_THREADS", "two")
+    with pytest.raises(ValueError, match="HELPLINE_ONNX_THREADS must be a whole number"):
+        Settings.from_env()
+    monkeypatch.setenv("HELPLINE_ONNX_THREADS", "2")
+    assert Settings.from_env().onnx_threads == 2
