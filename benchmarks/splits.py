@@ -125,7 +125,13 @@ if __name__ == "__main__":
     # `python benchmarks/splits.py DIR`: the validation-mode splits, for training a model by hand on exactly
     # what accuracy.py trains on and checking it on what no training or calibration saw (latency.py's
     # agreement check: banking77_test.csv and goemotions_test.tsv)
-    out = Path(sys.argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    prepare(out, {}, 42)
-    print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the accuracy benchmark's validation-mode splits to DIR.")
+    parser.add_argument("output", type=Path, help="an empty or new folder for the split files")
+    parser.add_argument("--seed", type=int, default=42, help="split seed (accuracy.py uses 42; another seed "
+                        "gives a fresh held-out 10%% for checking a choice made while looking at seed 42's)")
+    args = parser.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)
+    prepare(args.output, {}, args.seed)
+    print(f"wrote {', '.join(sorted(p.name for p in args.output.iterdir()))} to {args.output}")

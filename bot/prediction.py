@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -51,13 +52,17 @@ class Decoder:
     def from_metadata(cls, metadata: dict) -> "Decoder":
         return cls(**{f.name: metadata[f.name] for f in fields(cls) if f.name in metadata})
 
+    @cached_property
+    def _in_scope(self) -> np.ndarray:
+        """Indices of the in-scope intents (every label but an explicit ``oos`` class), computed once."""
+        return np.asarray([i for i, label in enumerate(self.intent_labels) if label != OOS], dtype=np.int64)
+
     def intent_decision(self, probs: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
         """(intent, confidence, alternatives) for one row of intent probabilities."""
-        in_scope = [i for i, label in enumerate(self.intent_labels) if label != OOS]
-        order = sorted(in_scope, key=lambda i: -probs[i])
-        best = order[0]
-        alternatives = [(self.intent_labels[i], round(float(probs[i]), 4)) for i in order[: self.n_alternatives]]
-        top_is_oos = OOS in self.intent_labels and int(np.argmax(probs)) == self.intent_labels.index(OOS)
+        ranked = self._in_scope[np.argsort(-probs[self._in_scope], kind="stable")]
+        best = ranked[0]
+        alternatives = [(self.intent_labels[i], round(float(probs[i]), 4)) for i in ranked[: self.n_alternatives]]
+        top_is_oos = self.intent_labels[int(np.argmax(probs))] == OOS
         if top_is_oos or probs[best] < self.oos_threshold:
             return OOS, round(1.0 - float(probs[best]), 4), alternatives
         return self.intent_labels[best], round(float(probs[best]), 4), alternatives

@@ -28,7 +28,7 @@ class TrainArguments:
     base_model: str = field(default=DEFAULT_BASE_MODEL, metadata={
         "help": "Encoder to fine-tune: the bundled all-MiniLM-L6-v2 by default; any local HF model folder or "
                 "Hub id (online)."})
-    epochs: int = field(default=4, metadata={"help": "Passes over the intent data (see --min-task-examples)."})
+    epochs: int = field(default=7, metadata={"help": "Passes over the intent data (see --min-task-examples)."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs)."})
     batch_size: int = field(default=32, metadata={"help": "Examples per batch; a batch holds one task."})
     learning_rate: float = field(default=8e-5, metadata={"help": "Peak learning rate of the encoder."})
@@ -40,14 +40,17 @@ class TrainArguments:
     min_task_examples: int = field(default=4000, metadata={
         "help": "Each epoch shows each task at least this many examples (small intent sets are repeated, "
                 "GoEmotions is sampled), so neither head starves."})
-    emotion_examples_per_epoch: int = field(default=22000, metadata={
-        "help": "GoEmotions examples per epoch (about half of its 43k; sampled without repeats across epochs). "
+    emotion_examples_per_epoch: int = field(default=12000, metadata={
+        "help": "GoEmotions examples per epoch (sampled without repeats across epochs: 7 epochs see its 43k "
+                "about twice). "
                 "More trains the emotion head better at the cost of time."})
     max_length: int = field(default=64, metadata={"help": "Longest message in tokens; longer ones are cut."})
     validation_fraction: float = field(default=0.1, metadata={
         "help": "Share of each intent held out for validation when the data has no validation split."})
-    oos_max_accuracy_drop: float = field(default=0.003, metadata={
-        "help": "With no out-of-scope validation data, the OOS threshold may cost at most this accuracy."})
+    oos_max_accuracy_drop: float = field(default=0.0, metadata={
+        "help": "With no out-of-scope validation data: 0 = no OOS threshold (nothing to calibrate it on; add "
+                "out-of-scope examples for that); above 0, the highest threshold costing at most this "
+                "validation accuracy (e.g. 0.003), so the least certain guesses get a rephrase prompt."})
     bf16: Literal["auto", "yes", "no"] = field(default="auto", metadata={
         "help": "Train in bfloat16 autocast (about 1.5x faster on CPUs with AVX512-BF16 or AMX); auto = when "
                 "the CPU has it. Inference stays float32."})
@@ -60,7 +63,7 @@ class TrainArguments:
     oos_target_recall: float = field(default=0.85, metadata={
         "help": "With out-of-scope validation data: the share of it the OOS threshold must catch (the lowest "
                 "threshold that does is chosen, keeping in-scope accuracy as high as possible)."})
-    rdrop_alpha: float = field(default=0.0, metadata={
+    rdrop_alpha: float = field(default=1.0, metadata={
         "help": "R-Drop on the intent head: run each intent batch twice and add this times the symmetric KL "
                 "between the two (0 = off; the intent batches' work doubles)."})
     weight_average_decay: float = field(default=0.0, metadata={

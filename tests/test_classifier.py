@@ -57,6 +57,20 @@ def test_predict_takes_one_text_or_a_list(onnx):
         onnx.predict(["hi", "  "])
 
 
+def test_batches_of_similar_token_counts_keep_the_input_order(onnx):
+    # longest first, so sorting by token count must reorder them; 5 per batch forces several batches
+    texts = sorted(TEXTS, key=len, reverse=True)
+    intent, emotion = onnx.probabilities(texts, batch_size=5)
+    assert intent.shape == (len(texts), len(onnx.intent_labels))
+    for i in (0, len(texts) // 2, len(texts) - 1):  # each row is its own text's, not a batch-mate's
+        alone_intent, alone_emotion = onnx.probabilities([texts[i]])
+        assert intent[i] == pytest.approx(alone_intent[0], abs=0.01)
+        assert emotion[i] == pytest.approx(alone_emotion[0], abs=0.01)
+    # the padded rows of a batch are masked out: the tokenizer's own padding and ours give one answer
+    ids = onnx._heads.unpadded.encode(texts[-1]).ids
+    assert onnx._heads.tokenizer.encode_batch([texts[0], texts[-1]])[1].ids[:len(ids)] == ids
+
+
 def test_missing_or_damaged_graph_is_a_clear_error(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match="backend must be one of"):
         Classifier.load(tiny_model_dir, backend="tensorrt")

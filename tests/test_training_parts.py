@@ -56,6 +56,7 @@ def test_oos_threshold_without_oos_rows_respects_the_accuracy_budget():
     t = oos_threshold(probs, y, labels, max_accuracy_drop=0.05)
     assert t > 0.52  # rejecting the unsure rows costs 5 points: allowed
     assert oos_threshold(probs, y, labels, max_accuracy_drop=0.01) <= 0.52
+    assert oos_threshold(probs, y, labels) == 0.0  # the default: no OOS data, no threshold
 
 
 def test_emotion_thresholds_pick_the_f1_best_cut():
