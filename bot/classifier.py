@@ -38,38 +38,25 @@ class _OnnxHeads:
         pad = pad.get("content", "[PAD]") if isinstance(pad, dict) else pad
         self.pad_id = self.tokenizer.token_to_id(pad) or 0
         self.tokenizer.enable_truncation(max_length)
-        # a second copy without padding for `batched` (toggling one copy's padding would race other threads)
-        self.unpadded = Tokenizer.from_str(self.tokenizer.to_str())
-        self.unpadded.no_padding()
-        self.tokenizer.enable_padding(pad_id=self.pad_id, pad_token=pad)
+        # No padding here: `run` pads each batch to its own longest message, so the batched path can first
+        # sort the encodings by token count (less padding than sorting the texts by characters).
+        self.tokenizer.no_padding()
 
-    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    def encode(self, texts: list[str]) -> list:
+        return self.tokenizer.encode_batch(texts)
+
+    def run(self, encodings: list) -> tuple[np.ndarray, np.ndarray]:
+        """Encodings of one batch -> (intent probs, emotion probs), padded to the batch's longest."""
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, :len(encoding.ids)], mask[row, :len(encoding.ids)] = encoding.ids, 1
         intent, emotion = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
         return intent, emotion
 
-    def batched(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Many texts: tokenized once, then run in batches of equal or near-equal token counts. Sorting by
-        characters (as the torch path does) left 30% of a batch's tokens as padding on Banking77; by tokens, 11%."""
-        encodings = self.unpadded.encode_batch(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        intent = emotion = None
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(encodings[i].ids) for i in idx)
-            ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = len(encodings[i].ids)
-                ids[row, :n], mask[row, :n] = encodings[i].ids, 1
-            a, b = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-            if intent is None:
-                intent = np.zeros((len(texts), a.shape[1]), np.float32)
-                emotion = np.zeros((len(texts), b.shape[1]), np.float32)
-            intent[idx], emotion[idx] = a, b
-        return intent, emotion
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return self.run(self.encode(texts))
 
 
 class Classifier(ModelInfo):
@@ -109,8 +96,9 @@ class Classifier(ModelInfo):
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         if len(texts) == 1:  # the common serving case: skip the sorting and copying
             intent, emotion = self._heads(texts)
-        elif self.backend == "onnx":
-            intent, emotion = self._heads.batched(texts, batch_size)
+        elif self.backend == "onnx":  # tokenized once, batched by token count: padding 30% -> 11% on Banking77
+            intent, emotion = batched(self._heads.run, self._heads.encode(texts), batch_size, len(self.intent_labels),
+                                      len(self.emotion_labels), length=lambda encoding: len(encoding.ids))
         else:
             intent, emotion = batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
         return lexical.apply(self.lexical, self.metadata, texts, intent), emotion

@@ -96,14 +96,15 @@ def check_texts(texts) -> tuple[list[str], bool]:
 Heads = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]  # texts -> (intent probs, emotion probs)
 
 
-def batched(run: Heads, texts: list[str], batch_size: int, n_intents: int, n_emotions: int):
-    """Run the heads over texts in batches of similar length (less padding), returning rows in input order."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    intent = np.zeros((len(texts), n_intents), dtype=np.float32)
-    emotion = np.zeros((len(texts), n_emotions), dtype=np.float32)
+def batched(run: Heads, items: list, batch_size: int, n_intents: int, n_emotions: int, length=len):
+    """Run the heads over items (texts, or encodings with ``length`` counting tokens) in batches of similar
+    length (less padding), returning rows in input order."""
+    order = sorted(range(len(items)), key=lambda i: length(items[i]))
+    intent = np.zeros((len(items), n_intents), dtype=np.float32)
+    emotion = np.zeros((len(items), n_emotions), dtype=np.float32)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        intent[idx], emotion[idx] = run([texts[i] for i in idx])
+        intent[idx], emotion[idx] = run([items[i] for i in idx])
     return intent, emotion
 
 
