@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import splits  # noqa: E402
-from benchmarks.report import update_results_md  # noqa: E402
+from benchmarks.report import machine, update_results_md  # noqa: E402
 
 METHODS = ("tfidf_svc", "frozen_lr", "helpline")
 TASKS = {"banking77": "intent", "clinc150": "intent", "goemotions": "emotion"}
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
                 results.setdefault(task, {})[method] = spawn(method, task, work, args.max_steps)
                 print(json.dumps(results[task][method]), file=sys.stderr, flush=True)
     record = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU, Python {platform.python_version()}",
+              "machine": machine() + ", no GPU",
               "max_steps": args.max_steps, "test_files": test_files, "results": results}
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
+from benchmarks.report import command_line, machine, markdown_table, publish  # noqa: E402
 
 # Peak RSS is read from /proc (VmHWM): getrusage's ru_maxrss survives exec on Linux, so a child started from
 # this (large) benchmark process would report the parent's peak.
@@ -171,8 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
                               for p in classifier.predict(emotion_texts)], dtype=int)
         f1[name] = emotion_metrics(targets, predicted, classifier.emotion_labels)["emotion_macro_f1"]
     record = {
-        "date": time.strftime("%Y-%m-%d"), "model": args.model, "machine": f"{os.cpu_count()} CPU cores, "
-        f"{platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}",
+        "date": time.strftime("%Y-%m-%d"), "model": args.model, "machine": f"{machine()}, torch {torch.__version__}",
         "torch_threads": torch.get_num_threads(), "rounds": rounds, "paths": results, "serving_process": serving,
         "agreement": {"intent_agreement": round(float(np.mean(np.array(intents_torch) == np.array(intents_onnx))), 4),
                       "n_intent": len(intent_texts), "emotion_macro_f1_torch": round(f1["torch"], 4),

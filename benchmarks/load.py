@@ -1,12 +1,15 @@
 """Load test: the real server under N concurrent chat clients, then a check that nothing was lost.
 
-    python benchmarks/load.py --model models/default [--clients 8] [--seconds 20] [--rounds 3] [--db URL]
+    python benchmarks/load.py --model models/default [--clients 8] [--seconds 20] [--rates 0 300] [--rounds 3]
 
 Starts `python app.py` on a free port with a fresh SQLite database (or --db), runs N concurrent clients for
 T seconds against POST /api/chat (each client holds one conversation at a time, 10 turns each, a new connection
 per conversation as a new customer would; localhost only),
 reports turns/s, p50/p99 latency and errors, then checks that every acknowledged customer message is in the
-database. The baseline in the same run is a bare FastAPI endpoint that only classifies (no policy, no
+database. Each rate is one measurement: 0 = every client sends its next turn as soon as it has its reply (the
+most the server can do; latency is then mostly queueing, ~ clients / throughput); R > 0 = the clients together
+send R turns/s on a fixed schedule (each turn's latency counts from its scheduled time, so a server that falls
+behind is charged for the wait: no coordinated omission), the latency a customer sees at that load. The baseline in the same run is a bare FastAPI endpoint that only classifies (no policy, no
 database), so the cost of storing every turn shows as a ratio. Writes benchmarks/results/load.json and the
 table in benchmarks/RESULTS.md.
 """
@@ -16,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import socket
 import statistics
@@ -31,7 +33,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
+from benchmarks.report import command_line, machine, markdown_table, publish  # noqa: E402
 
 MESSAGES = ["where is my order", "I was charged twice for the same thing!!", "how do I return these shoes",
             "can I pause my subscription next month", "my parcel arrived damaged", "hello", "thanks a lot",
@@ -105,9 +107,13 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def run_clients(port: int, clients: int, seconds: float) -> dict:
+async def run_clients(port: int, clients: int, seconds: float, rate: float = 0.0) -> dict:
+    """``clients`` concurrent customers for ``seconds``: as fast as replies come (rate 0) or together sending
+    ``rate`` turns/s, client n's k-th turn due at (k + n / clients) * clients / rate."""
     latencies, errors, acknowledged = [], [], []
-    stop = time.perf_counter() + seconds
+    begin = time.perf_counter()
+    stop = begin + seconds
+    interval = clients / rate if rate else 0.0
 
     async def client(n: int):
         conversation, turn, connection = None, 0, Connection("127.0.0.1", port)
@@ -116,6 +122,13 @@ async def run_clients(port: int, clients: int, seconds: float) -> dict:
             if conversation:
                 body["conversation_id"] = conversation
             started = time.perf_counter()
+            if interval:
+                due = begin + (turn + n / clients) * interval
+                if due >= stop:
+                    break
+                if due > started:
+                    await asyncio.sleep(due - started)
+                started = due  # a late send is the server's backlog: it counts in the latency
             try:
                 status, data = await connection.post("/api/chat", body)
                 latencies.append(time.perf_counter() - started)
@@ -137,7 +150,7 @@ async def run_clients(port: int, clients: int, seconds: float) -> dict:
     await asyncio.gather(*(client(n) for n in range(clients)))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     ms = sorted(x * 1000 for x in latencies)
-    return {"turns": len(latencies), "turns_per_s": round(len(latencies) / wall, 1),
+    return {"rate": rate, "turns": len(latencies), "turns_per_s": round(len(latencies) / wall, 1),
             "p50_ms": round(statistics.median(ms), 2) if ms else None,
             "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2) if ms else None,
             "errors": len(errors), "error_examples": errors[:5], "acknowledged": acknowledged,
@@ -155,14 +168,22 @@ def combine(rows: list[dict]) -> dict:
             "client_cpu_ms_per_turn": median("client_cpu_ms_per_turn")}
 
 
+def offered(rate: float) -> str:
+    return f"{rate:g} turns/s" if rate else "as fast as replies come"
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.environ.get("HELPLINE_MODEL", "models/default"))
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rates", type=float, nargs="+", default=[0, 300],
+                        help="offered loads in turns/s, all clients together; 0 = as fast as replies come")
     parser.add_argument("--db", help="SQLAlchemy URL (default: a fresh SQLite file)")
     parser.add_argument("--rounds", type=int, default=3, help="times each server is measured, taking turns")
     args = parser.parse_args(argv)
+    if args.clients < 1 or args.seconds <= 0 or any(rate < 0 for rate in args.rates):
+        parser.error("--clients must be 1 or more, --seconds above 0 and every --rates value 0 or more")
     work = Path(tempfile.mkdtemp(prefix="helpline-load-"))
     db = args.db or f"sqlite:///{work / 'helpline.db'}"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
@@ -177,34 +198,38 @@ def main(argv: list[str] | None = None) -> dict:
             port = free_port()
             server = start(cmd + ([str(port)] if "baseline" in name else ["--port", str(port)]), port, env)
             try:
-                rounds[r][name] = uvloop.run(run_clients(port, args.clients, args.seconds))  # the lighter loop
+                for rate in args.rates:  # the lighter event loop for the clients
+                    row = rounds[r][f"{name}, {offered(rate)}"] = uvloop.run(
+                        run_clients(port, args.clients, args.seconds, rate))
+                    ids = row.pop("acknowledged")
+                    acknowledged += ids if "Helpline" in name else []
+                    print(f"round {r + 1}", name, offered(rate), row, flush=True)
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-            ids = rounds[r][name].pop("acknowledged")
-            acknowledged += ids if "Helpline" in name else []
-            print(f"round {r + 1}", name, rounds[r][name], flush=True)
     from bot.store import Store
 
     stored = {m.id for m in Store(db).messages_by_id(acknowledged)}
     lost = len(set(acknowledged) - stored)
-    results = {name: combine([one[name] for one in rounds]) for name in servers}
-    record = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}",
+    results = {key: combine([one[key] for one in rounds]) for key in rounds[0]}
+    ratio = {offered(rate): round(statistics.median(
+        one[f"Helpline /api/chat, {offered(rate)}"]["turns_per_s"]
+        / one[f"bare classify endpoint (baseline), {offered(rate)}"]["turns_per_s"] for one in rounds), 3)
+        for rate in args.rates}
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(),
               "model": args.model, "db": "sqlite (fresh file)" if not args.db else args.db.split(":")[0],
-              "clients": args.clients, "seconds": args.seconds, "rounds": rounds, "results": results,
-              "acknowledged_messages": len(acknowledged), "lost_messages": lost,
-              "throughput_ratio_vs_baseline": round(statistics.median(
-                  one["Helpline /api/chat"]["turns_per_s"] / one["bare classify endpoint (baseline)"]["turns_per_s"]
-                  for one in rounds), 3),
-              "command": command_line("load.py", argv)}
+              "clients": args.clients, "seconds": args.seconds, "rates": args.rates, "rounds": rounds,
+              "results": results, "acknowledged_messages": len(acknowledged), "lost_messages": lost,
+              "throughput_ratio_vs_baseline": ratio, "command": command_line("load.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}, {args.clients} concurrent clients "
-             f"for {args.seconds:.0f} s, {record['db']}; medians of {args.rounds} rounds in which the servers take "
-             "turns.", ""]
-    lines += markdown_table(["server", "turns/s", "p50 ms", "p99 ms", "errors"],
-                            [[name, r["turns_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]] for name, r in results.items()])
+             f"for {args.seconds:.0f} s per load, {record['db']}; medians of {args.rounds} rounds in which the "
+             "servers take turns. A fixed offered load counts each turn's latency from its scheduled send time.", ""]
+    lines += markdown_table(["server", "offered load", "turns/s", "p50 ms", "p99 ms", "errors"],
+                            [[key.split(", ")[0], key.split(", ", 1)[1], r["turns_per_s"], r["p50_ms"], r["p99_ms"],
+                              r["errors"]] for key, r in results.items()])
     lines += ["", f"Every acknowledged message checked in the database afterwards: {record['acknowledged_messages']} "
-              f"acknowledged, {lost} lost. Helpline (classify + policy + store) runs at "
-              f"{record['throughput_ratio_vs_baseline']:.2f}x the throughput of the bare classify endpoint."]
+              f"acknowledged, {lost} lost. Helpline (classify + policy + store) against the bare classify endpoint, "
+              "throughput: " + ", ".join(f"{x:.2f}x ({load})" for load, x in ratio.items()) + "."]
     publish("load", "Load (REST API)", record, lines)
     return record
 

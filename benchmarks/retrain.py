@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
+from benchmarks.report import command_line, machine, markdown_table, publish  # noqa: E402
 
 
 def openings(conversations: list[dict]) -> list[tuple[dict, str, str]]:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     for row in results.values():
         row["vs_tfidf"] = round(row["accuracy"] / results["TF-IDF + LinearSVC"]["accuracy"], 3)
         row["vs_frozen"] = round(row["accuracy"] / results["frozen MiniLM + LR"]["accuracy"], 3)
-    record = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores",
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(),
               "n_train": len(train_x), "n_test": len(test_x), "labels": len(set(train_y)),
               "test": args.test or "20% of STAR conversations held out (stratified by tag, seed 42)",
               "init_from": args.init_from, "results": results,

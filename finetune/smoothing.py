@@ -75,3 +75,22 @@ def smoothed(network: nn.Module, batches, alpha: float = 0.75) -> nn.Module:
         for parent, name in group:
             setattr(parent, name, SmoothedLinear(getattr(parent, name), scale))
     return network
+
+
+def detach_attention_scales(network: nn.Module) -> list[tuple]:
+    """Take the smoothing Muls off each layer's attention block, in place, and return their inverse scales:
+    (query/key/value input, attention output projection input) per layer. The weights stay scaled. ONNX
+    Runtime's optimizer fuses an attention block only when nothing stands between the LayerNorm output, the
+    three projections, the context and the output projection; finetune/fusion.py puts each Mul back around its
+    fused Attention node."""
+    scales = []
+    for layer in network.encoder.encoder.layer:
+        attention, output = layer.attention.self, layer.attention.output
+        if not isinstance(attention.query, SmoothedLinear) or not isinstance(output.dense, SmoothedLinear):
+            raise ValueError("detach_attention_scales needs a smoothed network (finetune.smoothing.smoothed)")
+        scales.append((attention.query.inverse_scale.detach().cpu().numpy().copy(),
+                       output.dense.inverse_scale.detach().cpu().numpy().copy()))
+        for name in ("query", "key", "value"):
+            setattr(attention, name, getattr(attention, name).linear)
+        output.dense = output.dense.linear
+    return scales

@@ -58,3 +58,59 @@ def test_explain_weights_every_word(tiny_model_dir):
 
     with pytest.raises(ValueError, match="non-empty"):
         explain(Classifier.load(tiny_model_dir), "  ")
+
+
+def _fake_chat_server(delay: float):
+    """A stand-in for the app on a free port: answers every POST after ``delay`` seconds, one request at a time."""
+    import asyncio
+    import json
+
+    lock = asyncio.Lock()
+    count = {"turns": 0}
+
+    async def handle(reader, writer):
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            async with lock:  # one turn at a time, like a server with one busy core
+                await asyncio.sleep(delay)
+            count["turns"] += 1
+            body = json.dumps({"conversation_id": "c" * 12, "message_id": count["turns"]}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+        writer.close()
+
+    return handle, count
+
+
+def _paced_run(delay: float, clients: int, seconds: float, rate: float) -> dict:
+    import asyncio
+
+    from benchmarks.load import run_clients
+
+    async def go():
+        handle, _ = _fake_chat_server(delay)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await run_clients(port, clients, seconds, rate)
+
+    return asyncio.run(go())
+
+
+def test_load_clients_send_the_offered_rate_and_charge_a_slow_server_for_its_backlog():
+    # a quick server: the paced clients send ~rate * seconds turns, each answered in about the service time
+    quick = _paced_run(delay=0.002, clients=4, seconds=1.0, rate=40)
+    assert 36 <= quick["turns"] <= 40 and quick["errors"] == 0
+    assert quick["p50_ms"] < 20
+    # a server that needs 50 ms a turn cannot keep up with 40 turns/s: late sends count from their due time,
+    # so latency grows with the backlog instead of hiding in the clients' schedule (coordinated omission)
+    slow = _paced_run(delay=0.05, clients=4, seconds=1.0, rate=40)
+    assert slow["turns"] < 25 and slow["p99_ms"] > 200
+    # rate 0: as fast as replies come, so the slow server's throughput is its own, ~20 turns/s
+    closed = _paced_run(delay=0.05, clients=4, seconds=1.0, rate=0)
+    assert 15 <= closed["turns_per_s"] <= 21 and closed["p50_ms"] >= 150  # 4 clients queue on one server

@@ -95,7 +95,38 @@ def test_export_command_writes_the_graph(tiny_model_dir, tiny_data, tmp_path, sc
     exported = Classifier.load(copy)
     assert exported.backend == "onnx" and scheme in exported.metadata["onnx"]["quantization"]
     assert ("SmoothQuant" in exported.metadata["onnx"]["quantization"]) == calibrate
+    # dynamic int8 fuses each attention block into one (quantized) node, smoothed or not
+    assert ("fused attention" in exported.metadata["onnx"]["quantization"]) == (scheme == "dynamic")
     assert np.abs(exported.probabilities(TEXTS)[0] - torch_classifier.probabilities(TEXTS)[0]).max() < 0.05
+    assert np.abs(exported.probabilities(TEXTS)[1] - torch_classifier.probabilities(TEXTS)[1]).max() < 0.05
+
+
+def test_attention_fusion_keeps_the_smoothed_float_graph_exact(tiny_model_dir, tmp_path):
+    """The fused graph puts SmoothQuant's Muls back around each Attention node: before quantization it must
+    compute what the smoothed torch network computes (a Mul left out or on the wrong layer would not)."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from bot import HelplineModel
+    from finetune.export import _fused
+    from finetune.smoothing import smoothed
+
+    model = HelplineModel.from_pretrained(tiny_model_dir)
+    inputs = model.tokenize(TEXTS)
+    with torch.no_grad():
+        model.network.encoder.encoder.layer[1].attention.output.dense.weight[:, 5] *= 30  # an outlier channel
+        network = smoothed(model.network, [inputs])
+        network.encoder.set_attn_implementation("eager")
+        expected = network(**inputs)
+    fused = _fused(network, True, model.tokenize(["where is my order", "hi"]), tmp_path)
+    assert fused is not None
+    ops = [node.op_type for node in onnx.load(str(fused)).graph.node]
+    assert ops.count("Attention") == 2 and ops.count("Mul") >= 4
+    got = ort.InferenceSession(str(fused), providers=["CPUExecutionProvider"]).run(
+        None, {"input_ids": inputs["input_ids"].numpy(), "attention_mask": inputs["attention_mask"].numpy()})
+    np.testing.assert_allclose(got[0], torch.softmax(expected[0], -1).numpy(), atol=1e-4)
+    np.testing.assert_allclose(got[1], torch.sigmoid(expected[1]).numpy(), atol=1e-4)
 
 
 def test_onnx_serving_does_not_import_torch(tiny_model_dir):
