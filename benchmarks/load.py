@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
             server = start(cmd + ([str(port)] if "baseline" in name else ["--port", str(port)]), port, env)
             try:
                 for rate in args.rates:  # the lighter event loop for the clients
-                    row = rounds[r][f"{name}, {offered(rate)}"] = uvloop.run(
+                    row = rounds[r].setdefault(name, {})[offered(rate)] = uvloop.run(
                         run_clients(port, args.clients, args.seconds, rate))
                     ids = row.pop("acknowledged")
                     acknowledged += ids if "Helpline" in name else []
@@ -211,11 +211,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     stored = {m.id for m in Store(db).messages_by_id(acknowledged)}
     lost = len(set(acknowledged) - stored)
-    results = {key: combine([one[key] for one in rounds]) for key in rounds[0]}
-    ratio = {offered(rate): round(statistics.median(
-        one[f"Helpline /api/chat, {offered(rate)}"]["turns_per_s"]
-        / one[f"bare classify endpoint (baseline), {offered(rate)}"]["turns_per_s"] for one in rounds), 3)
-        for rate in args.rates}
+    loads = [offered(rate) for rate in args.rates]
+    results = {name: {load: combine([one[name][load] for one in rounds]) for load in loads} for name in servers}
+    baseline, helpline = servers  # in the order of the dict above
+    ratio = {load: round(statistics.median(one[helpline][load]["turns_per_s"] / one[baseline][load]["turns_per_s"]
+                                           for one in rounds), 3) for load in loads}
     record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(),
               "model": args.model, "db": "sqlite (fresh file)" if not args.db else args.db.split(":")[0],
               "clients": args.clients, "seconds": args.seconds, "rates": args.rates, "rounds": rounds,
@@ -225,8 +225,8 @@ def main(argv: list[str] | None = None) -> dict:
              f"for {args.seconds:.0f} s per load, {record['db']}; medians of {args.rounds} rounds in which the "
              "servers take turns. A fixed offered load counts each turn's latency from its scheduled send time.", ""]
     lines += markdown_table(["server", "offered load", "turns/s", "p50 ms", "p99 ms", "errors"],
-                            [[key.split(", ")[0], key.split(", ", 1)[1], r["turns_per_s"], r["p50_ms"], r["p99_ms"],
-                              r["errors"]] for key, r in results.items()])
+                            [[name, load, r["turns_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]]
+                             for name, by_load in results.items() for load, r in by_load.items()])
     lines += ["", f"Every acknowledged message checked in the database afterwards: {record['acknowledged_messages']} "
               f"acknowledged, {lost} lost. Helpline (classify + policy + store) against the bare classify endpoint, "
               "throughput: " + ", ".join(f"{x:.2f}x ({load})" for load, x in ratio.items()) + "."]

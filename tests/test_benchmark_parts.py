@@ -61,14 +61,15 @@ def test_explain_weights_every_word(tiny_model_dir):
 
 
 def _fake_chat_server(delay: float):
-    """A stand-in for the app on a free port: answers every POST after ``delay`` seconds, one request at a time."""
+    """The connection handler of a stand-in for the app: answers every POST after ``delay`` seconds, one at a time."""
     import asyncio
     import json
 
     lock = asyncio.Lock()
-    count = {"turns": 0}
+    turns = 0
 
     async def handle(reader, writer):
+        nonlocal turns
         while True:
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -78,13 +79,13 @@ def _fake_chat_server(delay: float):
             await reader.readexactly(length)
             async with lock:  # one turn at a time, like a server with one busy core
                 await asyncio.sleep(delay)
-            count["turns"] += 1
-            body = json.dumps({"conversation_id": "c" * 12, "message_id": count["turns"]}).encode()
+            turns += 1
+            body = json.dumps({"conversation_id": "c" * 12, "message_id": turns}).encode()
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             await writer.drain()
         writer.close()
 
-    return handle, count
+    return handle
 
 
 def _paced_run(delay: float, clients: int, seconds: float, rate: float) -> dict:
@@ -93,8 +94,7 @@ def _paced_run(delay: float, clients: int, seconds: float, rate: float) -> dict:
     from benchmarks.load import run_clients
 
     async def go():
-        handle, _ = _fake_chat_server(delay)
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        server = await asyncio.start_server(_fake_chat_server(delay), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         async with server:
             return await run_clients(port, clients, seconds, rate)
