@@ -28,7 +28,7 @@ class TrainArguments:
     base_model: str = field(default=DEFAULT_BASE_MODEL, metadata={
         "help": "Encoder to fine-tune: the bundled all-MiniLM-L6-v2 by default; any local HF model folder or "
                 "Hub id (online)."})
-    epochs: int = field(default=7, metadata={"help": "Passes over the intent data (see --min-task-examples)."})
+    epochs: int = field(default=5, metadata={"help": "Passes over the intent data (see --min-task-examples)."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs)."})
     batch_size: int = field(default=32, metadata={"help": "Examples per batch; a batch holds one task."})
     learning_rate: float = field(default=8e-5, metadata={"help": "Peak learning rate of the encoder."})
@@ -40,8 +40,8 @@ class TrainArguments:
     min_task_examples: int = field(default=4000, metadata={
         "help": "Each epoch shows each task at least this many examples (small intent sets are repeated, "
                 "GoEmotions is sampled), so neither head starves."})
-    emotion_examples_per_epoch: int = field(default=12000, metadata={
-        "help": "GoEmotions examples per epoch (sampled without repeats across epochs: 7 epochs see its 43k "
+    emotion_examples_per_epoch: int = field(default=16800, metadata={
+        "help": "GoEmotions examples per epoch (sampled without repeats across epochs: 5 epochs see its 43k "
                 "about twice). "
                 "More trains the emotion head better at the cost of time."})
     max_length: int = field(default=64, metadata={"help": "Longest message in tokens; longer ones are cut."})
