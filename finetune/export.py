@@ -86,15 +86,18 @@ def _export_fp32(network: torch.nn.Module, sample: dict, path: Path) -> None:
                       opset_version=OPSET, dynamo=False)
 
 
-def _fused(network: torch.nn.Module, smooth: bool, sample: dict, tmp: Path) -> Path | None:
-    """The float graph with each attention block fused (finetune/fusion.py), or None if it does not fuse."""
+def _fused(network: torch.nn.Module, smooth: bool, sample: dict, fp32: Path) -> Path | None:
+    """The float graph with each attention block fused (finetune/fusion.py), or None if it does not fuse.
+    Unsmoothed, the graph fused is the network's own, written to ``fp32`` (which then serves if it does not
+    fuse); smoothed, a copy with the attention scales detached is exported beside it."""
     fusable = copy.deepcopy(network) if smooth else network  # detaching the scales changes the network
     scales = detach_attention_scales(fusable) if smooth else None
-    _export_fp32(fusable, sample, tmp / "fusable.fp32.onnx")
+    source = fp32.with_name("fusable.fp32.onnx") if smooth else fp32
+    _export_fp32(fusable, sample, source)
     config = network.encoder.config
-    fused = tmp / "fused.fp32.onnx"
-    ok = fuse_attention(tmp / "fusable.fp32.onnx", fused, config.num_attention_heads, config.hidden_size,
-                        config.num_hidden_layers, scales)
+    fused = fp32.with_name("fused.fp32.onnx")
+    ok = fuse_attention(source, fused, config.num_attention_heads, config.hidden_size, config.num_hidden_layers,
+                        scales)
     return fused if ok else None
 
 
@@ -127,8 +130,8 @@ def export_onnx(model: HelplineModel, directory: str | os.PathLike, quantization
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
-        fused = _fused(network, smooth, sample, Path(tmp)) if fuse and quantization == "dynamic" else None
-        if fused is None:
+        fused = _fused(network, smooth, sample, fp32) if fuse and quantization == "dynamic" else None
+        if fused is None and not fp32.exists():  # unfused: unless fusing already exported this very graph
             _export_fp32(network, sample, fp32)
         target = directory / ONNX_FILE
         partial = directory / (ONNX_FILE + ".tmp")

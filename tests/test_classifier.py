@@ -119,7 +119,7 @@ def test_attention_fusion_keeps_the_smoothed_float_graph_exact(tiny_model_dir, t
         network = smoothed(model.network, [inputs])
         network.encoder.set_attn_implementation("eager")
         expected = network(**inputs)
-    fused = _fused(network, True, model.tokenize(["where is my order", "hi"]), tmp_path)
+    fused = _fused(network, True, model.tokenize(["where is my order", "hi"]), tmp_path / "model.fp32.onnx")
     assert fused is not None
     ops = [node.op_type for node in onnx.load(str(fused)).graph.node]
     assert ops.count("Attention") == 2 and ops.count("Mul") >= 4
