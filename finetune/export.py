@@ -26,7 +26,7 @@ from bot import HelplineModel
 from bot.model_format import ONNX_FILE, write_metadata
 
 from .fusion import fuse_attention
-from .smoothing import detach_attention_scales, smoothed
+from .smoothing import detach_attention_scales, has_bert_layout, smoothed
 
 OPSET = 17
 
@@ -116,6 +116,9 @@ def export_onnx(model: HelplineModel, directory: str | os.PathLike, quantization
         raise ValueError(f"--quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
     # blockwise quantization scales blocks of 32 weights with per-block activations: outliers stay local
     smooth = bool(calibration_texts) and quantization == "dynamic"
+    if smooth and not has_bert_layout(model.network):
+        print(f"{type(model.network.encoder).__name__} is not laid out like BERT: exporting without SmoothQuant")
+        smooth = False
     if smooth:
         texts = list(calibration_texts)
         network = smoothed(model.network, [model.tokenize(texts[i:i + 64]) for i in range(0, len(texts), 64)])

@@ -31,6 +31,21 @@ class SmoothedLinear(nn.Module):
         return self.linear(x * self.inverse_scale)
 
 
+def has_bert_layout(network: nn.Module) -> bool:
+    """Whether the encoder names its modules as BERT does (BERT, MiniLM, RoBERTa, ...): the only layout
+    ``smoothed`` knows. Others (DistilBERT, MPNet, ...) are exported without SmoothQuant."""
+    layers = getattr(getattr(network.encoder, "encoder", None), "layer", None)
+    if not layers:
+        return False
+    layer = layers[0]
+    try:
+        modules = [layer.attention.self.query, layer.attention.self.key, layer.attention.self.value,
+                   layer.attention.output.dense, layer.intermediate.dense, layer.output.dense]
+    except AttributeError:
+        return False
+    return all(isinstance(m, nn.Linear) for m in modules)
+
+
 def _groups(network: nn.Module) -> list[list[tuple[nn.Module, str]]]:
     """Linears that read the same input, as (parent, attribute) pairs: each group shares one scale."""
     groups = []

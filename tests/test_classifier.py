@@ -156,3 +156,29 @@ def test_smoothing_moves_activation_ranges_into_weights_without_changing_outputs
         assert torch.allclose(a, b, atol=1e-4)
     # the same inverse scale for query, key and value: they read one input
     assert torch.equal(layer.attention.self.query.inverse_scale, layer.attention.self.value.inverse_scale)
+
+
+def test_a_base_model_without_bert_layout_trains_and_exports_unsmoothed(tiny_data, tmp_path):
+    """SmoothQuant knows BERT's module names only; another architecture (here a tiny DistilBERT, random
+    weights) must still train, export an int8 graph without it and serve from that graph."""
+    import torch
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertModel
+
+    from bot.base_models import bundled_minilm_path
+    from finetune.train import main
+
+    torch.manual_seed(0)
+    base = tmp_path / "tiny-distilbert"
+    tokenizer = AutoTokenizer.from_pretrained(bundled_minilm_path())
+    tokenizer.model_input_names = ["input_ids", "attention_mask"]  # as DistilBERT's own tokenizer: no segments
+    DistilBertModel(DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                                     max_position_embeddings=128)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    out = tmp_path / "model"
+    main(["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model", str(base),
+          "--output", str(out), "--max-steps", "5", "--min-task-examples", "32", "--batch-size", "8"])
+    onnx, torch_classifier = Classifier.load(out), Classifier.load(out, backend="torch")
+    assert onnx.backend == "onnx"
+    description = onnx.metadata["onnx"]["quantization"]
+    assert "SmoothQuant" not in description  # (ONNX Runtime's optimizer fuses DistilBERT's attention too)
+    assert np.abs(onnx.probabilities(TEXTS)[0] - torch_classifier.probabilities(TEXTS)[0]).max() < 0.05
