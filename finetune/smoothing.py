@@ -68,6 +68,9 @@ def smoothed(network: nn.Module, batches, alpha: float = 0.75) -> nn.Module:
     torch on 2,000 GoEmotions dev texts was 0.0029 unsmoothed, 0.0049 / 0.0020 / 0.0017 / 0.0018 / 0.0021 at
     alpha 0.5 / 0.65 / 0.75 / 0.85 / 0.95 (an ad-hoc script, 2026-11-25).
     """
+    if not has_bert_layout(network):
+        raise ValueError(f"SmoothQuant needs a BERT-style encoder (encoder.layer[i].attention.self.query, ...); "
+                         f"{type(network.encoder).__name__} is not one: export it without calibration texts")
     network = copy.deepcopy(network).eval()
     groups = _groups(network)
     maxima: dict[int, torch.Tensor] = {}

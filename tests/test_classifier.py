@@ -164,7 +164,9 @@ def test_a_base_model_without_bert_layout_trains_and_exports_unsmoothed(tiny_dat
     import torch
     from transformers import AutoTokenizer, DistilBertConfig, DistilBertModel
 
+    from bot import HelplineModel
     from bot.base_models import bundled_minilm_path
+    from finetune.smoothing import smoothed
     from finetune.train import main
 
     torch.manual_seed(0)
@@ -182,3 +184,5 @@ def test_a_base_model_without_bert_layout_trains_and_exports_unsmoothed(tiny_dat
     description = onnx.metadata["onnx"]["quantization"]
     assert "SmoothQuant" not in description  # (ONNX Runtime's optimizer fuses DistilBERT's attention too)
     assert np.abs(onnx.probabilities(TEXTS)[0] - torch_classifier.probabilities(TEXTS)[0]).max() < 0.05
+    with pytest.raises(ValueError, match="SmoothQuant needs a BERT-style encoder.*DistilBertModel"):
+        smoothed(HelplineModel.from_pretrained(out).network, [])
