@@ -20,14 +20,34 @@ def model_exists(model_dir: str) -> bool:
     return (Path(model_dir) / METADATA_FILE).is_file() or is_registry(model_dir)
 
 
-# The first start trades some accuracy for a shorter wait (~3.5 min): 3 epochs instead of 7, and no R-Drop (a
-# `finetune train` default that made it 6 min). Retrain with defaults (see README) for the best scores.
+# The first start trades some accuracy for a shorter wait (~3.5 min with bfloat16): 3 epochs instead of 5, and
+# no R-Drop (a `finetune train` default that made it 6 min). Retrain with defaults (see README) for the best scores.
 FIRST_START_OPTIONS = ["--epochs", "3", "--emotion-examples-per-epoch", "12000", "--rdrop-alpha", "0"]
 
 
 def train_command(settings: Settings) -> list[str]:
     return [sys.executable, "-m", "finetune", "train", "--intent-data", settings.catalogue,
             "--emotion-data", settings.emotion_data, *FIRST_START_OPTIONS, "--output", settings.model_dir]
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (Linux); empty where they cannot be read."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+def first_start_estimate(flags: set[str] | None = None) -> str:
+    """How long the first-start build takes here: training uses bfloat16 only where the CPU has it (measured:
+    3.5-6 min with it, 9-13 min in float32 on AVX2-only EPYCs)."""
+    flags = cpu_flags() if flags is None else flags
+    if flags & {"avx512_bf16", "amx_bf16"}:
+        return "about 4-6 minutes on 2 CPU cores"
+    if flags:
+        return "about 10-13 minutes on 2 CPU cores: this CPU has no bfloat16, so training runs in float32"
+    return "4-13 minutes on 2 CPU cores, depending on the CPU"
 
 
 def ensure_model(settings: Settings) -> None:
@@ -40,7 +60,7 @@ def ensure_model(settings: Settings) -> None:
                          f"HELPLINE_DATA to the folder holding goemotions/original (now {settings.data_dir}), "
                          "set HELPLINE_ONLINE=1 to fetch it from the Hub, or point HELPLINE_MODEL at a model.")
     print(f"No model at {settings.model_dir}: building the default model from {settings.catalogue} and "
-          f"{emotion} (about 4 minutes on 2 CPU cores).", file=sys.stderr, flush=True)
+          f"{emotion} ({first_start_estimate()}).", file=sys.stderr, flush=True)
     root = Path(__file__).resolve().parent.parent  # so `-m finetune` resolves wherever the app was started
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(train_command(settings), env=env)

@@ -109,3 +109,15 @@ def test_a_malformed_thread_setting_is_named(monkeypatch):
         Settings.from_env()
     monkeypatch.setenv("HELPLINE_ONNX_THREADS", "2")
     assert Settings.from_env().onnx_threads == 2
+
+
+def test_first_start_estimate_depends_on_bfloat16(tmp_path):
+    from bot.bootstrap import cpu_flags, first_start_estimate
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert cpu_flags(str(cpuinfo)) == {"fpu", "sse2", "avx2", "fma"}
+    assert cpu_flags(str(tmp_path / "missing")) == set()
+    assert "float32" in first_start_estimate({"avx2", "fma"})
+    assert first_start_estimate({"avx2", "avx512f", "avx512_bf16"}) == "about 4-6 minutes on 2 CPU cores"
+    assert "depending on the CPU" in first_start_estimate(set())
