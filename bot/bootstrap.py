@@ -41,7 +41,7 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
 
 def first_start_estimate(flags: set[str] | None = None) -> str:
     """How long the first-start build takes here: training uses bfloat16 only where the CPU has it (measured:
-    3.5-6 min with it, 9-13 min in float32 on AVX2-only EPYCs)."""
+    3.5-6 min with it; 11.4 and 12.9 min in float32 on two AVX2-only EPYCs)."""
     flags = cpu_flags() if flags is None else flags
     if flags & {"avx512_bf16", "amx_bf16"}:
         return "about 4-6 minutes on 2 CPU cores"
