@@ -71,15 +71,12 @@ def machine() -> str:
     import os
     import platform
 
-    model, flags = platform.processor() or platform.machine(), set()
+    from bot.bootstrap import cpu_flags
+
+    model, flags = platform.processor() or platform.machine(), cpu_flags()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
+        model = next((line.partition(":")[2].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.partition(":")[0].strip() == "model name"), model)
     except OSError:  # not Linux: the model name from platform is all we have
         pass
     wanted = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "VNNI", "avx_vnni": "AVX-VNNI",

@@ -33,17 +33,13 @@ class SmoothedLinear(nn.Module):
 
 def has_bert_layout(network: nn.Module) -> bool:
     """Whether the encoder names its modules as BERT does (BERT, MiniLM, RoBERTa, ...): the only layout
-    ``smoothed`` knows. Others (DistilBERT, MPNet, ...) are exported without SmoothQuant."""
-    layers = getattr(getattr(network.encoder, "encoder", None), "layer", None)
-    if not layers:
-        return False
-    layer = layers[0]
+    ``smoothed`` knows (``_groups``). Others (DistilBERT, MPNet, ...) are exported without SmoothQuant."""
     try:
-        modules = [layer.attention.self.query, layer.attention.self.key, layer.attention.self.value,
-                   layer.attention.output.dense, layer.intermediate.dense, layer.output.dense]
+        groups = _groups(network)
     except AttributeError:
         return False
-    return all(isinstance(m, nn.Linear) for m in modules)
+    return bool(groups) and all(isinstance(getattr(parent, name), nn.Linear) for group in groups
+                                for parent, name in group)
 
 
 def _groups(network: nn.Module) -> list[list[tuple[nn.Module, str]]]:
