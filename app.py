@@ -10,10 +10,6 @@ import argparse
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# A server's parallelism comes from concurrent requests: each model call runs on one core without Python's
-# lock while another request's Python code runs on the next core. Two ONNX Runtime threads per call made the
-# threads compete for the same cores (load benchmark: ~395 vs ~350 turns/s, 1.4 vs 1.7 cores busy).
-os.environ.setdefault("HELPLINE_ONNX_THREADS", "1")
 if not os.environ.get("HELPLINE_ONLINE"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -7,8 +7,10 @@ never a 500.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -23,11 +25,29 @@ from .triage import order_queue
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BATCH = 256
+TURN_THREADS = 32  # turns in progress at once; more wait in the event loop (the batcher pools their messages)
 
 
 class ChatIn(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     conversation_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,36}$")
+
+
+class ChatOut(BaseModel):
+    """The reply to POST /api/chat (documented here; the endpoint returns it as built)."""
+    conversation_id: str
+    message_id: int
+    reply_message_id: int | None = Field(description="the bot's reply message (None when a person has it)")
+    reply: str
+    action: str = Field(description="what the bot did: answer, clarify, fallback, handoff, triage or with_agent")
+    intent: str = Field(description="an intent of the catalogue, or 'oos' (out of scope)")
+    confidence: float
+    emotions: dict[str, float] = Field(description="the strongest detected emotions, with their scores")
+    sentiment: str
+    frustration: float
+    handoff: bool = Field(description="true once the conversation is with (or waiting for) a person")
+    priority: float
+    quick_replies: list[str]
 
 
 class ClassifyIn(BaseModel):
@@ -105,12 +125,20 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
 
     api = APIRouter(prefix="/api")
 
-    @api.post("/chat", summary="Send a customer message; get the bot's reply and the message's analysis")
-    def chat(body: ChatIn) -> dict:
+    # A turn blocks (model, database), so it runs on a thread; a pool of our own, awaited from an async endpoint,
+    # instead of FastAPI's sync-endpoint path (anyio's thread limiter and cancel scopes, then the return value
+    # validated and serialized through pydantic): both cost Python time under the GIL on every turn, and the
+    # GIL is what limits turns/s on two cores (see benchmarks/RESULTS.md, Load).
+    turns = ThreadPoolExecutor(TURN_THREADS, thread_name_prefix="helpline-turn")
+
+    def run_turn(body: ChatIn) -> dict:
         turn = helpline().handle(body.message, body.conversation_id, channel="api")
-        return {k: v for k, v in turn.to_dict().items()
-                if k in ("conversation_id", "message_id", "reply_message_id", "reply", "intent", "confidence", "emotions", "sentiment",
-                         "frustration", "handoff", "priority", "quick_replies", "action")}
+        return {k: v for k, v in turn.to_dict().items() if k in ChatOut.model_fields}
+
+    @api.post("/chat", summary="Send a customer message; get the bot's reply and the message's analysis",
+              response_model=ChatOut)
+    async def chat(body: ChatIn) -> JSONResponse:
+        return JSONResponse(await asyncio.get_running_loop().run_in_executor(turns, run_turn, body))
 
     @api.get("/chat/{conversation_id}/messages", summary="The customer's view of a conversation (for live updates)")
     def customer_messages(conversation_id: str, after: int = 0) -> dict:

@@ -21,7 +21,7 @@ BACKENDS = ("auto", "onnx", "torch")
 class _OnnxHeads:
     """tokenizer.json (Rust tokenizers) + the int8 graph: texts -> (intent probs, emotion probs)."""
 
-    def __init__(self, directory: Path, max_length: int, threads: int | None):
+    def __init__(self, directory: Path, max_length: int, threads: int | None, spin: bool = True):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -30,6 +30,8 @@ class _OnnxHeads:
         options.inter_op_num_threads = 1
         if threads:
             options.intra_op_num_threads = threads
+        if not spin:  # idle pool threads sleep instead of spin-waiting for the next call (see Classifier.load)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(directory / ONNX_FILE), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         config_path = directory / "tokenizer_config.json"
@@ -71,9 +73,12 @@ class Classifier(ModelInfo):
         self.lexical = lexical.attach(directory, metadata)
 
     @classmethod
-    def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None) -> "Classifier":
+    def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None,
+             spin: bool = True) -> "Classifier":
         """backend: "auto" (ONNX when the directory has the graph, else torch), "onnx" or "torch".
-        threads: ONNX Runtime intra-op threads (default: all cores)."""
+        threads: ONNX Runtime intra-op threads (default: all cores).
+        spin: let ONNX Runtime's threads spin-wait between calls (fastest for back-to-back calls; a server turns
+        it off, because a spinning thread takes the core its request threads need)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         directory = locate(model_dir)
@@ -84,7 +89,7 @@ class Classifier(ModelInfo):
                              f"`python -m finetune export --model {directory}`.")
         if backend == "onnx" or (backend == "auto" and has_onnx):
             try:
-                return cls(_OnnxHeads(directory, metadata["max_length"], threads), metadata, "onnx", directory)
+                return cls(_OnnxHeads(directory, metadata["max_length"], threads, spin), metadata, "onnx", directory)
             except Exception as exc:  # onnxruntime raises its own types for damaged graphs
                 raise ValueError(f"{directory / ONNX_FILE} cannot be loaded ({exc}); re-export it with "
                                  f"`python -m finetune export --model {directory}`.") from exc

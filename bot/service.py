@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from intents import Catalogue
 
+from .batching import MicroBatcher
 from .policy import ConversationState, DialoguePolicy
 from .prediction import OOS, Prediction
 from .redact import redact
@@ -64,7 +65,7 @@ def check_conversation_id(conversation_id) -> str | None:
 
 class Helpline:
     def __init__(self, classifier, catalogue: Catalogue, store: Store, policy: DialoguePolicy | None = None):
-        self._classifier = classifier
+        self._serving = classifier, MicroBatcher(classifier.predict)
         self.catalogue = catalogue
         self.store = store
         self.policy = policy or DialoguePolicy(catalogue)
@@ -91,12 +92,12 @@ class Helpline:
 
     @property
     def classifier(self):
-        return self._classifier
+        return self._serving[0]
 
     def swap_classifier(self, classifier) -> None:
         """Serve a new model from the next turn on; turns in flight finish on the one they started with (each
         turn reads the reference once, and rebinding it is atomic)."""
-        self._classifier = classifier
+        self._serving = classifier, MicroBatcher(classifier.predict)
 
     def intent_priority(self, intent: str) -> str:
         return self.catalogue[intent].priority if intent in self.catalogue else ("low" if intent == OOS else "normal")
@@ -104,8 +105,8 @@ class Helpline:
     def handle(self, text: str, conversation_id: str | None = None, channel: str = "chat") -> Turn:
         text = redact(check_message(text))  # PII never reaches the model, the database or a log
         conversation_id = check_conversation_id(conversation_id)
-        classifier = self._classifier
-        prediction: Prediction = classifier.predict(text)
+        classifier, classify = self._serving  # concurrent turns' messages go to the model as one batch
+        prediction: Prediction = classify(text)
         with self.store.turn(conversation_id, channel) as conversation:
             state = ConversationState.from_dict(conversation.state)
             decision, state = self.policy.decide(prediction, state)

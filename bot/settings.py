@@ -31,9 +31,11 @@ class Settings:
                    onnx_threads=_threads(os.environ.get("HELPLINE_ONNX_THREADS")))
 
     def load_classifier(self, model_dir: str):
+        """The serving classifier: ONNX Runtime's threads sleep between calls instead of spinning (in the app
+        they share the cores with the request threads; load benchmark: ~+15% turns/s, see RESULTS.md)."""
         from .classifier import Classifier
 
-        return Classifier.load(model_dir, threads=self.onnx_threads)
+        return Classifier.load(model_dir, threads=self.onnx_threads, spin=False)
 
     @property
     def emotion_data(self) -> str:

@@ -121,8 +121,11 @@ class StubClassifier:
              "charged twice": "double_charge", "hello": "greeting"}
 
     def predict(self, text):
+        """One text -> a Prediction, a list -> a list (as `Classifier.predict`; the service batches)."""
         from bot.prediction import OOS, Prediction
 
+        if isinstance(text, list):
+            return [self.predict(one) for one in text]
         intent = next((i for k, i in self.RULES.items() if k in text.lower()), OOS)
         angry = "!!" in text
         emotions = {"anger": 0.9 if angry else 0.01, "neutral": 0.1 if angry else 0.8}

@@ -3,6 +3,7 @@ import httpx
 import pytest
 
 import app
+from bot.api import ChatOut
 from tests.conftest import AGENT, AUTOMATION_TOKEN
 
 
@@ -24,6 +25,7 @@ def test_chat_returns_the_reply_and_the_analysis(http):
     body = r.json()
     assert {"conversation_id", "reply", "intent", "confidence", "emotions", "sentiment", "frustration", "handoff",
             "priority"} <= set(body)
+    assert ChatOut.model_validate(body).model_dump() == body  # the documented schema is what is sent
     again = http.post("/api/chat", json={"message": "thanks", "conversation_id": body["conversation_id"]}).json()
     assert again["conversation_id"] == body["conversation_id"]
     messages = http.get(f"/api/chat/{body['conversation_id']}/messages").json()["messages"]
@@ -114,7 +116,8 @@ def test_automation_token_and_404s(http):
 
 def test_docs_widget_and_demo_page(http):
     assert http.get("/docs").status_code == 200
-    assert "/api/chat" in http.get("/openapi.json").json()["paths"]
+    chat = http.get("/openapi.json").json()["paths"]["/api/chat"]["post"]
+    assert chat["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ChatOut"}
     js = http.get("/widget.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"] and "textContent" in js.text
     assert '<script src="/widget.js"' in http.get("/widget-demo").text

@@ -186,3 +186,13 @@ def test_a_base_model_without_bert_layout_trains_and_exports_unsmoothed(tiny_dat
     assert np.abs(onnx.probabilities(TEXTS)[0] - torch_classifier.probabilities(TEXTS)[0]).max() < 0.05
     with pytest.raises(ValueError, match="SmoothQuant needs a BERT-style encoder.*DistilBertModel"):
         smoothed(HelplineModel.from_pretrained(out).network, [])
+
+
+def test_the_serving_classifier_does_not_spin_and_predicts_the_same(tiny_model_dir, onnx):
+    from bot.settings import Settings
+
+    served = Settings(onnx_threads=2).load_classifier(tiny_model_dir)
+    options = served._heads.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
+    assert [p.intent for p in served.predict(TEXTS)] == [p.intent for p in onnx.predict(TEXTS)]

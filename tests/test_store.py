@@ -1,4 +1,5 @@
 """The conversation store on SQLite and PostgreSQL: turns, agents, corrections, and nothing acknowledged lost."""
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -142,3 +143,17 @@ def test_a_killed_process_loses_no_acknowledged_message(store, db_url):
     stored = {m.id for m in restarted.messages(conversation_id)}
     assert set(acknowledged) <= stored
     restarted.engine.dispose()
+
+
+@pytest.mark.parametrize("connection_dies", [False, True])
+def test_a_failed_turn_writes_nothing_and_the_next_turn_is_stored(store, connection_dies):
+    with pytest.raises(RuntimeError, match="policy broke"):
+        with store.turn(None) as conversation:
+            conversation.write([dict(role="customer", text="never acknowledged")], status="bot")
+            if connection_dies:  # as when the database restarts mid-turn
+                conversation.connection.invalidate()
+            raise RuntimeError("policy broke")
+    with store.turn(None) as conversation:
+        ids = conversation.write([dict(role="customer", text="acknowledged")], status="bot")
+    assert [m.text for m in store.messages_by_id(ids)] == ["acknowledged"]
+    assert [m.text for m in store.customer_messages_since(dt.datetime(2000, 1, 1))] == ["acknowledged"]
