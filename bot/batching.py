@@ -1,13 +1,13 @@
 """`MicroBatcher`: the messages of concurrent turns classified together, in one model call.
 
-Under load several request threads want the model at the same moment. One ONNX Runtime call on n messages
-costs much less than n calls on one message each (a ~16-token message's matrix products are too small to keep
-a core busy; see benchmarks/RESULTS.md, Load), so the threads pool their messages. There is no timer and no
-extra thread: whichever thread finds the model idle becomes the leader, classifies everything that is waiting
-(its own message included) as one batch, and hands the model to the next waiting thread. A lone message on an
-idle server is classified at once, exactly as without the batcher; under load a batch holds what arrived
-while the previous one ran. One batch runs at a time, on ONNX Runtime's threads (all cores by default), while
-the other request threads do their Python work (parsing, policy, database) around it.
+Under load several request threads want the model at the same moment. Run side by side, their calls fight over
+two cores (and each pays ONNX Runtime's per-call overhead); pooled, one call at a time gets every core, and a
+batch costs a little less per message than single calls (~15% at 4 messages on two threads). There is no timer
+and no extra thread: whichever thread finds the model idle becomes the leader, classifies everything that is
+waiting (its own message included) as one batch, and hands the model to the next waiting thread. A lone
+message on an idle server is classified at once, as without the batcher; under load a batch holds what arrived
+while the previous one ran, and the other request threads do their Python work (parsing, policy, database)
+meanwhile. Load benchmark: benchmarks/RESULTS.md, Load.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class MicroBatcher:
             results = self._predict_many([request.text for request in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"the model returned {len(results)} predictions for {len(batch)} messages")
-        except Exception as exc:  # every caller in the batch gets the error, none waits forever
+        except BaseException as exc:  # every caller in the batch gets the error (and raises it); none waits forever
             for request in batch:
                 request.error = exc
         else:
