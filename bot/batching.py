@@ -33,7 +33,7 @@ class MicroBatcher:
         self._lock = threading.Lock()
         self._waiting: list[_Request] = []
         self._busy = False  # a leader is classifying
-        self.batches = self.messages = 0  # counters, for the benchmark and the tests
+        self.batches = self.messages = 0  # counters (messages / batches = mean batch size), for tests and diagnostics
 
     def __call__(self, text: str):
         request = _Request(text)

@@ -20,8 +20,9 @@ def model_exists(model_dir: str) -> bool:
     return (Path(model_dir) / METADATA_FILE).is_file() or is_registry(model_dir)
 
 
-# The first start trades some accuracy for a shorter wait (~3.5 min with bfloat16): 3 epochs instead of 5, and
-# no R-Drop (a `finetune train` default that made it 6 min). Retrain with defaults (see README) for the best scores.
+# The first start trades some accuracy for a shorter wait (see first_start_estimate): 3 epochs instead of 5, and
+# no R-Drop (a `finetune train` default that made it 6 min 4 s instead of ~3.5 in the fourth session). Retrain
+# with defaults (see README) for the best scores.
 FIRST_START_OPTIONS = ["--epochs", "3", "--emotion-examples-per-epoch", "12000", "--rdrop-alpha", "0"]
 
 
@@ -41,7 +42,7 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
 
 def first_start_estimate(flags: set[str] | None = None) -> str:
     """How long the first-start build takes here: training uses bfloat16 only where the CPU has it (measured:
-    3.5-6 min with it; 11.4 and 12.9 min in float32 on two AVX2-only EPYCs)."""
+    3.5-6 min with it, 358 s in the eighth session; 11.4 and 12.9 min in float32 on two AVX2-only EPYCs)."""
     flags = cpu_flags() if flags is None else flags
     if flags & {"avx512_bf16", "amx_tile"}:  # what finetune.train.use_bf16 asks torch about
         return "about 4-6 minutes on 2 CPU cores"

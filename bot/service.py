@@ -65,7 +65,7 @@ def check_conversation_id(conversation_id) -> str | None:
 
 class Helpline:
     def __init__(self, classifier, catalogue: Catalogue, store: Store, policy: DialoguePolicy | None = None):
-        self._serving = classifier, MicroBatcher(classifier.predict)
+        self.swap_classifier(classifier)
         self.catalogue = catalogue
         self.store = store
         self.policy = policy or DialoguePolicy(catalogue)
@@ -96,7 +96,8 @@ class Helpline:
 
     def swap_classifier(self, classifier) -> None:
         """Serve a new model from the next turn on; turns in flight finish on the one they started with (each
-        turn reads the reference once, and rebinding it is atomic)."""
+        turn reads the reference once, and rebinding it is atomic). Each model gets its own batcher, so a batch
+        never mixes two models."""
         self._serving = classifier, MicroBatcher(classifier.predict)
 
     def intent_priority(self, intent: str) -> str:

@@ -64,7 +64,7 @@ def test_an_error_reaches_every_caller_of_its_batch_and_the_next_batch_still_run
         except RuntimeError as exc:
             outcomes.append((text, str(exc)))
 
-    call_together(lambda text: one(text), texts)
+    call_together(one, texts)
     failed = {text for text, outcome in outcomes if outcome == "model broke"}
     assert "bad" in failed and len(outcomes) == len(texts)
     assert all(outcome == f"prediction of {text}" for text, outcome in outcomes if text not in failed)
