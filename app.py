@@ -2,7 +2,7 @@
 the REST API (/api, docs at /docs) and the embeddable web chat widget (/widget.js, demo at /widget-demo).
 UI wiring only: the tabs are in ui/, the logic in bot/.
 
-    python app.py [--model DIR] [--db URL] [--agent-token TOKEN] [--port N] [--host ADDR]
+    python app.py [--model DIR] [--db URL] [--agent-token TOKEN] [--port N] [--host ADDR] [--workers N]
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bot.bootstrap import ensure_model  # noqa: E402
 from bot.reloader import ModelWatcher  # noqa: E402
 from bot.service import Helpline  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.workers import TurnWorkers  # noqa: E402
 from ui import Context, chat, console, insights, model  # noqa: E402
 
 try:
@@ -59,9 +60,10 @@ with gr.Blocks(title="Helpline") as demo:
     model.build(ctx, token)
 
 
-def build_app():
-    """The one ASGI app: REST API and widget routes first, the Gradio UI mounted at /."""
-    api = create_api(helpline, lambda: settings.agent_token)
+def build_app(workers: TurnWorkers | None = None):
+    """The one ASGI app: REST API and widget routes first, the Gradio UI mounted at /. With ``workers``, the
+    API's chat turns run in those processes."""
+    api = create_api(helpline, lambda: settings.agent_token, workers)
     return gr.mount_gradio_app(api, demo, path="/")
 
 
@@ -74,17 +76,28 @@ def main(argv: list[str] | None = None) -> None:
                         help="port (env GRADIO_SERVER_PORT; default 7860)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (env GRADIO_SERVER_NAME; 0.0.0.0 for all)")
+    parser.add_argument("--workers", type=int, default=settings.turn_workers,
+                        help="processes for the REST API's chat turns (env HELPLINE_WORKERS; default: one per "
+                             "core; 0 runs them in the app process)")
     args = parser.parse_args(argv)
+    if args.workers < 0:
+        parser.error("--workers must be 0 or more")
     settings.model_dir, settings.db, settings.agent_token = args.model, args.db, args.agent_token
     ensure_model(settings)
     try:
         helpline()
+        workers = TurnWorkers(settings, args.workers).start() if args.workers else None
     except ValueError as exc:
         raise SystemExit(f"Cannot start: {exc}") from None
     import uvicorn
 
-    print(f"Helpline on http://{args.host}:{args.port} (API docs /docs, widget demo /widget-demo)", flush=True)
-    uvicorn.run(build_app(), host=args.host, port=args.port, log_level="warning")
+    print(f"Helpline on http://{args.host}:{args.port} (API docs /docs, widget demo /widget-demo; chat turns in "
+          f"{f'{args.workers} worker processes' if workers else 'this process'})", flush=True)
+    try:
+        uvicorn.run(build_app(workers), host=args.host, port=args.port, log_level="warning")
+    finally:
+        if workers is not None:
+            workers.stop()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from .service import CONVERSATION_ID, MAX_MESSAGE_CHARS, Helpline
 from .triage import order_queue
+from .workers import NoWorkers, TurnWorkers, WorkerUnavailable
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BATCH = 256
@@ -97,8 +98,10 @@ def conversation_json(c, score: float | None = None, reason: str | None = None) 
             "handoff_reason": (c.state or {}).get("handoff_reason")}
 
 
-def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str | None]) -> FastAPI:
-    """The API app; ``helpline`` returns the serving stack (it may be swapped while running)."""
+def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str | None],
+               workers: TurnWorkers | None = None) -> FastAPI:
+    """The API app; ``helpline`` returns the serving stack (it may be swapped while running). With ``workers``,
+    chat turns run in worker processes (bot/workers.py); without, or while none is running, in this one."""
     app = FastAPI(title="Helpline API", description=__doc__, version="1")
     bearer = HTTPBearer(auto_error=False)
 
@@ -110,6 +113,10 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     @app.exception_handler(ValueError)
     async def _bad_value(_request: Request, exc: ValueError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(WorkerUnavailable)
+    async def _worker_lost(_request: Request, exc: WorkerUnavailable):
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     def agent(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """The agent behind the bearer token (None for the automation token); 401 otherwise."""
@@ -131,13 +138,21 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     # GIL is what limits turns/s on two cores (see benchmarks/RESULTS.md, Load).
     turns = ThreadPoolExecutor(TURN_THREADS, thread_name_prefix="helpline-turn")
 
+    def chat_json(turn: dict) -> dict:
+        return {k: v for k, v in turn.items() if k in ChatOut.model_fields}
+
     def run_turn(body: ChatIn) -> dict:
-        turn = helpline().handle(body.message, body.conversation_id, channel="api")
-        return {k: v for k, v in turn.to_dict().items() if k in ChatOut.model_fields}
+        return chat_json(helpline().handle(body.message, body.conversation_id, channel="api").to_dict())
 
     @api.post("/chat", summary="Send a customer message; get the bot's reply and the message's analysis",
-              response_model=ChatOut)
+              response_model=ChatOut, responses={503: {"description": "the worker holding the turn stopped; "
+                                                                      "send the message again"}})
     async def chat(body: ChatIn) -> JSONResponse:
+        if workers is not None and workers.alive:
+            try:
+                return JSONResponse(chat_json(await workers.turn(body.message, body.conversation_id, "api")))
+            except NoWorkers:  # not sent anywhere (every worker stopped): run it here
+                pass
         return JSONResponse(await asyncio.get_running_loop().run_in_executor(turns, run_turn, body))
 
     @api.get("/chat/{conversation_id}/messages", summary="The customer's view of a conversation (for live updates)")

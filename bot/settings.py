@@ -18,7 +18,8 @@ class Settings:
     db: str = "sqlite:///helpline.db"                # HELPLINE_DB: SQLAlchemy URL of the conversation store
     policy: str = str(DEFAULT_POLICY)                # HELPLINE_POLICY: dialogue policy YAML
     agent_token: str | None = None                   # HELPLINE_AGENT_TOKEN: bearer token for automation
-    onnx_threads: int | None = None                  # HELPLINE_ONNX_THREADS: per process (default: all cores)
+    onnx_threads: int | None = None                  # HELPLINE_ONNX_THREADS: per process (default: its share of cores)
+    workers: int | None = None                       # HELPLINE_WORKERS: turn worker processes (default: cores)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -28,7 +29,8 @@ class Settings:
                    db=os.environ.get("HELPLINE_DB", cls.db),
                    policy=os.environ.get("HELPLINE_POLICY", cls.policy),
                    agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None,
-                   onnx_threads=_threads(os.environ.get("HELPLINE_ONNX_THREADS")))
+                   onnx_threads=_count("HELPLINE_ONNX_THREADS", "threads", minimum=1),
+                   workers=_count("HELPLINE_WORKERS", "worker processes", minimum=0))
 
     def load_classifier(self, model_dir: str):
         """The serving classifier: ONNX Runtime's threads sleep between calls instead of spinning (in the app
@@ -38,15 +40,30 @@ class Settings:
         return Classifier.load(model_dir, threads=self.onnx_threads, spin=False)
 
     @property
+    def turn_workers(self) -> int:
+        """Processes that run the REST API's chat turns (bot/workers.py): one per core unless set; none (turns
+        in the app process) on a single core, where a second process only adds the hand-over."""
+        if self.workers is not None:
+            return self.workers
+        cores = usable_cores()
+        return cores if cores > 1 else 0
+
+    @property
     def emotion_data(self) -> str:
         """GoEmotions for the first-start model: the local copy, or the Hub id for users online."""
         local = Path(self.data_dir) / "goemotions" / "original"
         return str(local) if local.is_dir() else "google-research-datasets/go_emotions"
 
 
-def _threads(raw: str | None) -> int | None:
+def _count(variable: str, what: str, minimum: int) -> int | None:
+    raw = os.environ.get(variable)
     if not raw:
         return None
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise ValueError(f"HELPLINE_ONNX_THREADS must be a whole number of threads (1 or more), not {raw!r}")
+    if not raw.strip().isdigit() or int(raw) < minimum:
+        raise ValueError(f"{variable} must be a whole number of {what} ({minimum} or more), not {raw!r}")
     return int(raw)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, where the OS tells it; else all the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

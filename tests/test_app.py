@@ -109,6 +109,21 @@ def test_a_malformed_thread_setting_is_named(monkeypatch):
         Settings.from_env()
     monkeypatch.setenv("HELPLINE_ONNX_THREADS", "2")
     assert Settings.from_env().onnx_threads == 2
+    monkeypatch.setenv("HELPLINE_WORKERS", "-1")
+    with pytest.raises(ValueError, match="HELPLINE_WORKERS must be a whole number of worker processes .0 or more"):
+        Settings.from_env()
+    monkeypatch.setenv("HELPLINE_WORKERS", "0")  # 0: chat turns in the app process
+    assert Settings.from_env().turn_workers == 0
+
+
+def test_chat_turns_go_to_one_worker_process_per_core_by_default(monkeypatch):
+    from bot import settings as module
+
+    monkeypatch.delenv("HELPLINE_WORKERS", raising=False)
+    monkeypatch.setattr(module, "usable_cores", lambda: 2)
+    assert module.Settings.from_env().turn_workers == 2
+    monkeypatch.setattr(module, "usable_cores", lambda: 1)  # one core: a second process would only add hand-overs
+    assert module.Settings.from_env().turn_workers == 0
 
 
 def test_first_start_estimate_depends_on_bfloat16(tmp_path):

@@ -1,0 +1,230 @@
+"""`TurnWorkers`: customer turns of the REST API run in worker processes, so they use every core.
+
+One Python process runs one thread of Python at a time (the GIL). A turn holds it for ~1.5 ms (HTTP, redaction,
+policy, the database) besides ~1.6 ms of model time, so on two cores one process tops out well below what the
+cores can do, and its latency climbs first (benchmarks/RESULTS.md, Load). The app process keeps the HTTP side
+(it owns the port, the Gradio UI and its in-memory queue) and hands each `POST /api/chat` turn to a worker
+over a pipe; a worker runs `Helpline.handle` on its own serving stack (model, catalogue, policy, store) and
+sends the turn back. Nothing lives only in a worker: every turn is committed to the database before its reply,
+as in the app process.
+
+- Each worker watches the model like the app process does (bot/reloader.py) and reloads the catalogue when its
+  file changes (an intent added on the Insights tab), so a promotion or an edit reaches every process.
+- A worker that dies fails only the turns it held (503, "send it again": whether such a turn was stored is not
+  known, so it is not retried behind the customer's back) and is restarted; a turn that could not be sent goes
+  to another worker, and with no worker running, turns run in the app process.
+- A worker holds at most ``MAX_IN_FLIGHT`` turns; more wait in the app's event loop. That bound keeps both
+  pipes far from full, so neither side can block writing to the other.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing.connection import Connection
+
+from .settings import usable_cores
+
+log = logging.getLogger("helpline.workers")
+MAX_IN_FLIGHT = 8
+START_TIMEOUT = 120.0  # seconds for a worker to load its stack (imports and model: ~3 s here)
+CATALOGUE_CHECK = 2.0  # seconds between checks of the catalogue file
+
+
+class WorkerUnavailable(RuntimeError):
+    """The worker holding a turn stopped before answering: the turn may or may not be stored."""
+
+
+class NoWorkers(RuntimeError):
+    """No worker could take the turn; it was not sent anywhere, so it can safely run elsewhere."""
+
+
+def _serve(conn: Connection, settings: dict) -> None:
+    """A worker process: build the serving stack, then answer turns until the app closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the app process, which stops its workers
+    from .reloader import ModelWatcher
+    from .service import Helpline
+    from .settings import Settings
+
+    try:
+        config = Settings(**settings)
+        helpline = Helpline.from_settings(config)  # (its ONNX threads: the worker's share of the cores)
+    except Exception as exc:  # noqa: BLE001 - reported to the app, which refuses to start with the message
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    ModelWatcher(helpline, config.model_dir, config.load_classifier).start()
+    catalogue, seen, next_check = config.catalogue, _mtime(config.catalogue), 0.0
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            request_id, message, conversation_id, channel = conn.recv()
+        except (EOFError, OSError):  # the app closed the pipe or died: nothing left to answer
+            return
+        if time.monotonic() >= next_check:
+            next_check = time.monotonic() + CATALOGUE_CHECK
+            if _mtime(catalogue) != seen:
+                seen = _mtime(catalogue)
+                try:
+                    helpline.reload_catalogue(catalogue)
+                except Exception as exc:  # noqa: BLE001 - a broken edit keeps the last good catalogue serving
+                    log.error("keeping the current catalogue: %s", exc)
+        try:
+            reply = (request_id, "ok", helpline.handle(message, conversation_id, channel=channel).to_dict())
+        except ValueError as exc:  # the client's fault (bad conversation id, empty message): a 400
+            reply = (request_id, "invalid", str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported to the app (a 500 there), the worker goes on
+            log.exception("turn failed")
+            reply = (request_id, "error", f"{type(exc).__name__}: {exc}")
+        conn.send(reply)
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+class _Worker:
+    def __init__(self, process, conn: Connection):
+        self.process, self.conn = process, conn
+        self.pending: dict[int, asyncio.Future] = {}
+
+
+class TurnWorkers:
+    """``await workers.turn(message, conversation_id, channel)`` -> the turn as `Turn.to_dict()` returns it."""
+
+    def __init__(self, settings, count: int):
+        if count < 1:
+            raise ValueError(f"count must be at least 1 worker, not {count}")
+        self.settings = dataclasses.asdict(settings)
+        if settings.onnx_threads is None:  # one turn at a time per worker: the cores are shared out, not each one's
+            self.settings["onnx_threads"] = max(1, usable_cores() // count)
+        self.count = count
+        self._context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads forked mid-flight
+        self._workers: list[_Worker] = []
+        self._ids = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self.restarts = 0
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def start(self) -> "TurnWorkers":
+        """Start the workers and wait until each has loaded its stack; ValueError (with the worker's own
+        message) if one cannot, e.g. a model that does not load."""
+        started = [self._spawn() for _ in range(self.count)]
+        try:
+            self._workers = [self._wait_ready(*one) for one in started]
+        except ValueError:
+            for process, conn in started:
+                conn.close()
+                process.kill()
+            raise
+        return self
+
+    def _spawn(self):
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(theirs, self.settings), name="helpline-worker",
+                                        daemon=True)  # daemon: stopped when the app process exits
+        process.start()
+        theirs.close()
+        return process, ours
+
+    def _wait_ready(self, process, conn: Connection) -> _Worker:
+        if not conn.poll(START_TIMEOUT):
+            raise ValueError(f"a turn worker did not start in {START_TIMEOUT:.0f} s")
+        try:
+            status, detail = conn.recv()
+        except EOFError:
+            process.join(timeout=5)
+            raise ValueError(f"a turn worker exited while starting (exit code {process.exitcode})") from None
+        if status != "ready":
+            raise ValueError(f"a turn worker could not start: {detail}")
+        return _Worker(process, conn)
+
+    def stop(self) -> None:
+        for worker in self._workers:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(worker.conn.fileno())
+            worker.conn.close()  # the worker sees the pipe close and returns
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
+        self._workers = []
+
+    @property
+    def alive(self) -> int:
+        return len(self._workers)
+
+    # ------------------------------------------------------------------------------------------ turns
+    def _attach(self) -> None:
+        """Bind to the running event loop on first use: replies are read by the loop, not by threads."""
+        self._loop = asyncio.get_running_loop()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT * self.count)
+        for worker in self._workers:
+            self._loop.add_reader(worker.conn.fileno(), self._readable, worker)
+
+    async def turn(self, message: str, conversation_id: str | None, channel: str = "api") -> dict:
+        if self._loop is None:
+            self._attach()
+        elif asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("TurnWorkers is bound to the event loop it was first used on")
+        async with self._slots:
+            while self._workers:
+                worker = min(self._workers, key=lambda w: len(w.pending))
+                request_id = next(self._ids)
+                try:
+                    worker.conn.send((request_id, message, conversation_id, channel))
+                except OSError:  # it died before its reader saw it: the turn never left, try another
+                    self._lost(worker)
+                    continue
+                future = worker.pending[request_id] = self._loop.create_future()
+                return await future
+        raise NoWorkers("no turn worker is running")
+
+    def _readable(self, worker: _Worker) -> None:
+        try:
+            while worker.conn.poll():
+                request_id, status, payload = worker.conn.recv()
+                future = worker.pending.pop(request_id)
+                if status == "ok":
+                    future.set_result(payload)
+                elif status == "invalid":
+                    future.set_exception(ValueError(payload))
+                else:
+                    future.set_exception(RuntimeError(payload))
+        except (EOFError, OSError):
+            self._lost(worker)
+
+    def _lost(self, worker: _Worker) -> None:
+        """A worker died: fail the turns it held, start a new one in the background."""
+        if worker not in self._workers:
+            return
+        self._workers.remove(worker)
+        self._loop.remove_reader(worker.conn.fileno())
+        worker.conn.close()
+        log.error("turn worker %s stopped (exit code %s); %d turns lost in flight, restarting it",
+                  worker.process.pid, worker.process.exitcode, len(worker.pending))
+        for future in worker.pending.values():
+            if not future.done():
+                future.set_exception(WorkerUnavailable("the turn worker stopped; send the message again"))
+        self._loop.create_task(self._restart())
+
+    async def _restart(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                new = await self._loop.run_in_executor(None, lambda: self._wait_ready(*self._spawn()))
+                break
+            except ValueError as exc:  # e.g. the model directory is being replaced: try again, less often
+                log.error("could not restart a turn worker (%s); next try in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 60.0)
+        self.restarts += 1
+        self._workers.append(new)
+        self._loop.add_reader(new.conn.fileno(), self._readable, new)
