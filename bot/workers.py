@@ -4,7 +4,7 @@ One Python process runs one thread of Python at a time (the GIL). A turn holds i
 policy, the database) besides ~1.6 ms of model time, so on two cores one process tops out well below what the
 cores can do, and its latency climbs first (benchmarks/RESULTS.md, Load). The app process keeps the HTTP side
 (it owns the port, the Gradio UI and its in-memory queue) and hands each `POST /api/chat` turn to a worker
-over a pipe; a worker runs `Helpline.handle` on its own serving stack (model, catalogue, policy, store) and
+over a socket pair; a worker runs `Helpline.handle` on its own serving stack (model, catalogue, policy, store) and
 sends the turn back. Nothing lives only in a worker: every turn is committed to the database before its reply,
 as in the app process.
 
@@ -14,7 +14,7 @@ as in the app process.
   known, so it is not retried behind the customer's back) and is restarted; a turn that could not be sent goes
   to another worker, and with no worker running, turns run in the app process.
 - A worker holds at most ``MAX_IN_FLIGHT`` turns; more wait in the app's event loop. That bound keeps both
-  pipes far from full, so neither side can block writing to the other.
+  directions of the socket far from full, so neither side can block writing to the other.
 """
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ import asyncio
 import dataclasses
 import itertools
 import logging
-import multiprocessing
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from .settings import usable_cores
 
@@ -44,9 +47,10 @@ class NoWorkers(RuntimeError):
     """No worker could take the turn; it was not sent anywhere, so it can safely run elsewhere."""
 
 
-def _serve(conn: Connection, settings: dict) -> None:
+def _serve(conn: Connection) -> None:
     """A worker process: build the serving stack, then answer turns until the app closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the app process, which stops its workers
+    settings = conn.recv()
     from .reloader import ModelWatcher
     from .service import Helpline
     from .settings import Settings
@@ -106,11 +110,11 @@ class TurnWorkers:
         if settings.onnx_threads is None:  # one turn at a time per worker: the cores are shared out, not each one's
             self.settings["onnx_threads"] = max(1, usable_cores() // count)
         self.count = count
-        self._context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads forked mid-flight
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._restarting: set[asyncio.Task] = set()
         self.restarts = 0
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -128,12 +132,17 @@ class TurnWorkers:
         return self
 
     def _spawn(self):
-        ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(theirs, self.settings), name="helpline-worker",
-                                        daemon=True)  # daemon: stopped when the app process exits
-        process.start()
+        """A fresh interpreter running this module (not multiprocessing's spawn: that re-imports the app's main
+        script in the child, here the whole Gradio UI, doubling a worker's memory), joined by a socket pair."""
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        process = subprocess.Popen([sys.executable, "-m", "bot.workers", str(theirs.fileno())],
+                                   pass_fds=[theirs.fileno()], env=env)  # same working directory: same paths
         theirs.close()
-        return process, ours
+        conn = Connection(ours.detach())
+        conn.send(self.settings)
+        return process, conn
 
     def _wait_ready(self, process, conn: Connection) -> _Worker:
         if not conn.poll(START_TIMEOUT):
@@ -141,8 +150,7 @@ class TurnWorkers:
         try:
             status, detail = conn.recv()
         except EOFError:
-            process.join(timeout=5)
-            raise ValueError(f"a turn worker exited while starting (exit code {process.exitcode})") from None
+            raise ValueError(f"a turn worker exited while starting (exit code {_exit_code(process)})") from None
         if status != "ready":
             raise ValueError(f"a turn worker could not start: {detail}")
         return _Worker(process, conn)
@@ -152,8 +160,9 @@ class TurnWorkers:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(worker.conn.fileno())
             worker.conn.close()  # the worker sees the pipe close and returns
-            worker.process.join(timeout=5)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 worker.process.kill()
         self._workers = []
 
@@ -192,6 +201,8 @@ class TurnWorkers:
             while worker.conn.poll():
                 request_id, status, payload = worker.conn.recv()
                 future = worker.pending.pop(request_id)
+                if future.done():  # its request was cancelled (the turn itself was still stored)
+                    continue
                 if status == "ok":
                     future.set_result(payload)
                 elif status == "invalid":
@@ -209,11 +220,13 @@ class TurnWorkers:
         self._loop.remove_reader(worker.conn.fileno())
         worker.conn.close()
         log.error("turn worker %s stopped (exit code %s); %d turns lost in flight, restarting it",
-                  worker.process.pid, worker.process.exitcode, len(worker.pending))
+                  worker.process.pid, worker.process.poll(), len(worker.pending))  # (poll: never block the loop)
         for future in worker.pending.values():
             if not future.done():
                 future.set_exception(WorkerUnavailable("the turn worker stopped; send the message again"))
-        self._loop.create_task(self._restart())
+        restart = self._loop.create_task(self._restart())
+        self._restarting.add(restart)  # the loop keeps only a weak reference to a task
+        restart.add_done_callback(self._restarting.discard)
 
     async def _restart(self) -> None:
         delay = 1.0
@@ -228,3 +241,14 @@ class TurnWorkers:
         self.restarts += 1
         self._workers.append(new)
         self._loop.add_reader(new.conn.fileno(), self._readable, new)
+
+
+def _exit_code(process: subprocess.Popen) -> int | None:
+    try:
+        return process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+if __name__ == "__main__":  # a worker: python -m bot.workers FD (started by TurnWorkers, not by hand)
+    _serve(Connection(int(sys.argv[1])))

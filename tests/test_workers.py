@@ -132,3 +132,21 @@ def test_the_api_answers_from_workers_and_maps_their_failures(helpline):
     assert response.status_code == 200 and fallback.calls == 1 and response.json()["reply"] != "from a worker"
     stored = helpline.store.messages(response.json()["conversation_id"])
     assert stored[0].text == "where is my order"
+
+
+def test_the_api_with_a_real_worker_serves_and_stores_chat_turns(settings, helpline):
+    workers = TurnWorkers(settings, 1).start()
+    try:
+        with TestClient(create_api(lambda: helpline, lambda: None, workers)) as client:  # one event loop
+            first = client.post("/api/chat", json={"message": "where is my order"})
+            assert first.status_code == 200, first.text
+            body = first.json()
+            second = client.post("/api/chat", json={"message": "thanks", "conversation_id": body["conversation_id"]})
+            assert second.status_code == 200 and second.json()["conversation_id"] == body["conversation_id"]
+            assert client.post("/api/chat", json={"message": "   "}).status_code == 400
+        worker_pid = workers._workers[0].process.pid
+    finally:
+        workers.stop()
+    assert worker_pid != os.getpid()
+    stored = helpline.store.messages(body["conversation_id"])  # written by the worker, read by this process
+    assert [m.text for m in stored if m.role == "customer"] == ["where is my order", "thanks"]
