@@ -145,8 +145,8 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
         return chat_json(helpline().handle(body.message, body.conversation_id, channel="api").to_dict())
 
     @api.post("/chat", summary="Send a customer message; get the bot's reply and the message's analysis",
-              response_model=ChatOut, responses={503: {"description": "the worker holding the turn stopped; "
-                                                                      "send the message again"}})
+              response_model=ChatOut, responses={503: {"description": "the worker process holding the turn "
+                                                                      "stopped; send the message again"}})
     async def chat(body: ChatIn) -> JSONResponse:
         if workers is not None and workers.alive:
             try:
@@ -154,6 +154,16 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
             except NoWorkers:  # not sent anywhere (every worker stopped): run it here
                 pass
         return JSONResponse(await asyncio.get_running_loop().run_in_executor(turns, run_turn, body))
+
+    @api.get("/health", summary="For load balancers and monitors: the serving model and the chat-turn workers")
+    def health() -> dict:
+        """Always 200 while the process serves; "degraded" when fewer turn workers run than were started (their
+        turns then run in the app process, slower, while the missing ones restart)."""
+        pool = None if workers is None else {"configured": workers.count, "running": workers.alive,
+                                             "restarts": workers.restarts}
+        degraded = pool is not None and pool["running"] < pool["configured"]
+        return {"status": "degraded" if degraded else "ok", "model_version": helpline().classifier.version,
+                "turn_workers": pool}
 
     @api.get("/chat/{conversation_id}/messages", summary="The customer's view of a conversation (for live updates)")
     def customer_messages(conversation_id: str, after: int = 0) -> dict:

@@ -37,6 +37,8 @@ log = logging.getLogger("helpline.workers")
 MAX_IN_FLIGHT = 8
 START_TIMEOUT = 120.0  # seconds for a worker to load its stack (imports and model: ~3 s here)
 CATALOGUE_CHECK = 2.0  # seconds between checks of the catalogue file
+# what the customer reads (the widget shows it): no internals, and what to do
+LOST_TURN = "the server restarted while answering this message; please send it again"
 
 
 class WorkerUnavailable(RuntimeError):
@@ -223,7 +225,7 @@ class TurnWorkers:
                   worker.process.pid, worker.process.poll(), len(worker.pending))  # (poll: never block the loop)
         for future in worker.pending.values():
             if not future.done():
-                future.set_exception(WorkerUnavailable("the turn worker stopped; send the message again"))
+                future.set_exception(WorkerUnavailable(LOST_TURN))
         restart = self._loop.create_task(self._restart())
         self._restarting.add(restart)  # the loop keeps only a weak reference to a task
         restart.add_done_callback(self._restarting.discard)

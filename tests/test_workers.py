@@ -12,7 +12,7 @@ from bot.api import create_api
 from bot.service import Helpline
 from bot.settings import Settings
 from bot.store import Store
-from bot.workers import NoWorkers, TurnWorkers, WorkerUnavailable
+from bot.workers import LOST_TURN, NoWorkers, TurnWorkers, WorkerUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_a_turn_held_by_a_dying_worker_fails_and_the_worker_is_replaced(workers,
     loop.run_until_complete(asyncio.sleep(0.2))
     assert not pending.done()
     os.kill(pid, signal.SIGKILL)
-    with pytest.raises(WorkerUnavailable, match="send the message again"):
+    with pytest.raises(WorkerUnavailable, match="please send it again"):
         loop.run_until_complete(pending)
     with pytest.raises(NoWorkers):  # while it restarts there is none: the API runs such turns itself
         loop.run_until_complete(workers.turn("hello", None))
@@ -91,7 +91,7 @@ def test_workers_share_out_the_cores_for_the_model_unless_told(settings):
 
 class FakeWorkers:
     """Stands in for TurnWorkers in the API: answers, or fails the way a real pool can."""
-    alive = 1
+    alive, count, restarts = 1, 1, 0
 
     def __init__(self, error=None):
         self.error, self.calls = error, 0
@@ -115,14 +115,22 @@ def test_the_api_answers_from_workers_and_maps_their_failures(helpline):
     def api(workers):
         return TestClient(create_api(lambda: helpline, lambda: None, workers))
 
+    healthy = api(FakeWorkers()).get("/api/health").json()
+    assert healthy["status"] == "ok" and healthy["model_version"] == helpline.classifier.version
+    assert healthy["turn_workers"] == {"configured": 1, "running": 1, "restarts": 0}
+    one_down = FakeWorkers()
+    one_down.count, one_down.restarts = 2, 1
+    assert api(one_down).get("/api/health").json()["status"] == "degraded"
+    assert api(None).get("/api/health").json()["turn_workers"] is None
+
     answered = api(FakeWorkers()).post("/api/chat", json={"message": "where is my order"})
     assert answered.status_code == 200 and answered.json()["reply"] == "from a worker"
     assert "priority_reason" not in answered.json()  # the documented ChatOut fields only
 
-    lost = api(FakeWorkers(WorkerUnavailable("the turn worker stopped; send the message again")))
+    lost = api(FakeWorkers(WorkerUnavailable(LOST_TURN)))
     response = lost.post("/api/chat", json={"message": "where is my order"})
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
-    assert "send the message again" in response.json()["detail"]
+    assert response.json()["detail"] == LOST_TURN
 
     invalid = api(FakeWorkers(ValueError("message is empty: type something first")))
     assert invalid.post("/api/chat", json={"message": "  "}).status_code == 400
