@@ -156,11 +156,12 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
         return JSONResponse(await asyncio.get_running_loop().run_in_executor(turns, run_turn, body))
 
     @api.get("/health", summary="For load balancers and monitors: the serving model and the chat-turn workers")
-    def health() -> dict:
+    async def health() -> dict:
         """Always 200 while the process serves; "degraded" when fewer turn workers run than were started (their
-        turns then run in the app process, slower, while the missing ones restart)."""
+        turns then run in the app process, slower, while the missing ones restart). Each worker reports the model
+        version it serves (all agree a few seconds after a promotion)."""
         pool = None if workers is None else {"configured": workers.count, "running": workers.alive,
-                                             "restarts": workers.restarts}
+                                             "restarts": workers.restarts, "workers": await workers.status()}
         degraded = pool is not None and pool["running"] < pool["configured"]
         return {"status": "degraded" if degraded else "ok", "model_version": helpline().classifier.version,
                 "turn_workers": pool}

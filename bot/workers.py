@@ -39,6 +39,7 @@ START_TIMEOUT = 120.0  # seconds for a worker to load its stack (imports and mod
 CATALOGUE_CHECK = 2.0  # seconds between checks of the catalogue file
 # what the customer reads (the widget shows it): no internals, and what to do
 LOST_TURN = "the server restarted while answering this message; please send it again"
+STATUS = "status"  # the channel of a status request (a turn's channel is "api", "chat", ...)
 
 
 class WorkerUnavailable(RuntimeError):
@@ -68,7 +69,7 @@ def _serve(conn: Connection) -> None:
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            request_id, message, conversation_id, channel = conn.recv()
+            request_id, message, conversation_id, channel = conn.recv()  # channel STATUS: a status request
         except (EOFError, OSError):  # the app closed the pipe or died: nothing left to answer
             return
         if time.monotonic() >= next_check:
@@ -79,6 +80,10 @@ def _serve(conn: Connection) -> None:
                     helpline.reload_catalogue(catalogue)
                 except Exception as exc:  # noqa: BLE001 - a broken edit keeps the last good catalogue serving
                     log.error("keeping the current catalogue: %s", exc)
+        if channel == STATUS:
+            conn.send((request_id, "ok", {"pid": os.getpid(), "model_version": helpline.classifier.version,
+                                          "intents": len(helpline.catalogue.intents)}))
+            continue
         try:
             reply = (request_id, "ok", helpline.handle(message, conversation_id, channel=channel).to_dict())
         except ValueError as exc:  # the client's fault (bad conversation id, empty message): a 400
@@ -180,6 +185,24 @@ class TurnWorkers:
         for worker in self._workers:
             self._loop.add_reader(worker.conn.fileno(), self._readable, worker)
 
+    async def status(self, timeout: float = 2.0) -> list[dict]:
+        """Each running worker's pid, serving model version and catalogue size (answered between its turns);
+        a worker that does not answer in ``timeout`` seconds is listed as {"pid", "error"}."""
+        if self._loop is None:
+            self._attach()
+
+        async def ask(worker: _Worker) -> dict:
+            request_id = next(self._ids)
+            future = worker.pending[request_id] = self._loop.create_future()
+            try:
+                worker.conn.send((request_id, None, None, STATUS))
+                return await asyncio.wait_for(future, timeout)
+            except (OSError, asyncio.TimeoutError, WorkerUnavailable) as exc:
+                worker.pending.pop(request_id, None)
+                return {"pid": worker.process.pid, "error": type(exc).__name__}
+
+        return list(await asyncio.gather(*(ask(worker) for worker in self._workers)))
+
     async def turn(self, message: str, conversation_id: str | None, channel: str = "api") -> dict:
         if self._loop is None:
             self._attach()
@@ -202,9 +225,9 @@ class TurnWorkers:
         try:
             while worker.conn.poll():
                 request_id, status, payload = worker.conn.recv()
-                future = worker.pending.pop(request_id)
-                if future.done():  # its request was cancelled (the turn itself was still stored)
-                    continue
+                future = worker.pending.pop(request_id, None)
+                if future is None or future.done():  # given up on (a status past its timeout; a cancelled
+                    continue                         # request, whose turn was still stored)
                 if status == "ok":
                     future.set_result(payload)
                 elif status == "invalid":

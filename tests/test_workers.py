@@ -72,6 +72,32 @@ def test_a_turn_held_by_a_dying_worker_fails_and_the_worker_is_replaced(workers,
     assert loop.run_until_complete(workers.turn("hello again", None))["reply"]
 
 
+def test_a_worker_reports_what_it_serves_and_picks_up_a_catalogue_edit(settings, loop, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from bot import Classifier
+    from bot.workers import CATALOGUE_CHECK
+    from intents import DEFAULT_CATALOGUE
+    from intents.editing import add_intent
+
+    catalogue = tmp_path / "catalogue.yaml"
+    shutil.copy(DEFAULT_CATALOGUE, catalogue)
+    workers = TurnWorkers(replace(settings, catalogue=str(catalogue)), 1).start()
+    try:
+        [before] = loop.run_until_complete(workers.status())
+        assert before["pid"] == workers._workers[0].process.pid != os.getpid()
+        assert before["model_version"] == Classifier.load(settings.model_dir).version
+        add_intent(catalogue, "gift_wrapping", [f"can you gift wrap {thing}" for thing in
+                                                ("it", "my order", "the shoes", "a present", "two items", "this",
+                                                 "the parcel", "my gift", "the box", "everything")])
+        loop.run_until_complete(asyncio.sleep(CATALOGUE_CHECK + 0.2))  # the worker looks every CATALOGUE_CHECK s
+        [after] = loop.run_until_complete(workers.status())
+        assert after["intents"] == before["intents"] + 1
+    finally:
+        workers.stop()
+
+
 def test_a_worker_that_cannot_load_the_model_stops_the_start_with_its_reason(tmp_path):
     broken = Settings(model_dir=str(tmp_path / "no-model"), db=f"sqlite:///{tmp_path / 'h.db'}")
     with pytest.raises(ValueError, match="a turn worker could not start: .*no-model"):
@@ -96,6 +122,9 @@ class FakeWorkers:
     def __init__(self, error=None):
         self.error, self.calls = error, 0
 
+    async def status(self):
+        return [{"pid": 1, "model_version": "v-fake", "intents": 3}][:self.alive]
+
     async def turn(self, message, conversation_id, channel):
         self.calls += 1
         if self.error:
@@ -117,7 +146,8 @@ def test_the_api_answers_from_workers_and_maps_their_failures(helpline):
 
     healthy = api(FakeWorkers()).get("/api/health").json()
     assert healthy["status"] == "ok" and healthy["model_version"] == helpline.classifier.version
-    assert healthy["turn_workers"] == {"configured": 1, "running": 1, "restarts": 0}
+    assert healthy["turn_workers"] == {"configured": 1, "running": 1, "restarts": 0,
+                                       "workers": [{"pid": 1, "model_version": "v-fake", "intents": 3}]}
     one_down = FakeWorkers()
     one_down.count, one_down.restarts = 2, 1
     assert api(one_down).get("/api/health").json()["status"] == "degraded"
