@@ -151,12 +151,23 @@ class TurnWorkers:
         conn.send(self.settings)
         return process, conn
 
+    def _start_one(self) -> _Worker:
+        """One new worker, ready; on any failure nothing is left behind (no process, no open socket)."""
+        process, conn = self._spawn()
+        try:
+            return self._wait_ready(process, conn)
+        except BaseException:
+            conn.close()
+            process.kill()
+            process.wait()
+            raise
+
     def _wait_ready(self, process, conn: Connection) -> _Worker:
         if not conn.poll(START_TIMEOUT):
             raise ValueError(f"a turn worker did not start in {START_TIMEOUT:.0f} s")
         try:
             status, detail = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # it died while starting (reset, if it died with bytes unread)
             raise ValueError(f"a turn worker exited while starting (exit code {_exit_code(process)})") from None
         if status != "ready":
             raise ValueError(f"a turn worker could not start: {detail}")
@@ -257,9 +268,9 @@ class TurnWorkers:
         delay = 1.0
         while True:
             try:
-                new = await self._loop.run_in_executor(None, lambda: self._wait_ready(*self._spawn()))
+                new = await self._loop.run_in_executor(None, self._start_one)
                 break
-            except ValueError as exc:  # e.g. the model directory is being replaced: try again, less often
+            except Exception as exc:  # noqa: BLE001 - e.g. the model being replaced: never give up the slot
                 log.error("could not restart a turn worker (%s); next try in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(2 * delay, 60.0)

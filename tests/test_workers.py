@@ -115,6 +115,20 @@ def test_workers_share_out_the_cores_for_the_model_unless_told(settings):
     assert TurnWorkers(replace(settings, onnx_threads=3), 2).settings["onnx_threads"] == 3
 
 
+def test_a_worker_that_dies_while_starting_is_reported_not_raised_as_a_socket_error(settings):
+    import socket
+    import subprocess
+    import sys
+    from multiprocessing.connection import Connection
+
+    ours, theirs = socket.socketpair()
+    ours.sendall(b"unread")
+    theirs.close()  # closed with bytes unread: our next read is a reset, as when a starting worker is killed
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    with pytest.raises(ValueError, match="a turn worker exited while starting"):
+        TurnWorkers(settings, 1)._wait_ready(process, Connection(ours.detach()))
+
+
 class FakeWorkers:
     """Stands in for TurnWorkers in the API: answers, or fails the way a real pool can."""
     alive, count, restarts = 1, 1, 0
