@@ -39,7 +39,8 @@ def _stack() -> tuple[Helpline, ModelWatcher]:
             old.stop()
         _serving.clear()
         service = Helpline.from_settings(settings)
-        _serving[key] = (service, ModelWatcher(service, settings.model_dir, settings.load_classifier).start())
+        _serving[key] = (service, ModelWatcher(service, settings.model_dir, settings.load_classifier,
+                                               catalogue=settings.catalogue).start())
     return _serving[key]
 
 

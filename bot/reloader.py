@@ -5,7 +5,9 @@ version is read from registry.json. A `ModelWatcher` thread checks every few sec
 changed it loads the new one *beside* the old, then swaps the reference in one assignment (requests in flight
 finish on the model they started with). A model that fails to load leaves the old one serving, and the error
 is kept for the console to show. Every process watches on its own, so all processes behind one database pick
-up a promotion within the polling interval.
+up a promotion within the polling interval. Given the catalogue's path, the watcher also re-reads the catalogue
+when its file changes (an intent added on the Insights tab of any process); a broken edit keeps the last good
+catalogue serving.
 """
 from __future__ import annotations
 
@@ -41,13 +43,25 @@ def fingerprint(path: str | os.PathLike) -> tuple:
         return ("unavailable", str(exc))
 
 
+CHECK_INTERVAL = 2.0  # seconds between checks
+
+
+def _mtime(path: str | None) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        return None
+
+
 class ModelWatcher:
-    def __init__(self, helpline, model_path: str, load, interval: float = 2.0):
+    def __init__(self, helpline, model_path: str, load, interval: float = CHECK_INTERVAL,
+                 catalogue: str | None = None):
         self.helpline = helpline
         self.model_path = model_path
         self.load = load                      # directory -> classifier
         self.interval = interval
         self.current = fingerprint(model_path)
+        self.catalogue, self.catalogue_seen = catalogue, _mtime(catalogue)
         self.last_error: str | None = None
         self.last_reload: str | None = None
         self._stop = threading.Event()
@@ -78,6 +92,21 @@ class ModelWatcher:
         log.warning(self.last_reload)
         return True
 
+    def check_catalogue(self) -> bool:
+        """Re-read the catalogue if its file changed; True when the new one now serves."""
+        seen = _mtime(self.catalogue)
+        if seen == self.catalogue_seen:
+            return False
+        self.catalogue_seen = seen  # as for models: a broken edit is not retried until the file changes again
+        try:
+            self.helpline.reload_catalogue(self.catalogue)
+        except Exception as exc:  # noqa: BLE001 - a broken edit keeps the last good catalogue serving
+            log.error("keeping the current catalogue: %s", exc)
+            return False
+        return True
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.check()
+            if self.catalogue:
+                self.check_catalogue()

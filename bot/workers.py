@@ -8,8 +8,8 @@ over a socket pair; a worker runs `Helpline.handle` on its own serving stack (mo
 sends the turn back. Nothing lives only in a worker: every turn is committed to the database before its reply,
 as in the app process.
 
-- Each worker watches the model like the app process does (bot/reloader.py) and reloads the catalogue when its
-  file changes (an intent added on the Insights tab), so a promotion or an edit reaches every process.
+- Each worker watches the model and the catalogue file like the app process does (bot/reloader.py), so a
+  promotion or an edit (an intent added on the Insights tab) reaches every process.
 - A worker that dies fails only the turns it held (503, "send it again": whether such a turn was stored is not
   known, so it is not retried behind the customer's back) and is restarted; a turn that could not be sent goes
   to another worker, and with no worker running, turns run in the app process.
@@ -27,7 +27,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from .settings import usable_cores
 log = logging.getLogger("helpline.workers")
 MAX_IN_FLIGHT = 8
 START_TIMEOUT = 120.0  # seconds for a worker to load its stack (imports and model: ~3 s here)
-CATALOGUE_CHECK = 2.0  # seconds between checks of the catalogue file
 # what the customer reads (the widget shows it): no internals, and what to do
 LOST_TURN = "the server restarted while answering this message; please send it again"
 STATUS = "status"  # the channel of a status request (a turn's channel is "api", "chat", ...)
@@ -64,22 +62,13 @@ def _serve(conn: Connection) -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the app, which refuses to start with the message
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
-    ModelWatcher(helpline, config.model_dir, config.load_classifier).start()
-    catalogue, seen, next_check = config.catalogue, _mtime(config.catalogue), 0.0
+    ModelWatcher(helpline, config.model_dir, config.load_classifier, catalogue=config.catalogue).start()
     conn.send(("ready", os.getpid()))
     while True:
         try:
             request_id, message, conversation_id, channel = conn.recv()  # channel STATUS: a status request
         except (EOFError, OSError):  # the app closed the pipe or died: nothing left to answer
             return
-        if time.monotonic() >= next_check:
-            next_check = time.monotonic() + CATALOGUE_CHECK
-            if _mtime(catalogue) != seen:
-                seen = _mtime(catalogue)
-                try:
-                    helpline.reload_catalogue(catalogue)
-                except Exception as exc:  # noqa: BLE001 - a broken edit keeps the last good catalogue serving
-                    log.error("keeping the current catalogue: %s", exc)
         if channel == STATUS:
             conn.send((request_id, "ok", {"pid": os.getpid(), "model_version": helpline.classifier.version,
                                           "intents": len(helpline.catalogue.intents)}))
@@ -92,13 +81,6 @@ def _serve(conn: Connection) -> None:
             log.exception("turn failed")
             reply = (request_id, "error", f"{type(exc).__name__}: {exc}")
         conn.send(reply)
-
-
-def _mtime(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
 
 
 class _Worker:
@@ -128,13 +110,12 @@ class TurnWorkers:
     def start(self) -> "TurnWorkers":
         """Start the workers and wait until each has loaded its stack; ValueError (with the worker's own
         message) if one cannot, e.g. a model that does not load."""
-        started = [self._spawn() for _ in range(self.count)]
+        started = [self._spawn() for _ in range(self.count)]  # all load at once, then each is waited for
         try:
             self._workers = [self._wait_ready(*one) for one in started]
         except ValueError:
-            for process, conn in started:
-                conn.close()
-                process.kill()
+            for one in started:  # the ones already up, and the ones not yet waited for
+                _discard(*one)
             raise
         return self
 
@@ -151,26 +132,21 @@ class TurnWorkers:
         conn.send(self.settings)
         return process, conn
 
-    def _start_one(self) -> _Worker:
-        """One new worker, ready; on any failure nothing is left behind (no process, no open socket)."""
-        process, conn = self._spawn()
-        try:
-            return self._wait_ready(process, conn)
-        except BaseException:
-            conn.close()
-            process.kill()
-            process.wait()
-            raise
-
     def _wait_ready(self, process, conn: Connection) -> _Worker:
-        if not conn.poll(START_TIMEOUT):
-            raise ValueError(f"a turn worker did not start in {START_TIMEOUT:.0f} s")
+        """The worker once it has loaded its stack; on any failure nothing is left behind (no process, no
+        open socket) and ValueError says why."""
         try:
-            status, detail = conn.recv()
-        except (EOFError, OSError):  # it died while starting (reset, if it died with bytes unread)
-            raise ValueError(f"a turn worker exited while starting (exit code {_exit_code(process)})") from None
-        if status != "ready":
-            raise ValueError(f"a turn worker could not start: {detail}")
+            if not conn.poll(START_TIMEOUT):
+                raise ValueError(f"a turn worker did not start in {START_TIMEOUT:.0f} s")
+            try:
+                status, detail = conn.recv()
+            except (EOFError, OSError):  # it died while starting (reset, if it died with bytes unread)
+                raise ValueError(f"a turn worker exited while starting (exit code {_exit_code(process)})") from None
+            if status != "ready":
+                raise ValueError(f"a turn worker could not start: {detail}")
+        except BaseException:
+            _discard(process, conn)
+            raise
         return _Worker(process, conn)
 
     def stop(self) -> None:
@@ -268,7 +244,7 @@ class TurnWorkers:
         delay = 1.0
         while True:
             try:
-                new = await self._loop.run_in_executor(None, self._start_one)
+                new = await self._loop.run_in_executor(None, lambda: self._wait_ready(*self._spawn()))
                 break
             except Exception as exc:  # noqa: BLE001 - e.g. the model being replaced: never give up the slot
                 log.error("could not restart a turn worker (%s); next try in %.0f s", exc, delay)
@@ -277,6 +253,13 @@ class TurnWorkers:
         self.restarts += 1
         self._workers.append(new)
         self._loop.add_reader(new.conn.fileno(), self._readable, new)
+
+
+def _discard(process: subprocess.Popen, conn: Connection) -> None:
+    """A worker that did not come up: close its socket, stop it, reap it (each step is safe to repeat)."""
+    conn.close()
+    process.kill()
+    process.wait()
 
 
 def _exit_code(process: subprocess.Popen) -> int | None:

@@ -167,6 +167,23 @@ def test_hot_reload_swaps_models_without_failing_requests(registry, tmp_path):
     assert errors == []
 
 
+def test_the_watcher_serves_an_edited_catalogue_and_keeps_the_last_good_one(tmp_path):
+    from intents import DEFAULT_CATALOGUE
+    from intents.editing import add_intent
+
+    path = tmp_path / "catalogue.yaml"
+    shutil.copy(DEFAULT_CATALOGUE, path)
+    helpline = Helpline(StubClassifier(), load_catalogue(path), Store(f"sqlite:///{tmp_path / 'h.db'}"))
+    watcher = ModelWatcher(helpline, str(tmp_path / "no-model"), Classifier.load, catalogue=str(path))
+    assert not watcher.check_catalogue()                                    # unchanged
+    add_intent(path, "gift_wrapping", [f"can you gift wrap {thing}" for thing in
+                                       ("it", "my order", "the shoes", "a present", "two items", "this",
+                                        "the parcel", "my gift", "the box", "everything")])
+    assert watcher.check_catalogue() and "gift_wrapping" in helpline.catalogue
+    path.write_text("version: [broken")                                     # a broken edit
+    assert not watcher.check_catalogue() and "gift_wrapping" in helpline.catalogue
+
+
 # ------------------------------------------------------------------------------- active learning, discovery
 def test_review_queue_puts_the_least_sure_first(tmp_path):
     class Unsure(StubClassifier):

@@ -77,7 +77,7 @@ def test_a_worker_reports_what_it_serves_and_picks_up_a_catalogue_edit(settings,
     from dataclasses import replace
 
     from bot import Classifier
-    from bot.workers import CATALOGUE_CHECK
+    from bot.reloader import CHECK_INTERVAL
     from intents import DEFAULT_CATALOGUE
     from intents.editing import add_intent
 
@@ -91,7 +91,7 @@ def test_a_worker_reports_what_it_serves_and_picks_up_a_catalogue_edit(settings,
         add_intent(catalogue, "gift_wrapping", [f"can you gift wrap {thing}" for thing in
                                                 ("it", "my order", "the shoes", "a present", "two items", "this",
                                                  "the parcel", "my gift", "the box", "everything")])
-        loop.run_until_complete(asyncio.sleep(CATALOGUE_CHECK + 0.2))  # the worker looks every CATALOGUE_CHECK s
+        loop.run_until_complete(asyncio.sleep(CHECK_INTERVAL + 0.2))  # its watcher looks every CHECK_INTERVAL s
         [after] = loop.run_until_complete(workers.status())
         assert after["intents"] == before["intents"] + 1
     finally:
