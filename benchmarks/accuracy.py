@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import splits  # noqa: E402
+from benchmarks import significance, splits  # noqa: E402
 from benchmarks.report import machine, update_results_md  # noqa: E402
 
 METHODS = ("tfidf_svc", "frozen_lr", "helpline")
@@ -42,7 +42,9 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
     data = splits.load(work, task)
     started = time.time()
     if method == "helpline":
-        return helpline(work, task, max_steps)
+        metrics = helpline(work, task, max_steps)
+        save_predictions(work, method, task, metrics.pop("predictions"))
+        return metrics
     encoder = baselines.FrozenEncoder() if method == "frozen_lr" else None
     if TASKS[task] == "intent":
         if method == "tfidf_svc":
@@ -51,6 +53,7 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
             predicted = baselines.frozen_lr_intents(encoder, data["train_x"], data["train_y"], data["calib_x"],
                                                     data["calib_y"], data["test_x"])
         metrics = intent_metrics(data["test_y"], predicted)
+        save_predictions(work, method, task, list(predicted))
     else:
         labels = data["labels"]
         fn = baselines.tfidf_svc_emotions if method == "tfidf_svc" else baselines.frozen_lr_emotions
@@ -58,6 +61,7 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
         predicted = fn(*extra, data["train_x"], data["train_y"], data["calib_x"], data["calib_y"], data["test_x"],
                        labels)
         metrics = emotion_metrics(np.asarray(data["test_y"]), predicted, labels)
+        save_predictions(work, method, task, [np.flatnonzero(row).tolist() for row in predicted])
     metrics["train_seconds"] = round(time.time() - started, 1)
     return metrics
 
@@ -76,12 +80,36 @@ def helpline(work: Path, task: str, max_steps: int) -> dict:
               + (["--max-steps", str(max_steps)] if max_steps > 0 else []))
     model = HelplineModel.from_pretrained(out)
     if TASKS[task] == "intent":
-        result = evaluate(model, intent_test=str(work / f"{task}_test.csv"))
+        result = evaluate(model, intent_test=str(work / f"{task}_test.csv"), keep_predictions=True)
     else:
-        result = evaluate(model, emotion_test=str(work / "goemotions_test.tsv"))
+        result = evaluate(model, emotion_test=str(work / "goemotions_test.tsv"), keep_predictions=True)
     keep = {k: v for k, v in result.items() if not isinstance(v, (dict, list)) and k != "model"}
+    predictions = result["intent_predictions" if TASKS[task] == "intent" else "emotion_predictions"]
     return keep | {"train_seconds": model.metadata["training"]["wall_seconds"], "model_version": model.version,
-                   "intent_data": intents}
+                   "intent_data": intents, "predictions": predictions}
+
+
+def save_predictions(work: Path, method: str, task: str, predictions: list) -> None:
+    """Each test message's prediction, in test-file order, for the paired comparison (not kept in results)."""
+    (work / f"predictions-{method}-{task}.json").write_text(json.dumps(predictions))
+
+
+def comparisons(work: Path, task: str, methods: list[str]) -> dict | None:
+    """Helpline minus each baseline on this task's test messages, with paired-bootstrap 95% intervals."""
+    from finetune.metrics import multi_hot
+
+    data = json.loads((work / f"{task}.splits.json").read_text())
+    predictions = {m: json.loads((work / f"predictions-{m}-{task}.json").read_text()) for m in methods}
+    if "helpline" not in predictions or len(predictions) < 2:
+        return None
+    truth = data["test_y"]
+    if any(len(p) != len(truth) for p in predictions.values()):
+        print(f"{task}: predictions and test rows differ in number; no intervals", file=sys.stderr)
+        return None
+    if TASKS[task] == "emotion":
+        truth = multi_hot(truth, len(data["labels"]))
+        predictions = {m: multi_hot(p, len(data["labels"])) for m, p in predictions.items()}
+    return significance.compare(TASKS[task], truth, predictions)
 
 
 def spawn(method: str, task: str, work: Path, max_steps: int) -> dict:
@@ -127,6 +155,9 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"\n=== {task}: {method}", file=sys.stderr, flush=True)
                 results.setdefault(task, {})[method] = spawn(method, task, work, args.max_steps)
                 print(json.dumps(results[task][method]), file=sys.stderr, flush=True)
+            versus = comparisons(work, task, list(results[task]))
+            if versus:
+                results[task]["helpline"]["vs"] = versus
     record = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
               "machine": machine() + ", no GPU",
               "max_steps": args.max_steps, "test_files": test_files, "results": results}

@@ -17,8 +17,9 @@ from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot,
 
 
 def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test: str | None = None,
-             batch_size: int = 64) -> dict:
-    """Metrics of ``model`` on an intent test file and/or a GoEmotions test file."""
+             batch_size: int = 64, keep_predictions: bool = False) -> dict:
+    """Metrics of ``model`` on an intent test file and/or a GoEmotions test file (with ``keep_predictions``,
+    also each message's predicted intent and emotion label indices, in file order, for paired comparisons)."""
     result: dict = {"model": model.version}
     if intent_test:
         data = load_intent_data(intent_test).train
@@ -32,6 +33,8 @@ def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test:
         result.update(intent_metrics(list(data["intent"]), y_pred))
         result["per_intent"] = per_intent_scores(list(data["intent"]), y_pred)
         result["confused_pairs"] = confused_pairs(list(data["intent"]), y_pred)
+        if keep_predictions:
+            result["intent_predictions"] = y_pred
     if emotion_test:
         emotions = load_emotion_data(emotion_test)
         if emotions.labels != model.emotion_labels:
@@ -42,7 +45,10 @@ def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test:
         thresholds = model.metadata.get("emotion_thresholds", {})
         cut = np.asarray([thresholds.get(label, 0.5) for label in model.emotion_labels])
         targets = multi_hot(list(test["labels"]), len(model.emotion_labels))
-        result.update(emotion_metrics(targets, (probs >= cut).astype(np.float32), model.emotion_labels))
+        predicted = (probs >= cut).astype(np.float32)
+        result.update(emotion_metrics(targets, predicted, model.emotion_labels))
+        if keep_predictions:
+            result["emotion_predictions"] = [np.flatnonzero(row).tolist() for row in predicted]
     return result
 
 

@@ -11,11 +11,11 @@ import os
 import random
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from datasets import concatenate_datasets
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_linear_schedule_with_warmup
@@ -28,7 +28,9 @@ from .arguments import TrainArguments
 from .averaging import WeightAverage
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .calibrate import calibrate
+from .frozen_layers import FrozenLayers
 from .losses import emotion_loss, intent_loss
+from .probe import linear_probe, use_bf16
 from .lexical_fit import choose_weight, fit_lexical
 from .data import EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation
 from .metrics import multi_hot
@@ -90,45 +92,9 @@ def build_model(args: TrainArguments, intent_labels: list[str], emotions: Emotio
     return model
 
 
-@torch.no_grad()
-def embed_all(model: HelplineModel, sequences: list[list[int]], pad_id: int, bf16: bool, batch: int = 128):
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    out = torch.zeros(len(sequences), model.network.intent_head.in_features)
-    for start in range(0, len(order), batch):
-        idx = order[start:start + batch]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out[idx] = model.network.embed(**pad_batch([sequences[i] for i in idx], pad_id)).float()
-    return out
-
-
-def linear_probe(model: HelplineModel, sequences: list[list[int]], labels: list[int], args: TrainArguments) -> None:
-    """Fit the intent head on frozen pooled features (full-batch AdamW; a few seconds), in place."""
-    model.network.eval()
-    features = embed_all(model, sequences, model.tokenizer.pad_token_id or 0, use_bf16(args))
-    target = torch.tensor(labels)
-    head = model.network.intent_head
-    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-2, weight_decay=1e-4)
-    with torch.enable_grad():
-        for _ in range(300):
-            loss = F.cross_entropy(head(features), target, label_smoothing=args.label_smoothing)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    accuracy = (head(features).argmax(1) == target).float().mean().item()
-    log(f"linear probe on frozen features: training accuracy {accuracy:.3f}, loss {loss.item():.3f}")
-
-
-def use_bf16(args: TrainArguments) -> bool:
-    if args.bf16 != "auto":
-        return args.bf16 == "yes"
-    cpu = torch.cpu
-    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
-                or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
-
-
 def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int):
-    embeddings = model.network.encoder.get_input_embeddings()
-    embeddings.weight.requires_grad_(not args.freeze_word_embeddings)
+    if args.freeze_word_embeddings:
+        model.network.encoder.get_input_embeddings().weight.requires_grad_(False)
     decay, no_decay, heads = [], [], []
     for name, param in model.network.named_parameters():
         if not param.requires_grad:
@@ -169,6 +135,8 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     n_emotion = max(args.emotion_examples_per_epoch, args.min_task_examples) if emotion_ids else 0
     steps_per_epoch = math.ceil(n_intent / args.batch_size) + math.ceil(n_emotion / args.batch_size)
     total = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.epochs
+    pad_id = tok.pad_token_id or 0
+    frozen = FrozenLayers(model.network, args.frozen_layers, pad_id) if args.frozen_layers else None
     optimizer, scheduler = make_optimizer(model, args, total)
     bf16 = use_bf16(args)
     log(f"training {total} steps{' in bfloat16' if bf16 else ''}: {len(intent_ids)} intent examples "
@@ -176,14 +144,17 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
         f"{n_emotion} emotion examples")
     if args.linear_probe and args.init_from is None:  # a model we start from already has a trained head
         linear_probe(model, intent_ids, intent_y, args)
+    if frozen is not None:
+        cache = {"intent": frozen.precompute(intent_ids, bf16, "intent"),
+                 "emotion": frozen.precompute(emotion_ids, bf16, "emotion") if n_emotion else []}
     model.network.train()
     average = WeightAverage(model.network, args.weight_average_decay) if args.weight_average_decay > 0 else None
-    pad_id = tok.pad_token_id or 0
     intent_cursor: list[int] = []
     emotion_cursor: list[int] = []
     step, seen, started = 0, 0, time.time()
     losses = {"intent": [], "emotion": []}
-    with tqdm(total=total, desc="training", unit="step", file=sys.stderr) as bar:
+    with tqdm(total=total, desc="training", unit="step", file=sys.stderr) as bar, \
+            (frozen.skipping() if frozen is not None else nullcontext()):
         while step < total:
             plan = [("intent", b) for b in bucket_batches(
                 epoch_sample(len(intent_ids), n_intent, rng, intent_cursor), intent_len, args.batch_size, rng)]
@@ -196,10 +167,13 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                 if step >= total:
                     break
                 sequences = [(intent_ids if task == "intent" else emotion_ids)[i] for i in batch]
+                states = [cache[task][i] for i in batch] if frozen is not None else None
                 if task == "intent" and args.rdrop_alpha > 0:
                     sequences = sequences + sequences  # two dropout masks over the same messages
+                    states = states + states if states is not None else None
+                inputs = frozen.batch(sequences, states) if frozen is not None else pad_batch(sequences, pad_id)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    intent_logits, emotion_logits = model.network(**pad_batch(sequences, pad_id))
+                    intent_logits, emotion_logits = model.network(**inputs)
                 if task == "intent":
                     loss = intent_loss(intent_logits, torch.tensor([intent_y[i] for i in batch]), args.label_smoothing,
                                        args.rdrop_alpha)

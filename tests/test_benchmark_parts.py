@@ -15,12 +15,63 @@ def test_report_shows_ratios_against_both_baselines(tmp_path):
                                         "helpline": {"intent_accuracy": 0.936, "train_seconds": 600,
                                                      "peak_rss_mb": 1200}}}}
     text = table(record)
-    assert "| banking77 | Helpline | accuracy | 0.9360 | 1.170x | 1.040x | 600 s | 1200 MB |" in text
+    assert "| banking77 | Helpline | accuracy | 0.9360 | 1.170x | 1.040x | - | 600 s | 1200 MB |" in text
     path = tmp_path / "RESULTS.md"
     path.write_text("# Results\n\nintro\n")
     update_results_md(record, path)
     update_results_md(record, path)  # a second run replaces its section instead of appending
     assert path.read_text().count("accuracy-validation:start") == 1 and "intro" in path.read_text()
+
+
+def test_report_shows_the_paired_intervals_of_helpline_rows():
+    vs = {"frozen_lr": {"intent_accuracy": {"difference": 0.012, "ci95": [0.004, 0.0205]}}}
+    record = {"mode": "validation", "date": "2026-11-26", "machine": "2 cores", "command": "accuracy.py",
+              "results": {"banking77": {"frozen_lr": {"intent_accuracy": 0.93},
+                                        "helpline": {"intent_accuracy": 0.942, "vs": vs}}}}
+    assert "| 1.013x | frozen +1.2 (+0.4 to +2.1) |" in table(record)
+
+
+def test_paired_interval_is_narrow_when_methods_differ_on_few_messages():
+    import numpy as np
+
+    from benchmarks.significance import compare
+
+    rng = np.random.default_rng(1)
+    truth = list(rng.choice(["a", "b", "c"], size=1000))
+    baseline = [t if i % 10 else "wrong" for i, t in enumerate(truth)]          # 90% right
+    ours = [t if i % 10 or i % 20 == 0 else "wrong" for i, t in enumerate(truth)]  # the same, plus 50 more right
+    result = compare("intent", truth, {"helpline": ours, "frozen_lr": baseline})["frozen_lr"]["intent_accuracy"]
+    assert result["difference"] == 0.05
+    low, high = result["ci95"]
+    # each accuracy alone has a standard error of ~0.8 points; the paired difference is surely above zero
+    assert 0.03 < low < 0.05 < high < 0.07
+    tie = compare("intent", truth, {"helpline": baseline, "frozen_lr": baseline})["frozen_lr"]["intent_accuracy"]
+    assert tie == {"difference": 0.0, "ci95": [0.0, 0.0]}
+
+
+def test_emotion_intervals_match_scikit_learn_on_the_full_sample():
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from benchmarks.significance import emotion_scores
+
+    rng = np.random.default_rng(0)
+    truth = (rng.random((300, 5)) < 0.3).astype(np.float32)
+    predicted = np.where(rng.random((300, 5)) < 0.8, truth, 1 - truth)
+    everything_once = np.ones((1, 300))
+    scores = emotion_scores(truth, predicted, everything_once)
+    assert np.isclose(scores["emotion_macro_f1"][0], f1_score(truth, predicted, average="macro"))
+    assert np.isclose(scores["emotion_micro_f1"][0], f1_score(truth, predicted, average="micro"))
+
+
+def test_oos_rows_get_their_own_intervals():
+    from benchmarks.significance import compare
+
+    truth = ["a", "b", "oos", "oos"] * 50
+    ours = ["a", "b", "oos", "a"] * 50
+    theirs = ["a", "a", "a", "a"] * 50
+    result = compare("intent", truth, {"helpline": ours, "tfidf_svc": theirs})["tfidf_svc"]
+    assert result["oos_recall"]["difference"] == 0.5 and result["in_scope_accuracy"]["difference"] == 0.5
 
 
 def test_hungarian_accuracy_matches_clusters_to_labels():
@@ -114,3 +165,19 @@ def test_load_clients_send_the_offered_rate_and_charge_a_slow_server_for_its_bac
     # rate 0: as fast as replies come, so the slow server's throughput is its own, ~20 turns/s
     closed = _paced_run(delay=0.05, clients=4, seconds=1.0, rate=0)
     assert 15 <= closed["turns_per_s"] <= 21 and closed["p50_ms"] >= 150  # 4 clients queue on one server
+
+
+def test_accuracy_benchmark_compares_saved_predictions(tmp_path):
+    import json
+
+    from benchmarks.accuracy import comparisons, save_predictions
+
+    (tmp_path / "goemotions.splits.json").write_text(json.dumps(
+        {"labels": ["joy", "anger"], "test_y": [[0], [1], [0, 1], []] * 25}))
+    save_predictions(tmp_path, "helpline", "goemotions", [[0], [1], [0, 1], []] * 25)
+    save_predictions(tmp_path, "frozen_lr", "goemotions", [[0], [0], [0], []] * 25)
+    versus = comparisons(tmp_path, "goemotions", ["frozen_lr", "helpline"])
+    macro = versus["frozen_lr"]["emotion_macro_f1"]
+    assert macro["difference"] > 0 and macro["ci95"][0] > 0
+    save_predictions(tmp_path, "frozen_lr", "goemotions", [[0]] * 3)  # a row lost: no interval, no crash
+    assert comparisons(tmp_path, "goemotions", ["frozen_lr", "helpline"]) is None

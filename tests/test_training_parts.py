@@ -71,7 +71,7 @@ def test_linear_probe_fits_the_intent_head(tiny_base, tiny_data):
     from bot import HelplineModel
     from finetune.arguments import TrainArguments
     from finetune.data import load_intent_data
-    from finetune.train import embed_all, linear_probe
+    from finetune.probe import embed_all, linear_probe
 
     train = load_intent_data(tiny_data["intents"]).train
     labels = sorted(set(train["intent"]))
