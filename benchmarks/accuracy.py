@@ -8,6 +8,7 @@ Validation mode holds out 10% of Banking77 train (stratified), half of CLINC150 
 for scoring; the other halves calibrate thresholds (for every method alike). Every method runs in its own
 process, so training time and peak memory (max RSS) are its own. Helpline is trained with
 `python -m finetune train` defaults: one model on Banking77 + GoEmotions, one on CLINC150 + GoEmotions.
+Each Helpline row also gets Helpline minus each baseline with a 95% paired-bootstrap interval (significance.py).
 Writes benchmarks/results/accuracy-{validation,test}.json and the table in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
