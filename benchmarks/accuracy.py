@@ -38,7 +38,7 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
     import numpy as np
 
     from benchmarks import baselines
-    from finetune.metrics import emotion_metrics, intent_metrics
+    from finetune.metrics import emotion_metrics, intent_metrics, label_indices
 
     data = splits.load(work, task)
     started = time.time()
@@ -62,7 +62,7 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
         predicted = fn(*extra, data["train_x"], data["train_y"], data["calib_x"], data["calib_y"], data["test_x"],
                        labels)
         metrics = emotion_metrics(np.asarray(data["test_y"]), predicted, labels)
-        save_predictions(work, method, task, [np.flatnonzero(row).tolist() for row in predicted])
+        save_predictions(work, method, task, label_indices(predicted))
     metrics["train_seconds"] = round(time.time() - started, 1)
     return metrics
 

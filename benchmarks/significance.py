@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.prediction import OOS
+
 RESAMPLES = 2000
-OOS = "oos"
 
 
 def resample_weights(n: int, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
@@ -42,7 +43,7 @@ def emotion_scores(truth: np.ndarray, predicted: np.ndarray, weights: np.ndarray
                   weights @ (truth * (1 - predicted)))
     denominator = 2 * tp + fp + fn
     per_label = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1.0), 0.0)
-    micro_den = (2 * tp + fp + fn).sum(1)
+    micro_den = denominator.sum(1)
     return {"emotion_macro_f1": per_label.mean(1),
             "emotion_micro_f1": 2 * tp.sum(1) / np.where(micro_den > 0, micro_den, 1.0)}
 

@@ -13,7 +13,7 @@ from bot.prediction import OOS
 
 from .arguments import EvaluateArguments
 from .data import DataError, load_emotion_data, load_intent_data
-from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot, per_intent_scores
+from .metrics import confused_pairs, emotion_metrics, intent_metrics, label_indices, multi_hot, per_intent_scores
 
 
 def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test: str | None = None,
@@ -48,7 +48,7 @@ def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test:
         predicted = (probs >= cut).astype(np.float32)
         result.update(emotion_metrics(targets, predicted, model.emotion_labels))
         if keep_predictions:
-            result["emotion_predictions"] = [np.flatnonzero(row).tolist() for row in predicted]
+            result["emotion_predictions"] = label_indices(predicted)
     return result
 
 

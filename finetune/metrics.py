@@ -49,6 +49,11 @@ def emotion_metrics(targets: np.ndarray, predicted: np.ndarray, labels: list[str
             "emotion_f1": {label: float(v) for label, v in zip(labels, per_label)}}
 
 
+def label_indices(matrix: np.ndarray) -> list[list[int]]:
+    """The inverse of multi_hot: each row's 1-columns as a list (a compact form for JSON)."""
+    return [np.flatnonzero(row).tolist() for row in matrix]
+
+
 def multi_hot(label_ids: list[list[int]], n_labels: int) -> np.ndarray:
     out = np.zeros((len(label_ids), n_labels), dtype=np.float32)
     for row, ids in enumerate(label_ids):
