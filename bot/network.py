@@ -30,9 +30,12 @@ class HelplineNetwork(nn.Module):
         hidden = self.encoder(**kwargs).last_hidden_state
         return mean_pool(hidden, attention_mask)
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = self.dropout(self.embed(input_ids, attention_mask, token_type_ids))
-        return self.intent_head(pooled), self.emotion_head(pooled)
+    def forward(self, input_ids, attention_mask, token_type_ids=None, return_pooled: bool = False):
+        """(intent logits, emotion logits); with return_pooled, also the sentence vectors (for training losses)."""
+        pooled = self.embed(input_ids, attention_mask, token_type_ids)
+        dropped = self.dropout(pooled)
+        logits = self.intent_head(dropped), self.emotion_head(dropped)
+        return (*logits, pooled) if return_pooled else logits
 
     def head_state_dict(self) -> dict[str, torch.Tensor]:
         """The heads' weights, saved beside the encoder (which is saved in Hugging Face format)."""

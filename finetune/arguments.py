@@ -32,6 +32,9 @@ class TrainArguments:
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs)."})
     batch_size: int = field(default=32, metadata={"help": "Examples per batch; a batch holds one task."})
     learning_rate: float = field(default=8e-5, metadata={"help": "Peak learning rate of the encoder."})
+    layer_lr_decay: float = field(default=1.0, metadata={
+        "help": "Layer-wise learning-rate decay: each encoder layer learns at this times the rate of the layer "
+                "above it, the embeddings lowest (1 = the same rate everywhere)."})
     head_learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate of the two heads."})
     warmup_ratio: float = field(default=0.06, metadata={"help": "Fraction of steps with a linear warm-up."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases/norms)."})
@@ -71,6 +74,11 @@ class TrainArguments:
     rdrop_alpha: float = field(default=1.0, metadata={
         "help": "R-Drop on the intent head: run each intent batch twice and add this times the symmetric KL "
                 "between the two (0 = off; the intent batches' work doubles)."})
+    contrastive_weight: float = field(default=0.0, metadata={
+        "help": "Add this times a supervised contrastive loss on the sentence vectors of each intent batch "
+                "(messages of one intent pulled together, others pushed apart; 0 = off)."})
+    contrastive_temperature: float = field(default=0.05, metadata={
+        "help": "Temperature of the contrastive loss (lower = sharper)."})
     weight_average_decay: float = field(default=0.0, metadata={
         "help": "Keep an exponential moving average of the weights with this decay per step and end on it "
                 "(0 = off; 0.998 averages over the last ~500 steps)."})
@@ -89,6 +97,10 @@ class TrainArguments:
             raise ValueError("--epochs must be at least 1 (or give --max-steps).")
         if self.frozen_layers < 0:
             raise ValueError("--frozen-layers must be 0 (none) or more.")
+        if not 0.0 < self.layer_lr_decay <= 1.0:
+            raise ValueError("--layer-lr-decay must be above 0 and at most 1 (1 = no decay).")
+        if self.contrastive_weight < 0 or self.contrastive_temperature <= 0:
+            raise ValueError("--contrastive-weight must be 0 (off) or more and --contrastive-temperature above 0.")
         if self.batch_size < 1:
             raise ValueError("--batch-size must be at least 1.")
         if not 0.0 < self.validation_fraction < 0.5:

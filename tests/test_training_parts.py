@@ -90,6 +90,8 @@ def test_linear_probe_fits_the_intent_head(tiny_base, tiny_data):
     ({"epochs": 0}, r"--epochs must be at least 1"),
     ({"batch_size": 0}, r"--batch-size must be at least 1"),
     ({"validation_fraction": 0.7}, r"--validation-fraction must be between 0 and 0.5"),
+    ({"contrastive_temperature": 0}, r"--contrastive-temperature above 0"),
+    ({"layer_lr_decay": 1.5}, r"--layer-lr-decay must be above 0 and at most 1"),
 ])
 def test_train_arguments_are_checked(bad, message):
     from finetune.arguments import TrainArguments
@@ -184,3 +186,56 @@ def test_rdrop_adds_the_disagreement_between_two_dropout_passes():
     both = intent_loss(torch.cat([logits, other]), target, 0.1, 1.0)
     mean_ce = (plain + F.cross_entropy(other, target, label_smoothing=0.1)) / 2
     assert both > mean_ce + 1e-3
+
+
+def test_contrastive_loss_rewards_same_intent_vectors_being_close():
+    import torch
+
+    from finetune.losses import contrastive_loss
+
+    torch.manual_seed(0)
+    target = torch.tensor([0, 1, 2, 3]).repeat(2)         # R-Drop's doubled batch: each message twice
+    centres = torch.randn(4, 8)
+    together = centres[target] + 0.01 * torch.randn(8, 8)   # both views of a message near its intent's centre
+    scattered = torch.randn(8, 8)
+    assert contrastive_loss(together, target, 0.05) < 0.01
+    assert contrastive_loss(scattered, target, 0.05) > 1.0
+    # a batch in which no message has a partner of its intent has nothing to pull together
+    assert contrastive_loss(scattered, torch.arange(8), 0.05).item() == 0.0
+
+
+def test_layer_lr_decay_gives_lower_layers_smaller_steps(tiny_base):
+    from bot import HelplineModel
+    from finetune.arguments import TrainArguments
+    from finetune.train import make_optimizer
+
+    model = HelplineModel.from_base(tiny_base, ["a", "b"])
+    args = TrainArguments(output="unused", intent_data=["unused"], emotion_data="unused", layer_lr_decay=0.5)
+    optimizer, _ = make_optimizer(model, args, total_steps=10)
+    rate = {id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]}
+    params = dict(model.network.named_parameters())
+    n = model.network.encoder.config.num_hidden_layers
+    top = next(p for name, p in params.items() if f"layer.{n - 1}." in name)
+    bottom = next(p for name, p in params.items() if "layer.0." in name)
+    embedding = next(p for name, p in params.items() if "position_embeddings" in name)
+    assert rate[id(top)] == args.learning_rate
+    assert rate[id(bottom)] == args.learning_rate * 0.5 ** (n - 1)
+    assert rate[id(embedding)] == args.learning_rate * 0.5 ** n
+    assert rate[id(params["intent_head.weight"])] == args.head_learning_rate
+
+
+def test_contrastive_weight_reaches_the_encoder_in_training(tiny_base, tiny_data, tmp_path):
+    import torch
+
+    from finetune.train import main
+
+    def encoder_after(*extra):
+        model = main(["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model",
+                      tiny_base, "--output", str(tmp_path / f"m{len(extra)}"), "--max-steps", "6",
+                      "--min-task-examples", "32", "--emotion-examples-per-epoch", "0", "--batch-size", "8",
+                      "--export-onnx", "false", *extra])
+        return model.network.encoder.state_dict()
+
+    plain, contrastive = encoder_after(), encoder_after("--contrastive-weight", "1.0")
+    changed = [k for k in plain if not torch.equal(plain[k], contrastive[k])]   # same seed: only the loss differs
+    assert any(".layer." in k for k in changed)
