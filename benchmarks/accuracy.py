@@ -43,9 +43,7 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
     data = splits.load(work, task)
     started = time.time()
     if method == "helpline":
-        metrics = helpline(work, task, max_steps)
-        save_predictions(work, method, task, metrics.pop("predictions"))
-        return metrics
+        return helpline(work, task, max_steps)
     encoder = baselines.FrozenEncoder() if method == "frozen_lr" else None
     if TASKS[task] == "intent":
         if method == "tfidf_svc":
@@ -85,9 +83,9 @@ def helpline(work: Path, task: str, max_steps: int) -> dict:
     else:
         result = evaluate(model, emotion_test=str(work / "goemotions_test.tsv"), keep_predictions=True)
     keep = {k: v for k, v in result.items() if not isinstance(v, (dict, list)) and k != "model"}
-    predictions = result["intent_predictions" if TASKS[task] == "intent" else "emotion_predictions"]
+    save_predictions(work, "helpline", task, result[f"{TASKS[task]}_predictions"])
     return keep | {"train_seconds": model.metadata["training"]["wall_seconds"], "model_version": model.version,
-                   "intent_data": intents, "predictions": predictions}
+                   "intent_data": intents}
 
 
 def save_predictions(work: Path, method: str, task: str, predictions: list) -> None:

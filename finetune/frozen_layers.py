@@ -26,15 +26,16 @@ from .batching import pad_batch
 LAYER_LISTS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers")
 
 
-def layer_list(encoder: nn.Module) -> nn.ModuleList:
+def layer_list(encoder: nn.Module, switch_off: str = "--frozen-layers 0") -> nn.ModuleList:
+    """The encoder's Transformer layers, bottom first (``switch_off``: what the error tells the user to pass)."""
     for path in LAYER_LISTS:
         module = encoder
         for name in path.split("."):
             module = getattr(module, name, None)
         if isinstance(module, nn.ModuleList):
             return module
-    raise ValueError(f"--frozen-layers: cannot find the Transformer layers of {type(encoder).__name__} "
-                     f"(looked for {', '.join(LAYER_LISTS)}); use --frozen-layers 0 for this base model.")
+    raise ValueError(f"{switch_off.split()[0]}: cannot find the Transformer layers of {type(encoder).__name__} "
+                     f"(looked for {', '.join(LAYER_LISTS)}); use {switch_off} for this base model.")
 
 
 class _PassOn(nn.Module):

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import random
-import re
 import sys
 import time
 from contextlib import nullcontext
@@ -29,7 +28,7 @@ from .arguments import TrainArguments
 from .averaging import WeightAverage
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .calibrate import calibrate
-from .frozen_layers import FrozenLayers
+from .frozen_layers import FrozenLayers, layer_list
 from .losses import contrastive_loss, emotion_loss, intent_loss
 from .probe import linear_probe, use_bf16
 from .lexical_fit import choose_weight, fit_lexical
@@ -93,18 +92,21 @@ def build_model(args: TrainArguments, intent_labels: list[str], emotions: Emotio
     return model
 
 
-def layer_depth(name: str, n_layers: int) -> int:
-    """0 for the embeddings, i + 1 for encoder layer i, n_layers for anything above (the pooler)."""
-    if ".embeddings." in name:
-        return 0
-    found = re.search(r"\.layers?\.(\d+)\.", name)
-    return int(found.group(1)) + 1 if found else n_layers
+def layer_depths(encoder: torch.nn.Module) -> tuple[dict[int, int], int]:
+    """id(parameter) -> 0 for the embeddings, i + 1 for Transformer layer i; and the number of layers."""
+    layers = layer_list(encoder, "--layer-lr-decay 1")
+    embeddings = getattr(encoder, "embeddings", None)
+    depth = {id(p): 0 for p in embeddings.parameters()} if embeddings is not None else {}
+    for i, layer in enumerate(layers):
+        depth.update({id(p): i + 1 for p in layer.parameters()})
+    return depth, len(layers)
 
 
 def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int):
     if args.freeze_word_embeddings:
         model.network.encoder.get_input_embeddings().weight.requires_grad_(False)
-    n_layers = model.network.encoder.config.num_hidden_layers
+    # with no decay every encoder weight gets --learning-rate, and any encoder will do
+    depth, top = layer_depths(model.network.encoder) if args.layer_lr_decay < 1 else ({}, 0)
     groups: dict[tuple[float, float], list] = {}
     for name, param in model.network.named_parameters():
         if not param.requires_grad:
@@ -113,7 +115,7 @@ def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int)
             lr, decay = args.head_learning_rate, 0.0
         else:
             # layer-wise decay: the lower a layer, the more general what it knows, the less it should move
-            lr = args.learning_rate * args.layer_lr_decay ** (n_layers - layer_depth(name, n_layers))
+            lr = args.learning_rate * args.layer_lr_decay ** (top - depth.get(id(param), top))  # pooler: top
             no_decay = "bias" in name or "LayerNorm" in name or "layer_norm" in name
             decay = 0.0 if no_decay else args.weight_decay
         groups.setdefault((lr, decay), []).append(param)
@@ -175,11 +177,9 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
             for task, batch in plan:
                 if step >= total:
                     break
-                sequences = [(intent_ids if task == "intent" else emotion_ids)[i] for i in batch]
-                states = [cache[task][i] for i in batch] if frozen is not None else None
-                if task == "intent" and args.rdrop_alpha > 0:
-                    sequences = sequences + sequences  # two dropout masks over the same messages
-                    states = states + states if states is not None else None
+                copies = 2 if task == "intent" and args.rdrop_alpha > 0 else 1  # R-Drop: two dropout masks each
+                sequences = [(intent_ids if task == "intent" else emotion_ids)[i] for i in batch] * copies
+                states = [cache[task][i] for i in batch] * copies if frozen is not None else None
                 inputs = frozen.batch(sequences, states) if frozen is not None else pad_batch(sequences, pad_id)
                 contrast = task == "intent" and args.contrastive_weight > 0
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -188,9 +188,8 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                     target = torch.tensor([intent_y[i] for i in batch])
                     loss = intent_loss(intent_logits, target, args.label_smoothing, args.rdrop_alpha)
                     if contrast:
-                        views = target.repeat(2) if args.rdrop_alpha > 0 else target
                         loss = loss + args.contrastive_weight * contrastive_loss(
-                            pooled[0], views, args.contrastive_temperature)
+                            pooled[0], target.repeat(copies), args.contrastive_temperature)
                 else:
                     loss = emotion_loss(emotion_logits, torch.from_numpy(emotion_y[batch]), args.emotion_loss_weight)
                 loss.backward()

@@ -239,3 +239,16 @@ def test_contrastive_weight_reaches_the_encoder_in_training(tiny_base, tiny_data
     plain, contrastive = encoder_after(), encoder_after("--contrastive-weight", "1.0")
     changed = [k for k in plain if not torch.equal(plain[k], contrastive[k])]   # same seed: only the loss differs
     assert any(".layer." in k for k in changed)
+
+
+def test_layer_lr_decay_names_an_encoder_whose_layers_it_cannot_find():
+    import torch
+
+    from finetune.train import layer_depths
+
+    class Odd(torch.nn.Module):
+        pass
+
+    with pytest.raises(ValueError, match=r"--layer-lr-decay: cannot find the Transformer layers of Odd.*"
+                                         r"use --layer-lr-decay 1 for this base model"):
+        layer_depths(Odd())
