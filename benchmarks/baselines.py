@@ -52,7 +52,8 @@ def tfidf_svc_intents(train_x, train_y, test_x) -> list[str]:
 def frozen_lr_intents(encoder: FrozenEncoder, train_x, train_y, calib_x, calib_y, test_x) -> list[str]:
     clf = LogisticRegression(C=10.0, max_iter=2000).fit(encoder.embed(train_x), train_y)
     labels = list(clf.classes_)
-    threshold = oos_threshold(clf.predict_proba(encoder.embed(calib_x)), calib_y, labels)  # same rule as Helpline
+    # same rule as Helpline; nothing to calibrate on (Banking77: `train` holds nothing out) means no threshold
+    threshold = oos_threshold(clf.predict_proba(encoder.embed(calib_x)), calib_y, labels) if calib_x else 0.0
     probs = clf.predict_proba(encoder.embed(test_x))
     scoped = np.where(np.asarray([label != "oos" for label in labels])[None, :], probs, -1.0)
     best = np.asarray(labels)[scoped.argmax(1)]

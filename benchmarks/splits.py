@@ -21,7 +21,9 @@ from finetune.data import load_emotion_data, load_intent_data, split_validation 
 from bot.settings import Settings  # noqa: E402
 
 DATA = Path(Settings.from_env().data_dir)
-CALIBRATION = TrainArguments.__dataclass_fields__["validation_fraction"].default  # what `train` holds out
+# what `train` holds out of Banking77 for validation (no out-of-scope examples: nothing, by default), so the
+# baselines fit on exactly what Helpline trains on
+CALIBRATION = TrainArguments.__dataclass_fields__["validation_fraction"].default or 0.0
 
 
 def _halves(pairs: list, key, seed: int) -> tuple[list, list]:
@@ -59,8 +61,8 @@ def prepare(work: Path, test_files: dict, seed: int) -> None:
         train, test = split_validation(full, 0.1, seed + 1)
     _write_csv(work / "banking77_train.csv", _pairs(train))
     _write_csv(work / "banking77_test.csv", _pairs(test))
-    fit, calib = split_validation(train, CALIBRATION, seed)
-    _save(work, "banking77", _pairs(fit), _pairs(calib), _pairs(test))
+    fit, calib = split_validation(train, CALIBRATION, seed) if CALIBRATION else (train, None)
+    _save(work, "banking77", _pairs(fit), _pairs(calib) if calib is not None else [], _pairs(test))
 
     # CLINC150: train + oos_train for training; val calibrates (half of it, when val also supplies the test)
     raw = json.loads((DATA / "clinc150" / "train_val.json").read_text())

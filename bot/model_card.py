@@ -13,6 +13,11 @@ def _metric_rows(metrics: dict) -> list[str]:
     return rows
 
 
+NO_INTENT_VALIDATION = ("No intent validation scores: this model was trained on every example "
+                        "(`--validation-fraction 0`). Score it with `python -m finetune evaluate --model DIR "
+                        "--intent-test FILE`.")
+
+
 def model_card(meta: dict) -> str:
     intents = [label for label in meta["intent_labels"] if label != "oos"]
     training = meta.get("training", {})
@@ -50,6 +55,7 @@ def model_card(meta: dict) -> str:
         "| split | metric | value |",
         "|---|---|---|",
         *metric_rows,
+        *(["", NO_INTENT_VALIDATION] if "intent_accuracy" not in meta.get("metrics", {}).get("validation", {}) else []),
         "",
         "## Intents",
         "",

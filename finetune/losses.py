@@ -21,9 +21,21 @@ def intent_loss(logits: torch.Tensor, target: torch.Tensor, label_smoothing: flo
     return ce + rdrop_alpha * kl
 
 
-def emotion_loss(logits: torch.Tensor, target: torch.Tensor, weight: float) -> torch.Tensor:
-    """Binary cross-entropy per label (GoEmotions is multi-label)."""
-    return weight * F.binary_cross_entropy_with_logits(logits.float(), target)
+def emotion_loss(logits: torch.Tensor, target: torch.Tensor, weight: float,
+                 positive_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy per label (GoEmotions is multi-label); ``positive_weight`` scales each label's
+    positive examples (see emotion_positive_weights)."""
+    return weight * F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=positive_weight)
+
+
+def emotion_positive_weights(targets, power: float) -> torch.Tensor | None:
+    """Per label (negatives / positives) ** power, or None for power 0. Macro-F1 counts a label with 77
+    training positives (grief) like one with 14,000 (neutral); without weights the rare labels' few positives
+    barely move the shared encoder. Power 0.5 (the square root) lifts them without drowning the negatives."""
+    if power <= 0:
+        return None
+    positives = torch.as_tensor(targets, dtype=torch.float32).sum(0).clamp(min=1.0)
+    return ((len(targets) - positives) / positives).clamp(min=1.0) ** power
 
 
 def contrastive_loss(pooled: torch.Tensor, target: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_linear_schedule_with_warmup
 
 from bot import HelplineModel
-from bot.lexical import LEXICAL_FILE
 from bot.prediction import OOS
 
 from .arguments import TrainArguments
@@ -29,9 +28,9 @@ from .averaging import WeightAverage
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .calibrate import calibrate
 from .frozen_layers import FrozenLayers, layer_list
-from .losses import contrastive_loss, emotion_loss, intent_loss
+from .losses import contrastive_loss, emotion_loss, emotion_positive_weights, intent_loss
 from .probe import linear_probe, use_bf16
-from .lexical_fit import choose_weight, fit_lexical
+from .lexical_fit import fit_lexical_head
 from .data import EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation
 from .metrics import multi_hot
 
@@ -49,24 +48,40 @@ def report_progress(path: str | None, phase: str, step: int, total: int) -> None
         os.replace(tmp, path)
 
 
+# --validation-fraction's default when the data has out-of-scope examples and no validation split of its own
+AUTO_VALIDATION_FRACTION = 0.1
+
+
 def load_intents(args: TrainArguments):
     """Training and validation intent examples from every --intent-data source, plus their fingerprints."""
     sources = [load_intent_data(path) for path in args.intent_data]
     train = concatenate_datasets([s.train for s in sources])
     check_intent_counts(train, ", ".join(args.intent_data))
     given = [s.validation for s in sources if s.validation is not None]
+    fraction = args.validation_fraction
+    if fraction is None:  # hold out only what needs held-out data: out-of-scope examples, for their threshold
+        fraction = AUTO_VALIDATION_FRACTION if OOS in set(list(train["intent"])) else 0.0
     if given:
         validation = concatenate_datasets(given)
+    elif fraction > 0:
+        train, validation = split_validation(train, fraction, args.seed)
+    elif args.oos_max_accuracy_drop > 0:
+        raise ValueError("--oos-max-accuracy-drop needs validation data to measure the drop on: give "
+                         "--validation-fraction above 0 (or data with a validation split).")
     else:
-        train, validation = split_validation(train, args.validation_fraction, args.seed)
+        log("training on every example (no validation split; --validation-fraction 0.1 holds 10% out for "
+            "intent validation metrics)")
+        return train, None, fingerprints_of(sources)
     known = set(list(train["intent"]))
     unknown = sorted(set(list(validation["intent"])) - known)
     if unknown:
         log(f"validation intents not in training data are ignored: {unknown[:10]}")
         validation = validation.filter(lambda row: row["intent"] in known)
-    fingerprints = [{"kind": "intent", "source": s.source, "rows": len(s.train), "sha256": s.fingerprint}
-                    for s in sources]
-    return train, validation, fingerprints
+    return train, validation, fingerprints_of(sources)
+
+
+def fingerprints_of(sources) -> list[dict]:
+    return [{"kind": "intent", "source": s.source, "rows": len(s.train), "sha256": s.fingerprint} for s in sources]
 
 
 def build_model(args: TrainArguments, intent_labels: list[str], emotions: EmotionData | None) -> HelplineModel:
@@ -139,6 +154,7 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     if emotions is not None and emotions.train is not None:
         emotion_ids = tok(list(emotions.train["text"]), truncation=True, max_length=args.max_length)["input_ids"]
         emotion_y = multi_hot(list(emotions.train["labels"]), len(model.emotion_labels))
+    positive_weight = emotion_positive_weights(emotion_y, args.emotion_positive_weight) if len(emotion_ids) else None
     intent_len = [len(x) for x in intent_ids]
     emotion_len = [len(x) for x in emotion_ids]
 
@@ -191,7 +207,8 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                         loss = loss + args.contrastive_weight * contrastive_loss(
                             pooled[0], target.repeat(copies), args.contrastive_temperature)
                 else:
-                    loss = emotion_loss(emotion_logits, torch.from_numpy(emotion_y[batch]), args.emotion_loss_weight)
+                    loss = emotion_loss(emotion_logits, torch.from_numpy(emotion_y[batch]), args.emotion_loss_weight,
+                                        positive_weight)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.network.parameters(), 1.0)
                 optimizer.step()
@@ -217,21 +234,6 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
             "examples_per_second": round(seen / max(seconds, 1e-9), 1)}
 
 
-def fit_lexical_head(model: HelplineModel, train, validation) -> None:
-    """Fit the lexical head on the training data and choose its blend weight on validation (0 = not used)."""
-    started = time.time()
-    head = fit_lexical(list(train["text"]), list(train["intent"]), model.intent_labels)
-    if head is None:
-        log("lexical head skipped: the training data does not cover every intent of the model")
-        return
-    texts, truth = list(validation["text"]), list(validation["intent"])
-    encoder_probs, _ = model.probabilities(texts)
-    weight = choose_weight(encoder_probs, head.probabilities(texts), truth, model.intent_labels)
-    model.lexical = head if weight > 0 else None
-    model.update_metadata(lexical={"file": LEXICAL_FILE, "weight": weight} if weight > 0 else None)
-    log(f"lexical head: blend weight {weight} chosen on validation ({time.time() - started:.0f} s)")
-
-
 def train(args: TrainArguments) -> HelplineModel:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     torch.manual_seed(args.seed)  # the heads' initialisation too: a run must not depend on what ran before it
@@ -247,7 +249,7 @@ def train(args: TrainArguments) -> HelplineModel:
     model = build_model(args, labels, emotions)
     throughput = fit(model, train_data, emotions, args)
     if args.lexical_head:
-        fit_lexical_head(model, train_data, validation)
+        log(fit_lexical_head(model, train_data, validation, args.lexical_weight))
     metrics = calibrate(model, validation, emotions, args)
     log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         + f" (oos threshold {model.metadata['oos_threshold']:.2f})")

@@ -62,10 +62,13 @@ def test_batches_of_similar_token_counts_keep_the_input_order(onnx):
     texts = sorted(TEXTS, key=len, reverse=True)
     intent, emotion = onnx.probabilities(texts, batch_size=5)
     assert intent.shape == (len(texts), len(onnx.intent_labels))
+    alone = [onnx.probabilities([text]) for text in texts]
     for i in (0, len(texts) // 2, len(texts) - 1):  # each row is its own text's, not a batch-mate's
-        alone_intent, alone_emotion = onnx.probabilities([texts[i]])
-        assert intent[i] == pytest.approx(alone_intent[0], abs=0.01)
-        assert emotion[i] == pytest.approx(alone_emotion[0], abs=0.01)
+        # dynamic int8 quantizes activations per batch, so a row moves a little with its batch-mates (~0.01)
+        assert intent[i] == pytest.approx(alone[i][0][0], abs=0.02)
+        assert emotion[i] == pytest.approx(alone[i][1][0], abs=0.02)
+        others = [j for j in range(len(texts)) if abs(alone[j][0][0] - alone[i][0][0]).max() > 0.1]
+        assert all(abs(intent[i] - alone[j][0][0]).max() > 0.05 for j in others)  # not another text's row
     # the tokenizer leaves padding to `run`, which pads each batch only to its own longest message
     assert onnx._heads.tokenizer.padding is None
     short, long = onnx._heads.encode([texts[-1], texts[0]])

@@ -21,9 +21,10 @@ def test_model_directory_holds_the_contract(tiny_model_dir):
     assert set(meta["emotion_thresholds"]) == set(GOEMOTIONS_LABELS)
     assert 0.0 <= meta["oos_threshold"] < 1.0
     assert meta["training"]["data"][0]["sha256"] and meta["training"]["steps"] == 30
-    assert "intent_accuracy" in meta["metrics"]["validation"]
+    # trained on every example by default (no out-of-scope examples to hold out): emotion validation scores only
+    assert "emotion_macro_f1" in meta["metrics"]["validation"] and "intent_accuracy" not in meta["metrics"]["validation"]
     card = (Path(tiny_model_dir) / "README.md").read_text()
-    assert "order_status" in card and "Validation metrics" in card
+    assert "order_status" in card and "Validation metrics" in card and "trained on every example" in card
 
 
 def test_predict_one_text_and_a_list(model):

@@ -89,7 +89,10 @@ def test_linear_probe_fits_the_intent_head(tiny_base, tiny_data):
 @pytest.mark.parametrize("bad, message", [
     ({"epochs": 0}, r"--epochs must be at least 1"),
     ({"batch_size": 0}, r"--batch-size must be at least 1"),
-    ({"validation_fraction": 0.7}, r"--validation-fraction must be between 0 and 0.5"),
+    ({"validation_fraction": 0.7}, r"--validation-fraction must be at least 0 .* and below 0.5"),
+    ({"validation_fraction": -0.1}, r"--validation-fraction must be at least 0"),
+    ({"emotion_positive_weight": -1}, r"--emotion-positive-weight must be 0 \(plain BCE\) or more"),
+    ({"lexical_weight": 1.5}, r"--lexical-weight must be between 0 \(encoder alone\) and 1"),
     ({"contrastive_temperature": 0}, r"--contrastive-temperature above 0"),
     ({"layer_lr_decay": 1.5}, r"--layer-lr-decay must be above 0 and at most 1"),
 ])
@@ -252,3 +255,51 @@ def test_layer_lr_decay_names_an_encoder_whose_layers_it_cannot_find():
     with pytest.raises(ValueError, match=r"--layer-lr-decay: cannot find the Transformer layers of Odd.*"
                                          r"use --layer-lr-decay 1 for this base model"):
         layer_depths(Odd())
+
+
+def test_training_holds_out_validation_only_when_asked_or_for_oos_examples(tiny_base, tiny_data, tmp_path, capsys):
+    import json
+
+    from finetune.train import main
+
+    common = ["--emotion-data", tiny_data["emotions"], "--base-model", tiny_base, "--max-steps", "4",
+              "--min-task-examples", "32", "--batch-size", "8", "--export-onnx", "false"]
+    # the default, without out-of-scope examples: all 32 reach training, nothing is held out to score intents on
+    model = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "all")])
+    meta = json.loads((tmp_path / "all" / "helpline.json").read_text())
+    assert "32 intent examples" in capsys.readouterr().err
+    assert "intent_accuracy" not in meta["metrics"]["validation"] and "emotion_macro_f1" in meta["metrics"]["validation"]
+    assert meta["oos_threshold"] == 0.0 and model.lexical is None and meta["lexical"] is None
+    assert "trained on every example" in (tmp_path / "all" / "README.md").read_text()  # the card says why
+    # a given blend weight is used without validation data
+    fixed = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "w"), "--lexical-weight", "0.2"])
+    assert fixed.lexical is not None and fixed.metadata["lexical"]["weight"] == 0.2
+    # asked for, 10% is held out and scored
+    held = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "v"),
+                 "--validation-fraction", "0.1"])
+    assert "28 intent examples" in capsys.readouterr().err and "intent_accuracy" in held.metadata["metrics"]["validation"]
+    # out-of-scope examples in the data: held out by default, for the threshold (one of each of the 5 intents)
+    with_oos = tmp_path / "oos.csv"
+    with_oos.write_text(open(tiny_data["intents"]).read() + "".join(f"weather on mars {i},oos\n" for i in range(8)))
+    auto = main(["--intent-data", str(with_oos), *common, "--output", str(tmp_path / "o")])
+    assert "35 intent examples" in capsys.readouterr().err and "oos_recall" in auto.metadata["metrics"]["validation"]
+    with pytest.raises(ValueError, match="--oos-max-accuracy-drop needs validation data"):
+        main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "x"),
+              "--oos-max-accuracy-drop", "0.01"])
+
+
+def test_emotion_positive_weights_lift_rare_labels():
+    import torch
+
+    from finetune.losses import emotion_loss, emotion_positive_weights
+
+    targets = np.zeros((100, 3), dtype=np.float32)
+    targets[:50, 0] = 1    # common: 50 positives, 50 negatives
+    targets[:4, 1] = 1     # rare: 4 positives, 96 negatives (label 2 has none: counted as 1, no division by 0)
+    assert emotion_positive_weights(targets, 0) is None
+    weights = emotion_positive_weights(targets, 0.5)
+    assert weights.tolist() == pytest.approx([1.0, (96 / 4) ** 0.5, 99 ** 0.5])
+    logits, target = torch.zeros(1, 3), torch.tensor([[0.0, 1.0, 0.0]])
+    plain, weighted = emotion_loss(logits, target, 1.0), emotion_loss(logits, target, 1.0, weights)
+    # a missed rare positive now costs what its rarity says; the negatives' terms are unchanged
+    assert weighted.item() == pytest.approx(plain.item() / 3 * (2 + 24 ** 0.5))
