@@ -17,13 +17,11 @@ if __name__ == "__main__":  # run as a script: the project root is not on the pa
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from finetune.arguments import TrainArguments  # noqa: E402
-from finetune.data import load_emotion_data, load_intent_data, split_validation  # noqa: E402
+from finetune.data import load_emotion_data, load_intent_data, split_validation, validation_share  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 DATA = Path(Settings.from_env().data_dir)
-# what `train` holds out of Banking77 for validation (no out-of-scope examples: nothing, by default), so the
-# baselines fit on exactly what Helpline trains on
-CALIBRATION = TrainArguments.__dataclass_fields__["validation_fraction"].default or 0.0
+DEFAULT_FRACTION = TrainArguments.__dataclass_fields__["validation_fraction"].default  # --validation-fraction
 
 
 def _halves(pairs: list, key, seed: int) -> tuple[list, list]:
@@ -61,7 +59,10 @@ def prepare(work: Path, test_files: dict, seed: int) -> None:
         train, test = split_validation(full, 0.1, seed + 1)
     _write_csv(work / "banking77_train.csv", _pairs(train))
     _write_csv(work / "banking77_test.csv", _pairs(test))
-    fit, calib = split_validation(train, CALIBRATION, seed) if CALIBRATION else (train, None)
+    # the baselines fit on exactly what `train` trains on, and calibrate on what it holds out (nothing, by default:
+    # Banking77 has no out-of-scope examples)
+    share = validation_share(DEFAULT_FRACTION, list(train["intent"]))
+    fit, calib = split_validation(train, share, seed) if share else (train, None)
     _save(work, "banking77", _pairs(fit), _pairs(calib) if calib is not None else [], _pairs(test))
 
     # CLINC150: train + oos_train for training; val calibrates (half of it, when val also supplies the test)

@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 
 from .explain import explain
-from .model_card import NO_INTENT_VALIDATION
+from .model_card import intent_validation_note
 from .service import Helpline
 from .triage import order_queue
 
@@ -88,7 +88,6 @@ def model_summary(helpline: Helpline) -> tuple[str, pd.DataFrame]:
              f"**Intents:** {len(meta['intent_labels'])} · **Out-of-scope threshold:** {meta.get('oos_threshold', 0):.2f}",
              "", "| validation metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float)]
-    if "intent_accuracy" not in metrics:
-        lines += ["", NO_INTENT_VALIDATION]
+    lines += intent_validation_note(metrics)
     pairs = pd.DataFrame(metrics.get("confused_pairs", []), columns=["true", "predicted", "count"])
     return "\n".join(lines), pairs

@@ -13,9 +13,13 @@ def _metric_rows(metrics: dict) -> list[str]:
     return rows
 
 
-NO_INTENT_VALIDATION = ("No intent validation scores: this model was trained on every example "
-                        "(`--validation-fraction 0`). Score it with `python -m finetune evaluate --model DIR "
-                        "--intent-test FILE`.")
+def intent_validation_note(validation: dict) -> list[str]:
+    """Lines saying why a model's validation metrics (``validation``) hold no intent scores; none when they do."""
+    if "intent_accuracy" in validation:
+        return []
+    return ["", "No intent validation scores: this model was trained on every example (no validation split; "
+                "`--validation-fraction 0.1` holds one out). Score it with `python -m finetune evaluate "
+                "--model DIR --intent-test FILE`."]
 
 
 def model_card(meta: dict) -> str:
@@ -55,7 +59,7 @@ def model_card(meta: dict) -> str:
         "| split | metric | value |",
         "|---|---|---|",
         *metric_rows,
-        *(["", NO_INTENT_VALIDATION] if "intent_accuracy" not in meta.get("metrics", {}).get("validation", {}) else []),
+        *intent_validation_note(meta.get("metrics", {}).get("validation", {})),
         "",
         "## Intents",
         "",

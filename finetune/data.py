@@ -23,6 +23,7 @@ from pathlib import Path
 from datasets import Dataset, load_dataset
 
 from bot.emotions import GOEMOTIONS_LABELS, SENTIMENT_GROUPS
+from bot.prediction import OOS
 from intents import CatalogueError, load_catalogue
 
 from .transcripts import TranscriptError, labelled_customer_messages, read_transcripts
@@ -168,6 +169,18 @@ def check_intent_counts(train: Dataset, source: str, minimum: int = 2) -> None:
     if rare:
         raise DataError(f"{source}: intent(s) with fewer than {minimum} examples: {rare[:20]}"
                         f"{' ...' if len(rare) > 20 else ''}. Add examples or remove these rows.")
+
+
+# --validation-fraction's default when the data has out-of-scope examples and no validation split of its own
+AUTO_VALIDATION_FRACTION = 0.1
+
+
+def validation_share(fraction: float | None, intents: list[str]) -> float:
+    """The share of each intent to hold out: ``fraction`` if given (--validation-fraction), else
+    AUTO_VALIDATION_FRACTION when there are out-of-scope examples (their threshold needs held-out ones), else 0."""
+    if fraction is not None:
+        return fraction
+    return AUTO_VALIDATION_FRACTION if OOS in set(intents) else 0.0
 
 
 def split_validation(train: Dataset, fraction: float = 0.1, seed: int = 42) -> tuple[Dataset, Dataset]:

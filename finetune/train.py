@@ -31,7 +31,8 @@ from .frozen_layers import FrozenLayers, layer_list
 from .losses import contrastive_loss, emotion_loss, emotion_positive_weights, intent_loss
 from .probe import linear_probe, use_bf16
 from .lexical_fit import fit_lexical_head
-from .data import EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation
+from .data import (EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation,
+                   validation_share)
 from .metrics import multi_hot
 
 
@@ -48,19 +49,14 @@ def report_progress(path: str | None, phase: str, step: int, total: int) -> None
         os.replace(tmp, path)
 
 
-# --validation-fraction's default when the data has out-of-scope examples and no validation split of its own
-AUTO_VALIDATION_FRACTION = 0.1
-
-
 def load_intents(args: TrainArguments):
-    """Training and validation intent examples from every --intent-data source, plus their fingerprints."""
+    """Training and validation intent examples (validation None: none held out) from every --intent-data
+    source, plus their fingerprints."""
     sources = [load_intent_data(path) for path in args.intent_data]
     train = concatenate_datasets([s.train for s in sources])
     check_intent_counts(train, ", ".join(args.intent_data))
     given = [s.validation for s in sources if s.validation is not None]
-    fraction = args.validation_fraction
-    if fraction is None:  # hold out only what needs held-out data: out-of-scope examples, for their threshold
-        fraction = AUTO_VALIDATION_FRACTION if OOS in set(list(train["intent"])) else 0.0
+    fraction = validation_share(args.validation_fraction, list(train["intent"]))
     if given:
         validation = concatenate_datasets(given)
     elif fraction > 0:
@@ -69,19 +65,18 @@ def load_intents(args: TrainArguments):
         raise ValueError("--oos-max-accuracy-drop needs validation data to measure the drop on: give "
                          "--validation-fraction above 0 (or data with a validation split).")
     else:
+        validation = None
         log("training on every example (no validation split; --validation-fraction 0.1 holds 10% out for "
             "intent validation metrics)")
-        return train, None, fingerprints_of(sources)
-    known = set(list(train["intent"]))
-    unknown = sorted(set(list(validation["intent"])) - known)
-    if unknown:
-        log(f"validation intents not in training data are ignored: {unknown[:10]}")
-        validation = validation.filter(lambda row: row["intent"] in known)
-    return train, validation, fingerprints_of(sources)
-
-
-def fingerprints_of(sources) -> list[dict]:
-    return [{"kind": "intent", "source": s.source, "rows": len(s.train), "sha256": s.fingerprint} for s in sources]
+    if validation is not None:
+        known = set(list(train["intent"]))
+        unknown = sorted(set(list(validation["intent"])) - known)
+        if unknown:
+            log(f"validation intents not in training data are ignored: {unknown[:10]}")
+            validation = validation.filter(lambda row: row["intent"] in known)
+    fingerprints = [{"kind": "intent", "source": s.source, "rows": len(s.train), "sha256": s.fingerprint}
+                    for s in sources]
+    return train, validation, fingerprints
 
 
 def build_model(args: TrainArguments, intent_labels: list[str], emotions: EmotionData | None) -> HelplineModel:
@@ -154,7 +149,7 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     if emotions is not None and emotions.train is not None:
         emotion_ids = tok(list(emotions.train["text"]), truncation=True, max_length=args.max_length)["input_ids"]
         emotion_y = multi_hot(list(emotions.train["labels"]), len(model.emotion_labels))
-    positive_weight = emotion_positive_weights(emotion_y, args.emotion_positive_weight) if len(emotion_ids) else None
+    positive_weight = emotion_positive_weights(emotion_y, args.emotion_positive_weight) if emotion_y is not None else None
     intent_len = [len(x) for x in intent_ids]
     emotion_len = [len(x) for x in emotion_ids]
 
