@@ -3,7 +3,13 @@
   chat       [--model DIR]                    a conversation: reply, intent, emotion and handoff per turn
   classify   [--model DIR] TEXT ... | --file FILE
                                               one JSON line per message (batched; progress bar on stderr)
-  agents add NAME [--password-stdin]          create an agent account for the console and the API
+  agents add NAME [--role admin] [--password-stdin]
+                                              create an agent account for the console and the API
+  agents passwd NAME [--password-stdin]       set a new password (the agent's sessions end)
+  agents disable NAME | enable NAME           lock an account out (its sessions end) or let it in again
+  agents list                                 names, roles, disabled
+  purge [--days N]                            delete conversations past retention, expired sessions
+The database comes from HELPLINE_DB (or --db, which shows in `ps`).
 """
 from __future__ import annotations
 
@@ -95,14 +101,40 @@ def chat(args) -> int:
     return 0
 
 
-def agents(args) -> int:
+def _store(args):
+    from .settings import Settings
     from .store import Store
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
-    from .settings import Settings
+    return Store(args.db or Settings.from_env().db)
 
-    agent = Store(args.db or Settings.from_env().db).add_agent(args.name, password)
-    print(f"agent {agent.name} added (id {agent.id})")
+
+def _password(args) -> str:
+    return sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+
+
+def agents(args) -> int:
+    store = _store(args)
+    if args.action == "add":
+        agent = store.add_agent(args.name, _password(args), role=args.role)
+        print(f"agent {agent.name} added (id {agent.id}, role {agent.role})")
+    elif args.action == "passwd":
+        store.set_password(args.name, _password(args))
+        print(f"password of {args.name} changed; their sessions ended")
+    elif args.action in ("disable", "enable"):
+        store.set_disabled(args.name, args.action == "disable")
+        print(f"agent {args.name} {args.action}d")
+    else:
+        for agent in store.agents():
+            print(f"{agent.name}\t{agent.role}\t{'disabled' if agent.disabled else 'active'}")
+    return 0
+
+
+def purge_command(args) -> int:
+    from .retention import purge
+
+    done = purge(_store(args), args.days)
+    print(f"deleted {done.conversations} conversations, {done.sessions} agent sessions, {done.receipts} turn "
+          "receipts")
     return 0
 
 
@@ -123,11 +155,26 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=chat)
     p = commands.add_parser("agents", help="manage agent accounts")
     sub = p.add_subparsers(dest="action", required=True)
-    add = sub.add_parser("add", help="add an agent (asks for the password)")
-    add.add_argument("name")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.add_argument("--db", help="SQLAlchemy URL (env HELPLINE_DB; default sqlite:///helpline.db)")
-    add.set_defaults(run=agents)
+    db_help = "SQLAlchemy URL (prefer env HELPLINE_DB: a flag shows in `ps`; default sqlite:///helpline.db)"
+    for action, text in (("add", "add an agent (asks for the password)"), ("passwd", "set a new password"),
+                         ("disable", "lock an account out"), ("enable", "let a disabled account in again"),
+                         ("list", "list the accounts")):
+        one = sub.add_parser(action, help=text)
+        if action != "list":
+            one.add_argument("name")
+        if action in ("add", "passwd"):
+            one.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        if action == "add":
+            one.add_argument("--role", choices=("agent", "admin"), default="agent",
+                             help="admin: may also retrain, promote and roll back models")
+        one.add_argument("--db", help=db_help)
+        one.set_defaults(run=agents)
+    p = commands.add_parser("purge", help="delete what is past retention (the app also does it daily)")
+    p.add_argument("--days", type=int, default=int(os.environ.get("HELPLINE_RETENTION_DAYS") or 365),
+                   help="delete conversations not updated for this many days (env HELPLINE_RETENTION_DAYS; "
+                        "0 keeps them)")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(run=purge_command)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -1,109 +1,55 @@
 """The REST API (FastAPI, mounted beside the Gradio UI in one process). OpenAPI docs at /docs.
 
 Customer endpoints are open: POST /api/chat, POST /api/classify, GET /api/chat/{id}/messages (the widget's
-live updates; a conversation id is an unguessable capability). Agent endpoints need a bearer token: a session
-token from POST /api/login, or HELPLINE_AGENT_TOKEN for automation. Client errors are 4xx with a message,
-never a 500.
+live updates; a conversation id is an unguessable capability made by the server). Agent endpoints need a
+bearer token: a session token from POST /api/login, or HELPLINE_AGENT_TOKEN for automation. Client errors are
+4xx with a message, never a 500; a busy database is a 503 with Retry-After; too many requests a 429 with
+Retry-After (see SECURITY.md for the limits).
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import hmac
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.exc import DataError, DBAPIError
 
-from .service import CONVERSATION_ID, MAX_MESSAGE_CHARS, Helpline
+from .api_models import (MAX_BATCH, ChatIn, ChatOut, ClassifyIn, LabelIn, LoginIn, TextIn, conversation_json,
+                         message_json, prediction_json)
+from .database import MAX_ID, RETRY_AFTER_SECONDS, StoreUnavailable, is_unavailable
+from .login import LoginFailed, checked_login
+from .ratelimit import RateLimited, RateLimits, source_of
+from .redact import redact
+from .service import CONVERSATION_ID, Helpline
+from .store import UnknownConversation
 from .triage import order_queue
 from .workers import NoWorkers, TurnWorkers, WorkerUnavailable
 
+log = logging.getLogger("helpline.api")
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_BATCH = 256
+MAX_QUEUE_PAGE = 200
 TURN_THREADS = 32  # turns in progress at once; more wait in the event loop (the batcher pools their messages)
 
 
-class ChatIn(BaseModel):
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    conversation_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,36}$")
-
-
-class ChatOut(BaseModel):
-    """The reply to POST /api/chat (documented here; the endpoint returns it as built)."""
-    conversation_id: str
-    message_id: int
-    reply_message_id: int | None = Field(description="the bot's reply message (None when a person has it)")
-    reply: str
-    action: str = Field(description="what the bot did: answer, clarify, fallback, handoff, triage or with_agent")
-    intent: str = Field(description="an intent of the catalogue, or 'oos' (out of scope)")
-    confidence: float
-    emotions: dict[str, float] = Field(description="the strongest detected emotions, with their scores")
-    sentiment: str
-    frustration: float
-    handoff: bool = Field(description="true once the conversation is with (or waiting for) a person")
-    priority: float
-    quick_replies: list[str]
-
-
-class ClassifyIn(BaseModel):
-    text: str | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_CHARS)
-    texts: list[str] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
-
-    @model_validator(mode="after")
-    def one_of(self):
-        if (self.text is None) == (self.texts is None):
-            raise ValueError("give either 'text' or 'texts'")
-        for i, text in enumerate(self.texts or []):
-            if not text.strip() or len(text) > MAX_MESSAGE_CHARS:
-                raise ValueError(f"texts[{i}] must be 1-{MAX_MESSAGE_CHARS} characters and not blank")
-        return self
-
-
-class TextIn(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-
-
-class LabelIn(BaseModel):
-    intent: str = Field(min_length=1, max_length=120)
-
-
-class LoginIn(BaseModel):
-    name: str = Field(min_length=1, max_length=80)
-    password: str = Field(min_length=1, max_length=200)
-
-
-def prediction_json(p) -> dict:
-    return {"intent": p.intent, "confidence": p.confidence,
-            "alternatives": [{"intent": i, "confidence": c} for i, c in p.alternatives],
-            "emotions": {e: p.emotions[e] for e in p.detected_emotions}, "sentiment": p.sentiment,
-            "frustration": p.frustration}
-
-
-def message_json(m) -> dict:
-    return {"id": m.id, "role": m.role, "text": m.text, "created": m.created.isoformat(), "intent": m.intent,
-            "confidence": m.confidence, "sentiment": m.sentiment, "frustration": m.frustration,
-            "prediction": m.prediction, "model_version": m.model_version}
-
-
-def conversation_json(c, score: float | None = None, reason: str | None = None) -> dict:
-    return {"id": c.id, "status": c.status, "created": c.created.isoformat(), "updated": c.updated.isoformat(),
-            "last_intent": c.last_intent, "priority": c.priority if score is None else score,
-            "priority_reason": c.priority_reason if reason is None else reason,
-            "handoff_reason": (c.state or {}).get("handoff_reason")}
-
-
 def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str | None],
-               workers: TurnWorkers | None = None) -> FastAPI:
-    """The API app; ``helpline`` returns the serving stack (it may be swapped while running). With ``workers``,
-    chat turns run in worker processes (bot/workers.py); without, or while none is running, in this one."""
+               workers: TurnWorkers | Callable[[], TurnWorkers | None] | None = None, limits: RateLimits | None = None,
+               serving_status: Callable[[], dict] = dict) -> FastAPI:
+    """The API app; ``helpline`` returns the serving stack (it may be swapped while running). ``workers``: the
+    turn worker processes (bot/workers.py), or a callable returning them once they run: chat turns run there,
+    else in this process. ``limits``: the abuse limits (none when not given). ``serving_status``: extra /api/health fields
+    (the model that failed to load, whether the app is still starting)."""
     app = FastAPI(title="Helpline API", description=__doc__, version="1")
     bearer = HTTPBearer(auto_error=False)
+    limits = limits or RateLimits("off")
+    workers = workers if callable(workers) else (lambda pool=workers: pool)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):
@@ -117,6 +63,34 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     @app.exception_handler(WorkerUnavailable)
     async def _worker_lost(_request: Request, exc: WorkerUnavailable):
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(LoginFailed)
+    async def _login_failed(_request: Request, exc: LoginFailed):
+        return JSONResponse({"detail": str(exc)}, status_code=401)
+
+    @app.exception_handler(UnknownConversation)
+    async def _unknown(_request: Request, exc: UnknownConversation):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_request: Request, exc: RateLimited):
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+    async def _busy(_request: Request, exc: Exception):
+        if isinstance(exc, DataError):  # e.g. a character PostgreSQL does not store: the request's fault
+            return JSONResponse({"detail": "the request holds text or numbers the database cannot store"},
+                                status_code=400)
+        if not is_unavailable(exc):
+            raise exc
+        log.warning("database unavailable: %s", exc)
+        detail = str(exc) if isinstance(exc, StoreUnavailable) else str(StoreUnavailable())
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    app.add_exception_handler(StoreUnavailable, _busy)
+    app.add_exception_handler(DBAPIError, _busy)
+
+    def address(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
 
     def agent(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """The agent behind the bearer token (None for the automation token); 401 otherwise."""
@@ -141,33 +115,44 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     def chat_json(turn: dict) -> dict:
         return {k: v for k, v in turn.items() if k in ChatOut.model_fields}
 
-    def run_turn(body: ChatIn) -> dict:
-        return chat_json(helpline().handle(body.message, body.conversation_id, channel="api").to_dict())
+    def run_turn(body: ChatIn, options: dict) -> dict:
+        return chat_json(helpline().handle(body.message, body.conversation_id, "api", **options).to_dict())
 
     @api.post("/chat", summary="Send a customer message; get the bot's reply and the message's analysis",
-              response_model=ChatOut, responses={503: {"description": "the worker process holding the turn "
-                                                                      "stopped; send the message again"}})
-    async def chat(body: ChatIn) -> JSONResponse:
-        if workers is not None and workers.alive:
+              response_model=ChatOut, responses={
+                  404: {"description": "no such conversation (ids are made by the server: leave it out to start)"},
+                  429: {"description": "too many messages; Retry-After says when to send again"},
+                  503: {"description": "the message was not stored (busy database, or the worker holding it "
+                                       "stopped); send it again with the same Idempotency-Key"}})
+    async def chat(body: ChatIn, request: Request, idempotency_key: str | None = Header(
+            default=None, max_length=64, description="a new random key per message (e.g. a UUID): a resend with "
+                                                     "the same key returns the first reply and stores nothing")):
+        limits.chat(address(request), body.conversation_id)
+        options = {"source": source_of(address(request)), "idempotency_key": idempotency_key}
+        pool = workers()
+        if pool is not None and pool.alive:
             try:
-                return JSONResponse(chat_json(await workers.turn(body.message, body.conversation_id, "api")))
+                return JSONResponse(chat_json(await pool.turn(body.message, body.conversation_id, "api", **options)))
             except NoWorkers:  # not sent anywhere (every worker stopped): run it here
                 pass
-        return JSONResponse(await asyncio.get_running_loop().run_in_executor(turns, run_turn, body))
+        return JSONResponse(await asyncio.get_running_loop().run_in_executor(turns, run_turn, body, options))
 
     @api.get("/health", summary="For load balancers and monitors: the serving model and the chat-turn workers")
     async def health() -> dict:
         """Always 200 while the process serves; "degraded" when fewer turn workers run than were started (their
-        turns then run in the app process, slower, while the missing ones restart). Each worker reports the model
+        turns then run in the app process, slower, while the missing ones restart) or when a new model failed
+        to load (``model_error`` says why; the previous model keeps serving). Each worker reports the model
         version it serves (all agree a few seconds after a promotion)."""
-        pool = None if workers is None else {"configured": workers.count, "running": workers.alive,
-                                             "restarts": workers.restarts, "workers": await workers.status()}
-        degraded = pool is not None and pool["running"] < pool["configured"]
+        running = workers()
+        pool = None if running is None else {"configured": running.count, "running": running.alive,
+                                             "restarts": running.restarts, "workers": await running.status()}
+        extra = serving_status()
+        degraded = (pool is not None and pool["running"] < pool["configured"]) or bool(extra.get("model_error"))
         return {"status": "degraded" if degraded else "ok", "model_version": helpline().classifier.version,
-                "turn_workers": pool}
+                "turn_workers": pool, **extra}
 
     @api.get("/chat/{conversation_id}/messages", summary="The customer's view of a conversation (for live updates)")
-    def customer_messages(conversation_id: str, after: int = 0) -> dict:
+    def customer_messages(conversation_id: str, after: int = Query(0, ge=0, le=MAX_ID)) -> dict:
         if not CONVERSATION_ID.fullmatch(conversation_id):
             raise HTTPException(404, "no such conversation")
         store = helpline().store
@@ -178,25 +163,31 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
                 "messages": [{"id": m.id, "role": m.role, "text": m.text}
                              for m in store.messages(conversation_id, after_id=max(0, after))]}
 
-    @api.post("/classify", summary="Classify one text or a list (up to 256); nothing is stored")
-    def classify(body: ClassifyIn) -> dict:
-        classifier = helpline().classifier
+    @api.post("/classify", summary=f"Classify one text or a list (up to {MAX_BATCH}); nothing is stored")
+    def classify(body: ClassifyIn, request: Request) -> dict:
+        limits.hit("classify_address", address(request))
+        classifier = helpline().classifier  # PII is redacted first here too: the model never sees it
         if body.text is not None:
-            return prediction_json(classifier.predict(body.text))
-        return {"predictions": [prediction_json(p) for p in classifier.predict(body.texts)]}
+            return prediction_json(classifier.predict(redact(body.text)))
+        return {"predictions": [prediction_json(p) for p in classifier.predict([redact(t) for t in body.texts])]}
 
-    @api.post("/login", summary="Agent login: returns a bearer token for the agent endpoints")
-    def login(body: LoginIn) -> dict:
-        result = helpline().store.login(body.name, body.password)
-        if result is None:
-            raise HTTPException(401, "wrong name or password")
-        return {"token": result[1], "agent": result[0].name}
+    @api.post("/login", summary="Agent login: returns a bearer token for the agent endpoints",
+              responses={429: {"description": "too many attempts for this name or from this address"}})
+    def login(body: LoginIn, request: Request) -> dict:
+        return {"token": checked_login(helpline().store, limits, body.name, body.password, address(request))[1],
+                "agent": body.name}
 
-    @api.get("/conversations", summary="The triage queue: open conversations, most urgent first")
-    def queue(_agent=Depends(agent)) -> list[dict]:
+    @api.post("/logout", summary="End the session of the bearer token")
+    def logout(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> dict:
+        ended = helpline().store.logout(credentials.credentials if credentials else None)
+        return {"logged_out": ended}
+
+    @api.get("/conversations", summary="The triage queue: open conversations, most urgent first (paged)")
+    def queue(limit: int = Query(50, ge=1, le=MAX_QUEUE_PAGE), offset: int = Query(0, ge=0, le=MAX_ID),
+              _agent=Depends(agent)) -> list[dict]:
         now = dt.datetime.now(dt.timezone.utc)
-        return [conversation_json(c, score, reason)
-                for c, score, reason in order_queue(helpline().store.open_conversations(), now)]
+        ranked = order_queue(helpline().store.open_conversations(), now)[offset:offset + limit]
+        return [conversation_json(c, score, reason) for c, score, reason in ranked]
 
     @api.get("/conversations/{conversation_id}", summary="A conversation with every message and its prediction")
     def conversation(conversation_id: str, _agent=Depends(agent)) -> dict:
@@ -222,7 +213,7 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
         return {"id": conversation_id, "status": "resolved"}
 
     @api.post("/messages/{message_id}/label", summary="Correct a customer message's intent (kept for retraining)")
-    def label(message_id: int, body: LabelIn, who=Depends(agent)) -> dict:
+    def label(body: LabelIn, message_id: int = PathParam(ge=1, le=MAX_ID), who=Depends(agent)) -> dict:
         service = helpline()
         known = set(service.classifier.intent_labels) | set(service.catalogue.intents)
         if body.intent not in known:

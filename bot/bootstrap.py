@@ -51,20 +51,30 @@ def first_start_estimate(flags: set[str] | None = None) -> str:
     return "4-13 minutes on 2 CPU cores, depending on the CPU"
 
 
-def ensure_model(settings: Settings) -> None:
-    """Train the default model (catalogue intents + GoEmotions) if ``settings.model_dir`` holds none."""
-    if model_exists(settings.model_dir):
-        return
-    emotion = settings.emotion_data
-    if not Path(emotion).exists() and not os.environ.get("HELPLINE_ONLINE"):
+def build_environment() -> dict:
+    root = Path(__file__).resolve().parent.parent  # so `-m finetune` resolves wherever the app was started
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+
+
+def check_can_build(settings: Settings) -> None:
+    """SystemExit saying what to do when there is no model and no data to build one."""
+    if not model_exists(settings.model_dir) and not Path(settings.emotion_data).exists() \
+            and not os.environ.get("HELPLINE_ONLINE"):
         raise SystemExit(f"No model at {settings.model_dir}, and no GoEmotions data to build one: set "
                          f"HELPLINE_DATA to the folder holding goemotions/original (now {settings.data_dir}), "
                          "set HELPLINE_ONLINE=1 to fetch it from the Hub, or point HELPLINE_MODEL at a model.")
+
+
+def ensure_model(settings: Settings) -> None:
+    """Train the default model (catalogue intents + GoEmotions) if ``settings.model_dir`` holds none, in the
+    foreground (`bot.first_start` does it behind a progress page for the app)."""
+    if model_exists(settings.model_dir):
+        return
+    check_can_build(settings)
+    emotion = settings.emotion_data
     print(f"No model at {settings.model_dir}: building the default model from {settings.catalogue} and "
           f"{emotion} ({first_start_estimate()}).", file=sys.stderr, flush=True)
-    root = Path(__file__).resolve().parent.parent  # so `-m finetune` resolves wherever the app was started
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run(train_command(settings), env=env)
+    result = subprocess.run(train_command(settings), env=build_environment())
     if result.returncode != 0 or not model_exists(settings.model_dir):
         raise SystemExit(f"Building the default model failed (exit code {result.returncode}); see the messages "
                          "above.")

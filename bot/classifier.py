@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import lexical
-from .model_format import ModelInfo, ONNX_FILE, locate, read_metadata
+from .model_format import METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata
 from .prediction import Decoder, Prediction, batched, predict_texts
 
 BACKENDS = ("auto", "onnx", "torch")
@@ -89,14 +89,33 @@ class Classifier(ModelInfo):
                              f"`python -m finetune export --model {directory}`.")
         if backend == "onnx" or (backend == "auto" and has_onnx):
             try:
-                return cls(_OnnxHeads(directory, metadata["max_length"], threads, spin), metadata, "onnx", directory)
+                classifier = cls(_OnnxHeads(directory, metadata["max_length"], threads, spin), metadata, "onnx",
+                                 directory)
             except Exception as exc:  # onnxruntime raises its own types for damaged graphs
                 raise ValueError(f"{directory / ONNX_FILE} cannot be loaded ({exc}); re-export it with "
                                  f"`python -m finetune export --model {directory}`.") from exc
-        from .model import HelplineModel  # torch, only when there is no ONNX graph
+        else:
+            from .model import HelplineModel  # torch, only when there is no ONNX graph
 
-        model = HelplineModel.from_pretrained(directory)
-        return cls(model._heads, model.metadata, "torch", directory)
+            model = HelplineModel.from_pretrained(directory)
+            classifier = cls(model._heads, model.metadata, "torch", directory)
+        classifier.check_outputs()
+        return classifier
+
+    def check_outputs(self) -> None:
+        """A test prediction, checked against the labels: a model whose outputs do not match its helpline.json
+        must fail here, at load time (where the serving model stays), not on some customer's message later."""
+        try:
+            intent, emotion = self._heads(["hello, where is my order?", "x"])
+        except Exception as exc:  # noqa: BLE001 - whatever the backend raises
+            raise ValueError(f"{self.directory}: a test prediction failed ({type(exc).__name__}: {exc})") from exc
+        for what, probs, labels in (("intent", intent, self.intent_labels), ("emotion", emotion, self.emotion_labels)):
+            if probs.ndim != 2 or probs.shape != (2, len(labels)):
+                raise ValueError(f"{self.directory}: the model gives {probs.shape[-1]} {what} scores but "
+                                 f"{METADATA_FILE} lists {len(labels)} {what} labels; the directory mixes two "
+                                 "models: retrain or re-export it")
+            if not np.all(np.isfinite(probs)):
+                raise ValueError(f"{self.directory}: the model's {what} scores are not finite numbers")
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         if len(texts) == 1:  # the common serving case: skip the sorting and copying

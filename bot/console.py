@@ -17,6 +17,7 @@ SENTIMENT_BADGES = {"positive": "🟢 positive", "neutral": "⚪ neutral", "ambi
                     "negative": "🔴 negative"}
 QUEUE_COLUMNS = ["priority", "conversation", "status", "intent", "sentiment", "frustration", "why"]
 ROLES = {"customer": "user", "bot": "assistant", "agent": "assistant"}
+QUEUE_ROWS = 200  # the console shows the most urgent; the API pages through the rest
 
 
 def frustration_badge(value: float | None) -> str:
@@ -25,11 +26,12 @@ def frustration_badge(value: float | None) -> str:
     return f"{'🔥' if value >= 0.6 else '⚠️' if value >= 0.3 else '·'} {value:.2f}"
 
 
-def queue_table(helpline: Helpline, now: dt.datetime | None = None) -> pd.DataFrame:
-    """The triage queue, most urgent first, with intent, sentiment and frustration badges and the reason."""
+def queue_table(helpline: Helpline, now: dt.datetime | None = None, rows_shown: int = QUEUE_ROWS) -> pd.DataFrame:
+    """The triage queue, most urgent first (the top ``rows_shown``), with intent, sentiment and frustration
+    badges and the reason."""
     now = now or dt.datetime.now(dt.timezone.utc)
     rows = []
-    queue = order_queue(helpline.store.open_conversations(), now)
+    queue = order_queue(helpline.store.open_conversations(), now)[:rows_shown]
     latest = helpline.store.last_customer_messages([conversation.id for conversation, _, _ in queue])
     for conversation, score, reason in queue:
         last = latest.get(conversation.id)

@@ -21,7 +21,8 @@ class Insights:
     handoff_reasons: pd.DataFrame        # reason, handoffs
     handoff_rate: float                  # share of conversations handed to a person
     top_out_of_scope: pd.DataFrame       # text, times
-    at_risk: pd.DataFrame                # conversation, intent, sentiment, frustration, text
+    at_risk: pd.DataFrame                # time, intent, sentiment, frustration, text (no conversation ids: a
+                                         # shared view must not hand out the capability to read a conversation)
 
 
 def _reason_kind(reason: str) -> str:
@@ -56,5 +57,5 @@ def compute(store: Store, days: int = 30, now: dt.datetime | None = None) -> Ins
                .reset_index().sort_values("times", ascending=False).head(20))
     risky = frame[frame["intent"].isin(AT_RISK_INTENTS) & (frame["sentiment"] == "negative")]
     at_risk = (risky.sort_values("frustration", ascending=False).drop_duplicates("conversation")
-               [["conversation", "intent", "sentiment", "frustration", "text"]].head(25))
+               [["time", "intent", "sentiment", "frustration", "text"]].head(25))
     return Insights(volume, sentiment, handoff_reasons, round(rate, 4), top_oos, at_risk)

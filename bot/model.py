@@ -15,7 +15,8 @@ from .base_models import resolve_base_model
 from .emotions import FRUSTRATION_WEIGHTS, GOEMOTIONS_LABELS, SENTIMENT_GROUPS
 from . import lexical
 from .model_card import model_card
-from .model_format import ModelInfo, FORMAT_VERSION, HEADS_FILE, METADATA_FILE, locate, read_metadata, write_metadata
+from .model_format import (FORMAT_VERSION, HEADS_FILE, METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata,
+                           write_metadata)
 from .network import HelplineNetwork
 from .prediction import Decoder, Prediction, batched, predict_texts
 
@@ -87,6 +88,9 @@ class HelplineModel(ModelInfo):
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
+        # an ONNX graph left from an earlier model here would be loaded instead of these weights
+        (directory / ONNX_FILE).unlink(missing_ok=True)
+        self.metadata.pop("onnx", None)
         self.network.encoder.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
         save_file(self.network.head_state_dict(), directory / HEADS_FILE)

@@ -1,21 +1,36 @@
 """PII redaction: applied to every customer message before anything is stored or logged.
 
-Replaces emails, phone numbers, payment card numbers (Luhn-checked), IBANs (mod-97-checked) and street
-addresses with placeholders such as ``[EMAIL]``. Checksums keep order numbers, prices, dates and tracking
-codes intact: a 16-digit number that fails Luhn is not a card, a long digit run without separators that does
-not start with 0 or + is not a phone number, and digits right after "order", "invoice", "#" and the like
-are references, not PII.
+Replaces emails (any script), phone numbers, payment card numbers (Luhn-checked), IBANs (mod-97-checked),
+US social security and UK national insurance numbers, passport numbers, dates of birth, passwords and street
+addresses with placeholders such as ``[EMAIL]``. Order numbers, prices, order dates and tracking codes stay:
+a 16-digit number that fails Luhn is not a card; a bare digit run is a phone number only at the lengths of
+phone numbers (10-11 digits, or starting with 0); digits right after "order", "invoice", "#" and the like are
+references; dates are PII only after "born", "date of birth" and the like; passport numbers and passwords only
+after their keyword.
 """
 from __future__ import annotations
 
 import re
 
-PLACEHOLDERS = ("[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[ADDRESS]")
+PLACEHOLDERS = ("[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[SSN]", "[NATIONAL_ID]", "[PASSPORT]", "[DOB]",
+                "[PASSWORD]", "[ADDRESS]")
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")  # \w: jürgen.müller@example.de whole
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")  # upper case only: lower case runs into words
-CARD = re.compile(r"(?<![\w.,])(?:\d[ -]?){12,18}\d(?!\w|[.,]\d)")
-PHONE = re.compile(r"(?<![\w#.,/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,15}(?:[\s.-]\d{2,8}){0,4}"
+CARD = re.compile(r"(?<![\w.,])(?:\d(?:[ .-]|  )?){12,18}\d(?!\w|[.,]\d)")  # 4111.1111..., 4111  1111 ...
+SSN = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"
+                 r"|(?i:\b(?:ssn|social security(?: number| no\.?)?)(?:\s+is)?\s*[:#]?\s*)(?P<pii>\d{9})\b")
+NATIONAL_ID = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")  # UK National Insurance number
+PASSPORT = re.compile(r"(?i:\bpassport(?:\s*(?:number|no\.?|num|#))?(?:\s+is)?\s*[:#]?\s*)(?P<pii>[A-Z0-9]{6,9})\b",
+                      re.IGNORECASE)
+MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DOB = re.compile(r"(?i:\b(?:date of birth|d\.?o\.?b\.?|born(?: on)?|birthday(?: is)?)\s*[:]?\s*)(?P<pii>"
+                 rf"\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH},?\s+\d{{4}}"
+                 rf"|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})", re.IGNORECASE)
+PASSWORD = re.compile(r"(?i:\b(?:password|passcode|passwd|pin)(?:\s+is|\s*[:=])\s*)(?P<pii>(?!\[)"
+                      r"(?!(?:not|wrong|incorrect|correct|expired|invalid|too|the|my|reset|working|broken|locked|"
+                      r"blocked|changed|forgotten|lost)\b)\S+)")
+PHONE = re.compile(r"(?<![\w#.,/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,15}(?:[\s./-]\d{2,8}){0,4}"
                    r"(?![\w/]|[.,-]\d)")
 STREET_SUFFIX = (r"(?:(?i:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd)\b\.?"
                  r"|(?:Way|Court|Ct|Place|Pl|Close|Crescent|Square|Sq|Terrace|Gardens|Row)\b)")
@@ -57,20 +72,28 @@ def _phone(match: re.Match, text: str) -> str | None:
     digits = re.sub(r"\D", "", raw)
     if not 9 <= len(digits) <= 15 or _is_reference(text, match.start()):
         return None
-    separated = raw.startswith("+") or bool(re.search(r"[\s.()-]", raw))
-    if not separated and not raw.startswith("0"):  # a bare digit run: an order/tracking number more likely
+    separated = raw.startswith("+") or bool(re.search(r"[\s./()-]", raw))
+    # a bare digit run is a phone number at a mobile number's length (9876543210, 13800138000) or with a
+    # trunk 0; other lengths are order and tracking numbers more likely
+    if not separated and not raw.startswith("0") and len(digits) not in (10, 11):
         return None
-    if re.fullmatch(r"\d{4}[-.]\d{2}[-.]\d{2}|\d{2}[-.]\d{2}[-.]\d{4}", raw):  # a date
+    if re.fullmatch(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}", raw):  # a date
         return None
     return "[PHONE]"
 
 
 # (pattern, placeholder or a check returning one / None to keep the text); order matters: longer, checked
 # formats first, so a card number is not half-eaten as a phone number.
+# A pattern with a group named "pii" replaces only that group (the keyword before it stays).
 RULES = (
     (EMAIL, lambda m, t: "[EMAIL]"),
     (IBAN, lambda m, t: "[IBAN]" if iban_ok(m.group()) else None),
     (CARD, _card),
+    (SSN, lambda m, t: "[SSN]"),
+    (NATIONAL_ID, lambda m, t: None if _is_reference(t, m.start()) else "[NATIONAL_ID]"),
+    (PASSPORT, lambda m, t: "[PASSPORT]" if re.search(r"\d", m.group("pii")) else None),
+    (DOB, lambda m, t: "[DOB]"),
+    (PASSWORD, lambda m, t: "[PASSWORD]"),
     (PHONE, _phone),
     (ADDRESS, lambda m, t: "[ADDRESS]"),
 )
@@ -81,11 +104,12 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     for pattern, check in RULES:
         for match in pattern.finditer(text):
-            if any(s < match.end() and match.start() < e for s, e, _ in found):
+            start, end = match.span("pii") if "pii" in pattern.groupindex and match.group("pii") else match.span()
+            if any(s < end and start < e for s, e, _ in found):
                 continue
             placeholder = check(match, text)
             if placeholder:
-                found.append((match.start(), match.end(), placeholder))
+                found.append((start, end, placeholder))
     return sorted(found)
 
 

@@ -117,9 +117,16 @@ class Registry:
         return worse
 
     def promote(self, candidate: str, *, tolerance: float = DEFAULT_TOLERANCE, force: bool = False,
-                reason: str = "", by: str = "") -> dict:
-        """Make ``candidate`` the serving version if it passes the gate (or ``force`` with a reason)."""
+                reason: str = "", by: str = "", validate=None) -> dict:
+        """Make ``candidate`` the serving version if it passes the gate (or ``force`` with a reason).
+        ``validate``: loads the candidate's directory as serving would (and runs a test prediction), raising if
+        it cannot serve; a version that fails is never promoted, forced or not."""
         worse = self.compare(candidate, tolerance)
+        if validate is not None:
+            try:
+                validate(self.path_of(candidate))
+            except Exception as exc:  # noqa: BLE001 - any failure to load means it cannot serve
+                raise RegistryError(f"{candidate} cannot serve, so it was not promoted: {exc}") from exc
         if worse and not force:
             raise RegistryError(f"{candidate} is worse than the serving model beyond the tolerance {tolerance}: "
                                 + "; ".join(worse) + ". Use --force --reason '...' to promote anyway.")

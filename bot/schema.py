@@ -25,6 +25,8 @@ class Agent(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    role: Mapped[str] = mapped_column(String(16), default="agent")    # agent | admin (promote, retrain)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)    # cannot log in; its sessions end
 
 
 class AgentSession(Base):
@@ -34,6 +36,7 @@ class AgentSession(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # for the idle timeout
 
 
 class Conversation(Base):
@@ -49,6 +52,7 @@ class Conversation(Base):
     priority_reason: Mapped[str] = mapped_column(Text, default="")
     waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # unanswered customer
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    source: Mapped[str | None] = mapped_column(String(32), index=True)  # keyed hash of the client address
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
 
 
@@ -97,3 +101,14 @@ class Feedback(Base):
     rating: Mapped[int] = mapped_column(Integer)                       # -1 unhelpful, +1 helpful
     comment: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TurnReceipt(Base):
+    """The reply to a customer turn sent with an idempotency key: a resend of that key gets this reply back
+    instead of storing the turn twice. Written in the turn's own transaction."""
+    __tablename__ = "turn_receipts"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_hash: Mapped[str] = mapped_column(String(64))             # the message the key was first sent with
+    response: Mapped[dict] = mapped_column(JSON)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

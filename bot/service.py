@@ -5,8 +5,11 @@ never lost. Classification runs outside the transaction, so a slow model never h
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
 
 from intents import Catalogue
 
@@ -20,6 +23,7 @@ from .triage import turn_priority
 MAX_MESSAGE_CHARS = 2000
 SHOWN_EMOTIONS = 3
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{8,36}")
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,64}")
 
 
 @dataclass
@@ -43,11 +47,18 @@ class Turn:
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Turn":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not text; PostgreSQL refuses NUL
+
 
 def check_message(text) -> str:
     if not isinstance(text, str):
         raise ValueError(f"message must be a string, not {type(text).__name__}")
-    text = text.strip()
+    text = CONTROL_CHARACTERS.sub("", text).strip()
     if not text:
         raise ValueError("message is empty: type something first")
     if len(text) > MAX_MESSAGE_CHARS:
@@ -55,12 +66,11 @@ def check_message(text) -> str:
     return text
 
 
-def check_conversation_id(conversation_id) -> str | None:
-    if conversation_id is None:
-        return None
-    if not isinstance(conversation_id, str) or not CONVERSATION_ID.fullmatch(conversation_id):
-        raise ValueError("conversation_id must be 8-36 letters, digits, '-' or '_' (or leave it out to start one)")
-    return conversation_id
+def check_optional(value, pattern: re.Pattern, problem: str) -> str | None:
+    """An optional identifier from a client: None, or a string the pattern matches whole (ValueError)."""
+    if value is not None and (not isinstance(value, str) or not pattern.fullmatch(value)):
+        raise ValueError(problem)
+    return value
 
 
 class Helpline:
@@ -103,12 +113,31 @@ class Helpline:
     def intent_priority(self, intent: str) -> str:
         return self.catalogue[intent].priority if intent in self.catalogue else ("low" if intent == OOS else "normal")
 
-    def handle(self, text: str, conversation_id: str | None = None, channel: str = "chat") -> Turn:
+    def handle(self, text: str, conversation_id: str | None = None, channel: str = "chat", *,
+               source: str | None = None, idempotency_key: str | None = None) -> Turn:
+        """One customer turn. ``conversation_id``: None starts a conversation (ids are made here only).
+        ``source``: who sent it (a keyed hash of the address, for flood flagging). ``idempotency_key``: a
+        resend with the same key gets the first reply back instead of storing the turn twice."""
         text = redact(check_message(text))  # PII never reaches the model, the database or a log
-        conversation_id = check_conversation_id(conversation_id)
+        conversation_id = check_optional(conversation_id, CONVERSATION_ID, "conversation_id must be 8-36 letters, "
+                                         "digits, '-' or '_' (or leave it out to start one)")
+        key = check_optional(idempotency_key, IDEMPOTENCY_KEY, "Idempotency-Key must be 8-64 letters, digits or "
+                                                               "'-_.:' (a new UUID for each message)")
+        message_hash = hashlib.sha256(f"{conversation_id}\n{text}".encode()).hexdigest() if key else ""
+        if key and (done := self.store.find_receipt(key, message_hash)) is not None:
+            return Turn.from_dict(done)
+        try:
+            return self._turn(text, conversation_id, channel, source, key, message_hash)
+        except IntegrityError:  # the same key raced in from another request and won: its reply is ours
+            if key and (done := self.store.find_receipt(key, message_hash)) is not None:
+                return Turn.from_dict(done)
+            raise
+
+    def _turn(self, text: str, conversation_id: str | None, channel: str, source: str | None, key: str | None,
+              message_hash: str) -> Turn:
         classifier, classify = self._serving  # concurrent turns' messages go to the model as one batch
         prediction: Prediction = classify(text)
-        with self.store.turn(conversation_id, channel) as conversation:
+        with self.store.turn(conversation_id, channel, source) as conversation:
             state = ConversationState.from_dict(conversation.state)
             decision, state = self.policy.decide(prediction, state)
             priority, level = turn_priority(prediction, self.intent_priority(decision.intent), state.frustration,
@@ -133,13 +162,15 @@ class Helpline:
                                      state={**state.to_dict(), "priority_level": level}, last_intent=decision.intent,
                                      priority=priority.score, priority_reason=priority.reason, status=status,
                                      waiting_since=waiting_since)
-            ids = (conversation.id, ids[0], ids[1] if len(ids) > 1 else None)
-        # the strongest few: on support messages (far from GoEmotions' Reddit comments) many labels pass their
-        # F1-tuned thresholds at moderate scores, and a list of 15 tells an agent nothing
-        emotions = {label: prediction.emotions[label] for label in prediction.detected_emotions[:SHOWN_EMOTIONS]}
-        return Turn(conversation_id=ids[0], message_id=ids[1], reply=decision.reply, action=decision.action,
-                    intent=decision.intent, confidence=prediction.confidence, emotions=emotions,
-                    sentiment=prediction.sentiment, frustration=prediction.frustration, handoff=state.handed_off,
-                    priority=priority.score, priority_reason=priority.reason,
-                    quick_replies=decision.quick_replies, reply_message_id=ids[2],
-                    handoff_reason=state.handoff_reason)
+            # the strongest few: on support messages (far from GoEmotions' Reddit comments) many labels pass
+            # their F1-tuned thresholds at moderate scores, and a list of 15 tells an agent nothing
+            emotions = {label: prediction.emotions[label] for label in prediction.detected_emotions[:SHOWN_EMOTIONS]}
+            turn = Turn(conversation_id=conversation.id, message_id=ids[0], reply=decision.reply,
+                        action=decision.action, intent=decision.intent, confidence=prediction.confidence,
+                        emotions=emotions, sentiment=prediction.sentiment, frustration=prediction.frustration,
+                        handoff=state.handed_off, priority=priority.score, priority_reason=priority.reason,
+                        quick_replies=decision.quick_replies, reply_message_id=ids[1] if len(ids) > 1 else None,
+                        handoff_reason=state.handoff_reason)
+            if key:
+                conversation.receipt(key, message_hash, turn.to_dict())
+        return turn

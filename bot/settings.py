@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from intents import DEFAULT_CATALOGUE
 
 from .policy import DEFAULT_POLICY
+from .ratelimit import parse_spec
 
 
 @dataclass
@@ -20,9 +22,20 @@ class Settings:
     agent_token: str | None = None                   # HELPLINE_AGENT_TOKEN: bearer token for automation
     onnx_threads: int | None = None                  # HELPLINE_ONNX_THREADS: per process (default: its share of cores)
     workers: int | None = None                       # HELPLINE_WORKERS: turn worker processes (default: cores)
+    widget_origins: tuple[str, ...] = ()             # HELPLINE_WIDGET_ORIGINS: sites that may embed the widget
+    rate_limits: str = "on"                          # HELPLINE_RATE_LIMITS: on, off, or NAME=N/period;...
+    rate_limit_storage: str = "memory://"            # HELPLINE_RATE_LIMIT_STORAGE: memory:// or redis://host:port
+    retention_days: int = 365                        # HELPLINE_RETENTION_DAYS: 0 keeps conversations forever
+
+    def __post_init__(self):
+        check_agent_token(self.agent_token)
+        self.widget_origins = tuple(check_origin(o) for o in self.widget_origins)
+        parse_spec(self.rate_limits)
 
     @classmethod
     def from_env(cls) -> "Settings":
+        origins = [o.strip() for o in os.environ.get("HELPLINE_WIDGET_ORIGINS", "").split(",") if o.strip()]
+        retention = _count("HELPLINE_RETENTION_DAYS", "days", minimum=0)
         return cls(model_dir=os.environ.get("HELPLINE_MODEL", cls.model_dir),
                    catalogue=os.environ.get("HELPLINE_CATALOGUE", cls.catalogue),
                    data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir),
@@ -30,7 +43,11 @@ class Settings:
                    policy=os.environ.get("HELPLINE_POLICY", cls.policy),
                    agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None,
                    onnx_threads=_count("HELPLINE_ONNX_THREADS", "threads", minimum=1),
-                   workers=_count("HELPLINE_WORKERS", "worker processes", minimum=0))
+                   workers=_count("HELPLINE_WORKERS", "worker processes", minimum=0),
+                   widget_origins=tuple(origins),
+                   rate_limits=os.environ.get("HELPLINE_RATE_LIMITS", cls.rate_limits),
+                   rate_limit_storage=os.environ.get("HELPLINE_RATE_LIMIT_STORAGE", cls.rate_limit_storage),
+                   retention_days=cls.retention_days if retention is None else retention)
 
     def load_classifier(self, model_dir: str):
         """The serving classifier: ONNX Runtime's threads sleep between calls instead of spinning (in the app
@@ -53,6 +70,24 @@ class Settings:
         """GoEmotions for the first-start model: the local copy, or the Hub id for users online."""
         local = Path(self.data_dir) / "goemotions" / "original"
         return str(local) if local.is_dir() else "google-research-datasets/go_emotions"
+
+
+MIN_TOKEN_CHARS = 24
+
+
+def check_agent_token(token: str | None) -> None:
+    """The automation token opens every agent endpoint: refuse one short enough to guess."""
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(f"HELPLINE_AGENT_TOKEN is {len(token)} characters; use at least {MIN_TOKEN_CHARS} random "
+                         "ones, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+
+
+def check_origin(origin: str) -> str:
+    """An origin the widget may be embedded on: scheme://host[:port], or * for any site."""
+    if origin == "*" or re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+        return origin
+    raise ValueError(f"HELPLINE_WIDGET_ORIGINS: {origin!r} is not an origin such as https://shop.example.com "
+                     "(scheme and host, no path), or *")
 
 
 def _count(variable: str, what: str, minimum: int) -> int | None:

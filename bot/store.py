@@ -1,4 +1,4 @@
-"""The conversation store: SQLAlchemy on SQLite (default, WAL) or PostgreSQL, migrated with Alembic.
+"""The conversation store: SQLAlchemy on SQLite (default, WAL) or PostgreSQL (engine: bot/database.py).
 
 A turn is one transaction: the customer message, the bot's reply, the policy state and the triage score are
 committed together before the reply is returned, so an acknowledged message is stored even if the process
@@ -12,62 +12,39 @@ import datetime as dt
 import threading
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from .accounts import AgentAccounts
-from .schema import Conversation, Feedback, Handoff, LabelCorrection, Message, utcnow
+from .database import BUSY_SECONDS, MAX_ID, StoreUnavailable, make_engine, migrate
+from .schema import Conversation, Feedback, Handoff, LabelCorrection, Message, TurnReceipt, utcnow
 
 DEFAULT_DB = "sqlite:///helpline.db"
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 OPEN = ("waiting", "agent")  # statuses in the agents' queue
+QUEUE_SCAN = 2000            # open conversations the queue ranks at most (the most urgent by stored priority)
 CONVERSATIONS, MESSAGES, HANDOFFS = Conversation.__table__, Message.__table__, Handoff.__table__
+RECEIPTS = TurnReceipt.__table__
 # a turn's statements, built once (parameters are passed at execution, so each compiles once and is cached)
 LOCK_CONVERSATION = (select(CONVERSATIONS.c.state, CONVERSATIONS.c.status, CONVERSATIONS.c.waiting_since)
                      .where(CONVERSATIONS.c.id == bindparam("conversation_id")).with_for_update())
 UPDATE_CONVERSATION = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
 INSERT_CONVERSATION, INSERT_MESSAGE, INSERT_HANDOFF = insert(CONVERSATIONS), insert(MESSAGES), insert(HANDOFFS)
+INSERT_RECEIPT = insert(RECEIPTS)
+FIND_RECEIPT = select(RECEIPTS.c.message_hash, RECEIPTS.c.response).where(RECEIPTS.c.key == bindparam("key"))
 
 
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+class UnknownConversation(ValueError):
+    """A conversation id the server never made (ids are made by the server only)."""
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_setup(dbapi_connection, _record):
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
-            cursor = dbapi_connection.cursor()
-            # WAL: readers never block the writer. synchronous=NORMAL: a committed transaction survives a
-            # killed process (it is in the WAL file); only an OS crash or power cut can lose the last ones.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection):
-            # IMMEDIATE takes the write lock at the start, so two processes serving the same conversation
-            # cannot both read its state and then overwrite each other's update.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    def __init__(self, conversation_id: str, message: str | None = None):
+        super().__init__(message or f"no conversation {conversation_id}: leave conversation_id out to start a new "
+                                    "one")
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema up to date (Alembic `upgrade head`)."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+class ReusedKey(ValueError):
+    """An idempotency key sent again with a different message."""
 
 
 @dataclass
@@ -81,12 +58,14 @@ class ConversationTurn:
     status: str
     waiting_since: dt.datetime | None
     now: dt.datetime
+    source: str | None = None
 
     def write(self, messages: list[dict], handoff_reason: str | None = None, **conversation) -> list[int]:
         """Store the turn: the conversation's new fields, its messages (ids returned in order), a handoff."""
         execute, fields = self.connection.execute, {**conversation, "updated": self.now}
         if self.new:  # first, for the messages' foreign key
-            execute(INSERT_CONVERSATION, {"id": self.id, "channel": self.channel, "created": self.now, **fields})
+            execute(INSERT_CONVERSATION, {"id": self.id, "channel": self.channel, "created": self.now,
+                                          "source": self.source, **fields})
         else:
             execute(UPDATE_CONVERSATION, {"conversation_id": self.id, **fields})
         ids = [execute(INSERT_MESSAGE, {"conversation_id": self.id, "created": self.now, **message})
@@ -95,24 +74,46 @@ class ConversationTurn:
             execute(INSERT_HANDOFF, {"conversation_id": self.id, "reason": handoff_reason, "created": self.now})
         return ids
 
+    def receipt(self, key: str, message_hash: str, response: dict) -> None:
+        """Keep the turn's reply under its idempotency key (a second insert of the key fails the transaction,
+        so of two racing sends only one turn is stored)."""
+        self.connection.execute(INSERT_RECEIPT, {"key": key, "conversation_id": self.id,
+                                                 "message_hash": message_hash, "response": response,
+                                                 "created": self.now})
+
 
 class Store(AgentAccounts):
     """Conversations, messages, handoffs, corrections and feedback (agent accounts: bot/accounts.py)."""
 
-    def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True):
+    def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True, busy_seconds: float = BUSY_SECONDS):
         self.url = url
-        self.engine = make_engine(url)
+        self.busy_seconds = busy_seconds
+        self.engine = make_engine(url, busy_seconds)
         if migrate_schema:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
+        self._write_lock = threading.Lock() if url.startswith("sqlite") else None
         self._turn_connection: Connection | None = None  # SQLite only, see _turn_transaction
 
     @contextlib.contextmanager
+    def _writer(self):
+        """On SQLite, writers of this process queue on a lock here instead of in SQLite's busy handler, which
+        sleeps in steps of up to 100 ms and would make tail latency spiky. A writer that cannot get it in time
+        (another process holds the database) is told so instead of hanging."""
+        if self._write_lock is None:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=self.busy_seconds):
+            raise StoreUnavailable("waited too long for the database")
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    @contextlib.contextmanager
     def transaction(self):
-        """One write transaction. On SQLite, writers of this process queue on a lock here instead of in
-        SQLite's busy handler, which sleeps in steps of up to 100 ms and would make tail latency spiky."""
-        with self._write_lock, self.sessions.begin() as session:
+        """One write transaction."""
+        with self._writer(), self.sessions.begin() as session:
             yield session
 
     @contextlib.contextmanager
@@ -132,17 +133,32 @@ class Store(AgentAccounts):
 
     # ------------------------------------------------------------------------------------- conversations
     @contextlib.contextmanager
-    def turn(self, conversation_id: str | None, channel: str = "chat"):
-        """A customer turn's transaction: yields the conversation's current state, locked (a new one when
-        ``conversation_id`` is None or unknown), whose ``write`` stores the turn. SQLAlchemy Core, not the
-        ORM: the unit of work cost ~1 ms of a ~1.4 ms turn, and this is the hot path of every message."""
-        with self._write_lock, self._turn_transaction() as connection:
+    def turn(self, conversation_id: str | None, channel: str = "chat", source: str | None = None):
+        """A customer turn's transaction: yields the conversation's current state, locked (a new one, with an
+        id made here, when ``conversation_id`` is None), whose ``write`` stores the turn. UnknownConversation
+        for an id this server never made. SQLAlchemy Core, not the ORM: the unit of work cost most of a turn's
+        database time, and this is the hot path of every message."""
+        with self._writer(), self._turn_transaction() as connection:
             row = None
             if conversation_id is not None:
                 row = connection.execute(LOCK_CONVERSATION, {"conversation_id": conversation_id}).first()
+                if row is None:
+                    raise UnknownConversation(conversation_id)
             yield ConversationTurn(connection, conversation_id or uuid.uuid4().hex, channel, new=row is None,
                                    state=dict(row.state or {}) if row else {}, status=row.status if row else "bot",
-                                   waiting_since=row.waiting_since if row else None, now=utcnow())
+                                   waiting_since=row.waiting_since if row else None, now=utcnow(), source=source)
+
+    def find_receipt(self, key: str, message_hash: str) -> dict | None:
+        """The stored reply to the turn sent with idempotency ``key``; ReusedKey if that key came with another
+        message."""
+        with self.engine.connect() as connection:
+            row = connection.execute(FIND_RECEIPT, {"key": key}).first()
+        if row is None:
+            return None
+        if row.message_hash != message_hash:
+            raise ReusedKey("this Idempotency-Key was already used for a different message; make a new key "
+                            "for each new message")
+        return row.response
 
     @staticmethod
     def _locked(session: Session, conversation_id: str) -> Conversation:
@@ -161,6 +177,7 @@ class Store(AgentAccounts):
 
     def messages(self, conversation_id: str, after_id: int = 0) -> list[Message]:
         """Messages of a conversation newer than ``after_id`` (for live updates: poll with the last id seen)."""
+        after_id = min(max(0, after_id), MAX_ID)
         with self.sessions() as session:
             return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                               Message.id > after_id).order_by(Message.id)))
@@ -187,10 +204,13 @@ class Store(AgentAccounts):
         with self.sessions() as session:
             return list(session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
 
-    def open_conversations(self) -> list[Conversation]:
-        """Conversations waiting for or with a person (the triage module orders them)."""
+    def open_conversations(self, limit: int = QUEUE_SCAN) -> list[Conversation]:
+        """Conversations waiting for or with a person (the triage module orders them): at most ``limit``, the
+        highest stored priority first, so a flood of handoffs cannot make every queue refresh read them all."""
         with self.sessions() as session:
-            return list(session.scalars(select(Conversation).where(Conversation.status.in_(OPEN))))
+            return list(session.scalars(select(Conversation).where(Conversation.status.in_(OPEN))
+                                        .order_by(Conversation.priority.desc(), Conversation.updated.desc())
+                                        .limit(limit)))
 
     def recent_conversations(self, limit: int = 100) -> list[Conversation]:
         with self.sessions() as session:
@@ -233,6 +253,8 @@ class Store(AgentAccounts):
                 handoff.resolved = True
 
     def correct_label(self, message_id: int, intent: str, agent_id: int | None = None) -> LabelCorrection:
+        if not 1 <= message_id <= MAX_ID:
+            raise KeyError(message_id)
         with self.transaction() as session:
             message = session.get(Message, message_id)
             if message is None or message.role != "customer":

@@ -5,10 +5,15 @@ score = intent priority (the most urgent intent seen in the conversation: low 10
         + 15 when the customer asked for a person or is upset (5 for other handoffs)
         + 1 per minute waiting for a reply, up to 30 (added when the queue is read)
 Each part is listed in the reason, largest first, so an agent can see why a conversation is at the top.
+
+A flood (one address with more than ``FLOOD_OPEN`` conversations in the queue at once: a script, or one
+person opening many chats) is flagged and ranked below every other conversation, so it cannot bury real
+customers; the agents still see it, marked.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 from .prediction import OOS, Prediction
@@ -20,6 +25,8 @@ RISING_BY = 0.2
 ANGER_POINTS = 10.0
 WAIT_POINTS_PER_MINUTE = 1.0
 WAIT_POINTS_MAX = 30.0
+FLOOD_OPEN = 3
+FLOOD_REASON = "flagged: repeated handoffs from one address"
 
 
 @dataclass
@@ -66,7 +73,21 @@ def with_waiting(score: float, reason: str, waiting_since: dt.datetime | None,
                                       else reason)
 
 
+def flooding_sources(conversations) -> set[str]:
+    """The sources (hashed addresses) with more than FLOOD_OPEN open conversations."""
+    counts = Counter(c.source for c in conversations if getattr(c, "source", None))
+    return {source for source, n in counts.items() if n > FLOOD_OPEN}
+
+
 def order_queue(conversations, now: dt.datetime) -> list[tuple[object, float, str]]:
-    """(conversation, score, reason) for open conversations, most urgent first (ties: waiting longest first)."""
-    scored = [(c, *with_waiting(c.priority, c.priority_reason, c.waiting_since, now)) for c in conversations]
-    return sorted(scored, key=lambda row: (-row[1], row[0].updated))
+    """(conversation, score, reason) for open conversations, most urgent first (ties: waiting longest first);
+    flagged floods last."""
+    conversations = list(conversations)
+    flood = flooding_sources(conversations)
+    scored = []
+    for c in conversations:
+        score, reason = with_waiting(c.priority, c.priority_reason, c.waiting_since, now)
+        flagged = getattr(c, "source", None) in flood
+        scored.append((c, score, f"{FLOOD_REASON}; {reason}" if flagged else reason, flagged))
+    ranked = sorted(scored, key=lambda row: (row[3], -row[1], row[0].updated))
+    return [row[:3] for row in ranked]

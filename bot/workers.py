@@ -30,7 +30,9 @@ import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from .database import StoreUnavailable, is_unavailable
 from .settings import usable_cores
+from .store import UnknownConversation
 
 log = logging.getLogger("helpline.workers")
 MAX_IN_FLIGHT = 8
@@ -66,7 +68,7 @@ def _serve(conn: Connection) -> None:
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            request_id, message, conversation_id, channel = conn.recv()  # channel STATUS: a status request
+            request_id, message, conversation_id, channel, options = conn.recv()  # channel STATUS: a status request
         except (EOFError, OSError):  # the app closed the pipe or died: nothing left to answer
             return
         if channel == STATUS:
@@ -74,13 +76,32 @@ def _serve(conn: Connection) -> None:
                                           "intents": len(helpline.catalogue.intents)}))
             continue
         try:
-            reply = (request_id, "ok", helpline.handle(message, conversation_id, channel=channel).to_dict())
-        except ValueError as exc:  # the client's fault (bad conversation id, empty message): a 400
-            reply = (request_id, "invalid", str(exc))
-        except Exception as exc:  # noqa: BLE001 - reported to the app (a 500 there), the worker goes on
-            log.exception("turn failed")
-            reply = (request_id, "error", f"{type(exc).__name__}: {exc}")
+            reply = (request_id, "ok", helpline.handle(message, conversation_id, channel, **options).to_dict())
+        except Exception as exc:  # noqa: BLE001 - reported to the app, which answers as for its own turns
+            reply = (request_id, *wire_error(exc))
         conn.send(reply)
+
+
+# how a turn's failure crosses the socket: (kind, message), turned back into the same exception by the app
+ERRORS = {"unknown": lambda message: UnknownConversation("", message), "invalid": ValueError,
+          "busy": StoreUnavailable}
+
+
+def wire_error(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, UnknownConversation):
+        return "unknown", str(exc)
+    if isinstance(exc, ValueError):  # the client's fault (bad conversation id, empty message): a 400
+        return "invalid", str(exc)
+    if is_unavailable(exc):          # the database is busy: a 503 with Retry-After
+        return "busy", ""
+    log.exception("turn failed", exc_info=exc)
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
+def error_from_wire(kind: str, payload: str) -> BaseException:
+    if kind in ERRORS:
+        return ERRORS[kind](payload)
+    return RuntimeError(payload)
 
 
 class _Worker:
@@ -182,7 +203,7 @@ class TurnWorkers:
             request_id = next(self._ids)
             future = worker.pending[request_id] = self._loop.create_future()
             try:
-                worker.conn.send((request_id, None, None, STATUS))
+                worker.conn.send((request_id, None, None, STATUS, {}))
                 return await asyncio.wait_for(future, timeout)
             except (OSError, asyncio.TimeoutError, WorkerUnavailable) as exc:
                 worker.pending.pop(request_id, None)
@@ -190,7 +211,8 @@ class TurnWorkers:
 
         return list(await asyncio.gather(*(ask(worker) for worker in self._workers)))
 
-    async def turn(self, message: str, conversation_id: str | None, channel: str = "api") -> dict:
+    async def turn(self, message: str, conversation_id: str | None, channel: str = "api", **options) -> dict:
+        """``options``: Helpline.handle's keyword arguments (source, idempotency_key)."""
         if self._loop is None:
             self._attach()
         elif asyncio.get_running_loop() is not self._loop:
@@ -200,7 +222,7 @@ class TurnWorkers:
                 worker = min(self._workers, key=lambda w: len(w.pending))
                 request_id = next(self._ids)
                 try:
-                    worker.conn.send((request_id, message, conversation_id, channel))
+                    worker.conn.send((request_id, message, conversation_id, channel, options))
                 except OSError:  # it died before its reader saw it: the turn never left, try another
                     self._lost(worker)
                     continue
@@ -217,10 +239,8 @@ class TurnWorkers:
                     continue                         # request, whose turn was still stored)
                 if status == "ok":
                     future.set_result(payload)
-                elif status == "invalid":
-                    future.set_exception(ValueError(payload))
                 else:
-                    future.set_exception(RuntimeError(payload))
+                    future.set_exception(error_from_wire(status, payload))
         except (EOFError, OSError):
             self._lost(worker)
 

@@ -71,7 +71,10 @@ def main(command: str, argv: list[str] | None = None) -> None:
         print(f"registered {version}: {json.dumps(registry.versions()[version]['metrics'])}")
         print(f"serving: {registry.serving}")
     elif command == "promote":
-        event = registry.promote(args.version, tolerance=args.tolerance, force=args.force, reason=args.reason, by=user)
+        from bot.classifier import Classifier  # the candidate must load as serving loads it
+
+        event = registry.promote(args.version, tolerance=args.tolerance, force=args.force, reason=args.reason, by=user,
+                                 validate=Classifier.load)
         print(f"{args.version} now serves (was {event['previous']})"
               + (f"; forced despite: {'; '.join(event['regressions'])}" if event["forced"] else ""))
     elif command == "rollback":

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
-from bot.model_format import METADATA_FILE
+from bot.model_format import METADATA_FILE, write_metadata
 from bot.redact import PLACEHOLDERS, redact
 
 from .arguments import TrainArguments
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None):
         train_args.intent_data = [str(data)]
         model = train(train_args)
     model.update_metadata(retrain_report={k: v for k, v in collected.report.items() if k != "conflict_examples"})
-    model.save_pretrained(train_args.output)
+    # the weights (and the ONNX graph made from them) are saved already: only the metadata gains the report
+    write_metadata(Path(train_args.output), model.metadata)
     (Path(train_args.output) / "retrain_report.json").write_text(json.dumps(collected.report, indent=2))
     return model

@@ -149,6 +149,7 @@ def served(tiny_model_dir, tmp_path_factory):
     app.settings.model_dir = tiny_model_dir
     app.settings.db = f"sqlite:///{tmp_path_factory.mktemp('app-db') / 'helpline.db'}"
     app.settings.agent_token = AUTOMATION_TOKEN
-    app.helpline().store.add_agent(*AGENT)
+    app.settings.rate_limits = "off"  # many tests chat from one address; the limits have their own tests
+    app.helpline().store.add_agent(*AGENT, role="admin")
     with Server(app.build_app()) as server:
         yield server

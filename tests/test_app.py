@@ -1,9 +1,11 @@
 """The Gradio app, driven through gradio_client as a user's script would (the whole app: UI mounted on the API)."""
+import json
 from types import SimpleNamespace
 
 import pytest
 
 import app
+from tests.conftest import AGENT
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,55 @@ def test_console_requires_login_and_shows_the_queue(client):
     assert conversation in [row[1] for row in queue["data"]]
 
 
+def test_no_named_endpoint_shows_stored_data_without_login(served):
+    """Every named Gradio endpoint, called as an attacker's script would (no login, a real conversation id and
+    message id as arguments), returns no stored conversation text and no conversation id."""
+    from gradio_client import Client
+
+    from bot.service import Helpline
+    from tests.conftest import StubClassifier
+
+    store = app.helpline().store  # the stub reads it as out of scope, so Insights lists its text
+    canary = Helpline(StubClassifier(), app.helpline().catalogue, store).handle("canary text qwzx-7731 blah")
+    store.take_over(canary.conversation_id)
+    agent = Client(served.url, verbose=False)  # the control: a logged-in agent does see it
+    agent.predict(*AGENT, api_name="/login")
+    assert "qwzx-7731" in repr(agent.predict(90.0, api_name="/insights"))
+    assert "qwzx-7731" in repr(agent.predict(canary.conversation_id, api_name="/open_conversation"))
+    attacker = Client(served.url, verbose=False)
+    endpoints = attacker.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/insights", "/model", "/compare", "/job_status", "/refresh_queue", "/open_conversation"} <= set(endpoints)
+    table = {"headers": ["conversation", "text", "message id"],
+             "data": [[canary.conversation_id, "qwzx-7731", canary.message_id]], "metadata": None}
+    customer = {"/chat", "/quick_reply", "/poll_chat", "/login"}
+    for name, endpoint in endpoints.items():
+        args = []
+        for parameter in endpoint["parameters"]:
+            kind = parameter["python_type"]["type"]
+            args.append("hello" if (name in customer and kind == "str") or kind.startswith("Literal")
+                        else [] if kind.startswith("list")
+                        else table if kind.startswith("dict") else canary.message_id if kind == "int"
+                        else 90.0 if kind == "float" else True if kind == "bool" else canary.conversation_id)
+        try:
+            result = attacker.predict(*args, api_name=name)
+        except Exception as exc:  # noqa: BLE001 - refused: what it says must not leak either
+            result = str(exc)
+        assert "qwzx-7731" not in repr(result) and canary.conversation_id not in repr(result), name
+
+
+def test_only_an_admin_may_retrain_promote_or_roll_back(served):
+    from gradio_client import Client
+
+    app.helpline().store.add_agent("agent-only", "correct horse battery")
+    plain = Client(served.url, verbose=False)
+    plain.predict("agent-only", "correct horse battery", api_name="/login")
+    for name in ("/retrain", "/rollback"):  # (promote: its version list is empty without a registry)
+        with pytest.raises(Exception, match="Only an admin may do this"):
+            plain.predict(api_name=name)
+
+
 def test_model_page_shows_the_serving_version(client):
+    client.predict("ana", "correct horse battery", api_name="/login")
     info, *_ = client.predict(api_name="/model")
     assert app.helpline().classifier.version in info
     assert "make a registry" in info    # a plain model directory: the page says how to get versions
@@ -136,3 +186,86 @@ def test_first_start_estimate_depends_on_bfloat16(tmp_path):
     assert "float32" in first_start_estimate({"avx2", "fma"})
     assert first_start_estimate({"avx2", "avx512f", "avx512_bf16"}) == "about 4-6 minutes on 2 CPU cores"
     assert "depending on the CPU" in first_start_estimate(set())
+
+
+def test_the_port_opens_at_once_with_a_progress_page_while_the_model_builds(tiny_model_dir, tmp_path, monkeypatch):
+    import json
+    import shutil
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+    from starlette.responses import PlainTextResponse
+
+    from bot import first_start as module
+    from bot.settings import Settings
+
+    release, ready_calls = threading.Event(), []
+    settings = Settings(model_dir=str(tmp_path / "model"))
+
+    def fake_training(command, env):  # writes progress like `finetune train --progress-file`, then the model
+        progress = command[command.index("--progress-file") + 1]
+        for step in (10, 20):
+            with open(progress, "w") as handle:
+                json.dump({"phase": "training", "step": step, "total": 100}, handle)
+            time.sleep(0.05)
+        release.wait(10)
+        shutil.copytree(tiny_model_dir, settings.model_dir)
+        return SimpleNamespace(returncode=0)
+
+    monkeypatch.setattr(module.subprocess, "run", fake_training)
+    starting = module.FirstStart(settings, lambda: ready_calls.append(1)).start()
+    client = TestClient(module.StartingGate(PlainTextResponse("the full app"), starting))
+    deadline = time.time() + 10
+    while starting.status()["progress"]["percent"] < 20 and time.time() < deadline:
+        time.sleep(0.02)
+    page = client.get("/")
+    assert page.status_code == 503 and "Helpline is starting" in page.text and 'value="20"' in page.text
+    health = client.get("/api/health").json()
+    assert health["status"] == "starting" and health["progress"]["percent"] == 20
+    assert client.post("/api/chat", json={"message": "hi"}).status_code == 503
+    release.set()
+    while not starting.ready and time.time() < deadline:
+        time.sleep(0.02)
+    assert client.get("/").text == "the full app" and ready_calls == [1]  # the same process, no restart
+
+
+def test_a_retrain_job_left_running_by_a_restart_does_not_block_the_next(tmp_path, monkeypatch):
+    import os
+    import socket
+    import subprocess
+
+    from bot import jobs
+
+    folder = jobs.jobs_dir(tmp_path)
+    folder.mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    jobs.write_status(folder / "old.json", id="old", state="running", pid=gone.pid, host=socket.gethostname(),
+                      heartbeat=0)
+    assert jobs.status(tmp_path)["state"] == "failed" and "restarted" in jobs.status(tmp_path)["message"]
+    monkeypatch.setattr(jobs.threading, "Thread", lambda **kwargs: SimpleNamespace(start=lambda: None))
+    new = jobs.start_retrain(str(tmp_path), "sqlite:///x.db", "catalogue.yaml")
+    assert json.loads((folder / "old.json").read_text())["state"] == "failed"
+    assert jobs.status(tmp_path, new)["state"] == "running" and jobs.status(tmp_path, new)["pid"] == os.getpid()
+    with pytest.raises(ValueError, match="already running"):  # a live job still blocks a second one
+        jobs.start_retrain(str(tmp_path), "sqlite:///x.db", "catalogue.yaml")
+
+
+def test_the_ui_cannot_be_framed_and_uploads_are_capped(served):
+    import httpx
+
+    page = httpx.get(served.url + "/")
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "img-src 'self' data: blob:;" in page.headers["content-security-policy"]  # no remote images
+    demo = httpx.get(served.url + "/widget-demo")
+    assert "connect-src 'self'" in demo.headers["content-security-policy"]
+    big = httpx.post(served.url + "/gradio_api/upload", files={"files": ("big.csv", b"x" * (6 * 1024 * 1024))})
+    assert big.status_code == 413, big.text[:200]
+
+
+def test_a_short_agent_token_on_the_command_line_is_refused_with_a_warning(capsys):
+    with pytest.raises(SystemExit, match="HELPLINE_AGENT_TOKEN is 5 characters; use at least 24"):
+        app.main(["--agent-token", "short"])
+    assert "--agent-token shows in `ps`" in capsys.readouterr().err

@@ -62,6 +62,26 @@ def test_agents_add(tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+def test_agents_admin_passwd_disable_and_purge(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    assert run("agents", "add", "boss", "--role", "admin", "--db", url, "--password-stdin",
+               stdin="correct horse battery\n").returncode == 0
+    store = Store(url)
+    assert store.check_agent("boss", "correct horse battery").role == "admin"
+    weak = run("agents", "passwd", "boss", "--db", url, "--password-stdin", stdin="password1\n")
+    assert weak.returncode == 2 and "at least 12 characters" in weak.stderr
+    assert run("agents", "passwd", "boss", "--db", url, "--password-stdin", stdin="staple battery horse\n").returncode == 0
+    assert store.check_agent("boss", "staple battery horse") is not None
+    assert run("agents", "disable", "boss", "--db", url).returncode == 0
+    assert store.check_agent("boss", "staple battery horse") is None
+    listed = run("agents", "list", "--db", url)
+    assert "boss\tadmin\tdisabled" in listed.stdout
+    missing = run("agents", "disable", "nobody", "--db", url)
+    assert missing.returncode == 2 and "no agent named 'nobody'" in missing.stderr
+    purged = run("purge", "--days", "30", "--db", url)
+    assert purged.returncode == 0 and "deleted 0 conversations" in purged.stdout
+
+
 def test_service_on_the_real_classifier(tiny_model_dir, tmp_path):
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     helpline = Helpline(Classifier.load(tiny_model_dir), load_catalogue(), store)

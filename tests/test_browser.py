@@ -41,6 +41,19 @@ def open_widget(page, url):
     page.get_by_label("Your message").wait_for()
 
 
+def console_login(browser, url):
+    """A new page with the agent logged in on the console tab."""
+    agent = browser.new_page()
+    agent.set_default_timeout(30_000)
+    agent.goto(url)
+    agent.get_by_role("tab", name="Agent console").click()
+    agent.get_by_label("Agent name").fill(AGENT[0])
+    agent.get_by_label("Password").fill(AGENT[1])
+    agent.get_by_role("button", name="Log in").click()
+    agent.get_by_text(f"Logged in as {AGENT[0]}").wait_for()
+    return agent
+
+
 def send(page, text):
     box = page.get_by_label("Your message")
     box.fill(text)
@@ -77,14 +90,7 @@ def test_agent_reply_in_the_console_arrives_in_the_widget(browser, served):
     conversation_id = customer.evaluate("sessionStorage.getItem('helpline.conversation')")
     app.helpline().store.take_over(conversation_id)   # as a handoff would (the tiny model routes at random)
 
-    agent = browser.new_page()
-    agent.set_default_timeout(30_000)
-    agent.goto(served.url)
-    agent.get_by_role("tab", name="Agent console").click()
-    agent.get_by_label("Agent name").fill(AGENT[0])
-    agent.get_by_label("Password").fill(AGENT[1])
-    agent.get_by_role("button", name="Log in").click()
-    agent.get_by_text(f"Logged in as {AGENT[0]}").wait_for()
+    agent = console_login(browser, served.url)
     agent.get_by_text(conversation_id).first.wait_for(state="attached")   # the conversation is in the queue
     agent.get_by_label("Conversation", exact=True).fill(conversation_id)
     reply = agent.get_by_label("Reply to the customer (Enter sends)")
@@ -97,3 +103,69 @@ def test_agent_reply_in_the_console_arrives_in_the_widget(browser, served):
         customer.screenshot(path=os.path.join(os.environ["HELPLINE_SCREENSHOTS"], "widget.png"))
     customer.close()
     agent.close()
+
+
+class Switch:
+    """An ASGI app chosen after its server's port is known (the two servers must know each other's address)."""
+
+    def __init__(self):
+        self.app, self.paths = None, []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.paths.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def test_the_widget_chats_from_another_sites_page(page, served):
+    """A shop's page on another origin embeds widget.js from the Helpline server and chats through it (CORS)."""
+    from starlette.responses import HTMLResponse
+
+    from bot.http_guards import WidgetCORS
+    from tests.server import Server
+
+    shop, helpline_app = Switch(), Switch()
+    with Server(shop) as shop_server, Server(helpline_app) as helpline_server:
+        helpline_app.app = WidgetCORS(app.build_app(), (shop_server.url,))
+        shop.app = HTMLResponse(f"<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>"
+                                f'<script src="{helpline_server.url}/widget.js" defer></script></body></html>')
+        failures = []
+        page.on("requestfailed", lambda request: failures.append(request.url))
+        open_widget_at(page, shop_server.url + "/")
+        send(page, "where is my order?")
+        page.locator(".hl-bot").nth(1).wait_for()   # the greeting, then the reply from the other origin
+        assert page.locator(".hl-note").count() == 0 and failures == []
+        conversation_id = page.evaluate("sessionStorage.getItem('helpline.conversation')")
+        stored = app.helpline().store.messages(conversation_id)
+        assert [m.text for m in stored if m.role == "customer"] == ["where is my order?"]  # stored once
+
+
+def open_widget_at(page, url):
+    page.goto(url)
+    page.get_by_role("button", name="Open chat").click()
+    page.get_by_label("Your message").wait_for()
+
+
+def test_customer_markdown_is_plain_text_in_the_console(browser, served):
+    """An image or a link typed by a customer reaches the agent as text: no request to the image's server, no
+    live link."""
+    import httpx
+    from starlette.responses import Response
+
+    from tests.server import Server
+
+    tracker = Switch()
+    tracker.app = Response(b"GIF89a", media_type="image/gif")
+    with Server(tracker) as tracker_server:
+        text = f"![x]({tracker_server.url}/pixel.png) [Verify your account](http://evil.example/login)"
+        turn = httpx.post(f"{served.url}/api/chat", json={"message": text}).json()
+        app.helpline().store.take_over(turn["conversation_id"])
+        agent = console_login(browser, served.url)
+        agent.get_by_label("Conversation", exact=True).fill(turn["conversation_id"])
+        agent.get_by_role("button", name="Open").click()
+        agent.get_by_text("[Verify your account]", exact=False).first.wait_for()
+        agent.wait_for_timeout(500)
+        assert tracker.paths == []  # the agent's browser never fetched the "image"
+        assert agent.locator("a[href*='evil.example']").count() == 0
+        assert agent.locator(f"img[src*='{tracker_server.url}']").count() == 0
+        agent.close()

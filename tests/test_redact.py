@@ -21,6 +21,22 @@ REDACTED = [
     ("new address: 1600 Pennsylvania Avenue NW", "new address: [ADDRESS] NW"),
     ("deliver to 7 Station Close", "deliver to [ADDRESS]"),
     ("a@b.io and +33 1 42 68 53 00", "[EMAIL] and [PHONE]"),
+    # forms the first table missed
+    ("write to jürgen.müller@example.de", "write to [EMAIL]"),
+    ("my mobile 9876543210", "my mobile [PHONE]"),
+    ("13800138000 is my number", "[PHONE] is my number"),
+    ("call 4155552671 today", "call [PHONE] today"),
+    ("Festnetz 0151/12345678", "Festnetz [PHONE]"),
+    ("card 4111.1111.1111.1111 please", "card [CARD] please"),
+    ("card 4111  1111  1111  1111", "card [CARD]"),
+    ("my ssn is 123456789", "my ssn is [SSN]"),
+    ("SSN 123-45-6789", "SSN [SSN]"),
+    ("NI number QQ 12 34 56 C", "NI number [NATIONAL_ID]"),
+    ("passport number X12345678", "passport number [PASSPORT]"),
+    ("I was born on 12/03/1985", "I was born on [DOB]"),
+    ("date of birth: 3 March 1985", "date of birth: [DOB]"),
+    ("my password is hunter2!", "my password is [PASSWORD]"),
+    ("password: s3cret-Pa55", "password: [PASSWORD]"),
 ]
 
 KEPT = [
@@ -37,6 +53,12 @@ KEPT = [
     "wait 10 days for delivery",
     "call me tomorrow between 9 and 5",
     "version 2.13.0 of the app",
+    "ordered on 12/03/2024 and paid 19.99",
+    "order 1234567890 is late",                  # a phone's length, but after "order"
+    "tracking 9876543210 shows nothing",
+    "my passport is expired",
+    "my password is not working",
+    "sku AB123456C is out of stock",
 ]
 
 
@@ -63,3 +85,25 @@ def test_redaction_is_idempotent():
     once = redact("mail a@b.com, card 4111 1111 1111 1111, phone +44 7700 900123")
     assert redact(once) == once
     assert once == "mail [EMAIL], card [CARD], phone [PHONE]"
+
+
+def test_classify_input_is_redacted_before_the_model_sees_it(served):
+    import httpx
+
+    import app
+
+    seen = []
+    classifier = app.helpline().classifier
+    original = classifier.predict
+
+    def spy(texts, *args, **kwargs):
+        seen.append(texts)
+        return original(texts, *args, **kwargs)
+
+    classifier.predict = spy
+    try:
+        response = httpx.post(f"{served.url}/api/classify", json={"text": "mail jo@example.com, card 4111 1111 1111 1111"})
+    finally:
+        del classifier.predict
+    assert response.status_code == 200
+    assert seen == ["mail [EMAIL], card [CARD]"]

@@ -63,7 +63,7 @@ def test_agents_reply_resolve_and_correct_labels(helpline, store):
     assert store.check_agent("ana", "wrong password") is None
     with pytest.raises(ValueError, match="already exists"):
         store.add_agent("ana", "another password")
-    with pytest.raises(ValueError, match="at least 8 characters"):
+    with pytest.raises(ValueError, match="at least 12 characters"):
         store.add_agent("bo", "short")
     turn = helpline.handle("I want a human")
     reply = store.agent_reply(turn.conversation_id, "Hi, I'm Ana. How can I help?", agent.id)

@@ -139,7 +139,7 @@ class FakeWorkers:
     async def status(self):
         return [{"pid": 1, "model_version": "v-fake", "intents": 3}][:self.alive]
 
-    async def turn(self, message, conversation_id, channel):
+    async def turn(self, message, conversation_id, channel, **options):
         self.calls += 1
         if self.error:
             raise self.error
@@ -202,3 +202,25 @@ def test_the_api_with_a_real_worker_serves_and_stores_chat_turns(settings, helpl
     assert worker_pid != os.getpid()
     stored = helpline.store.messages(body["conversation_id"])  # written by the worker, read by this process
     assert [m.text for m in stored if m.role == "customer"] == ["where is my order", "thanks"]
+
+
+def test_a_busy_database_in_a_worker_is_a_503_and_an_unknown_id_a_404(workers, settings, loop):
+    import sqlite3
+
+    from bot.database import StoreUnavailable
+    from bot.store import UnknownConversation
+
+    with pytest.raises(UnknownConversation, match="leave conversation_id out"):
+        loop.run_until_complete(workers.turn("hello", "aaaaaaaa"))
+    path = settings.db.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, held by another process
+    started = time.time()
+    try:
+        with pytest.raises(StoreUnavailable, match="send it again"):
+            loop.run_until_complete(workers.turn("where is my order", None))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert time.time() - started < 10
+    assert loop.run_until_complete(workers.turn("where is my order", None))["message_id"] > 0

@@ -13,11 +13,21 @@ class Context:
     helpline: Callable          # -> bot.service.Helpline (the serving stack; its model may be swapped)
     settings: object            # bot.settings.Settings
     watcher: Callable           # -> bot.reloader.ModelWatcher | None
+    limits: Callable            # -> bot.ratelimit.RateLimits
 
 
-def require_agent(ctx: Context, token: str | None, where: str = ""):
-    """The logged-in agent behind a console session token, else a message telling them to log in."""
-    agent = ctx.helpline().store.agent_for_token(token)
+def require_agent(ctx: Context, token: str | None, where: str = "", admin: bool = False):
+    """The logged-in agent behind a console session token, else a message telling them to log in. Every
+    handler that shows or changes stored data calls it first: an event can be called without the page (through
+    the queue's HTTP API), so hiding a control or an endpoint protects nothing. ``admin``: only an admin."""
+    agent = ctx.helpline().store.agent_for_token(token if isinstance(token, str) else None)
     if agent is None:
         raise gr.Error(f"Log in {where}first (your session may have expired).")
+    if admin and agent.role != "admin":
+        raise gr.Error("Only an admin may do this (retrain, promote, force, roll back); ask one, or have one run "
+                       "`python -m bot agents add NAME --role admin`.")
     return agent
+
+
+def client_address(request: gr.Request | None) -> str:
+    return getattr(getattr(request, "client", None), "host", None) or "unknown"

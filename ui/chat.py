@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import gradio as gr
 
+from bot.database import StoreUnavailable, is_unavailable
+from bot.ratelimit import RateLimited, source_of
 from bot.service import Turn
+
+from . import client_address
 
 HANDOFF_BANNER = "### 🧑‍💼 You are now talking to a person\nA member of our team has this conversation and will reply here."
 
@@ -24,11 +28,18 @@ def build(ctx) -> None:
         shown = [{"role": "assistant", "content": f"🧑‍💼 {m.text}"} for m in new if m.role == "agent"]
         return shown, max([after] + [m.id for m in new])
 
-    def chat(message: str, history: list[dict], conversation_id: str | None, last_seen: int):
+    def chat(message: str, history: list[dict], conversation_id: str | None, last_seen: int,
+             request: gr.Request = None):
+        address = client_address(request)
         try:
-            turn = ctx.helpline().handle(message or "", conversation_id)
-        except ValueError as exc:
+            ctx.limits().chat(address, conversation_id)
+            turn = ctx.helpline().handle(message or "", conversation_id, source=source_of(address))
+        except (ValueError, RateLimited) as exc:
             raise gr.Error(str(exc)) from None
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise gr.Error(str(StoreUnavailable())) from None
+            raise
         earlier, _ = agent_messages(turn.conversation_id, last_seen or 0)  # agent replies not yet shown
         history = (history or []) + earlier + [{"role": "user", "content": message.strip()}]
         if turn.reply:
@@ -38,10 +49,10 @@ def build(ctx) -> None:
                 gr.Radio(choices=turn.quick_replies, value=None, visible=bool(turn.quick_replies)),
                 gr.Markdown(HANDOFF_BANNER, visible=turn.handoff))
 
-    def quick_reply(choice: str | None, history, conversation_id, last_seen):
+    def quick_reply(choice: str | None, history, conversation_id, last_seen, request: gr.Request = None):
         if not choice:
             raise gr.Error("Pick one of the options.")
-        return chat(choice, history, conversation_id, last_seen)
+        return chat(choice, history, conversation_id, last_seen, request)
 
     def poll(conversation_id: str | None, history: list[dict], last_seen: int):
         """Agent replies arrive live: every few seconds, append what agents wrote since the last message shown."""

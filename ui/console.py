@@ -6,8 +6,10 @@ import gradio as gr
 import pandas as pd
 
 from bot import console
+from bot.login import LoginFailed, checked_login
+from bot.ratelimit import RateLimited
 
-from . import require_agent
+from . import client_address, require_agent
 
 
 def row_of(evt: gr.SelectData) -> int:
@@ -28,14 +30,22 @@ def build(ctx):
         rows = [[m.id, m.text[:100], m.intent, margin] for m, margin in ctx.helpline().store.review_queue(30)]
         return pd.DataFrame(rows, columns=["message id", "text", "predicted", "margin"])
 
-    def login(name: str, password: str):
-        result = ctx.helpline().store.login((name or "").strip(), password or "")
-        if result is None:
-            raise gr.Error("Wrong name or password.")
-        found, token = result
+    def login(name: str, password: str, request: gr.Request = None):
+        try:
+            found, token = checked_login(ctx.helpline().store, ctx.limits(), (name or "").strip()[:80],
+                                         (password or "")[:200], client_address(request))
+        except LoginFailed:
+            raise gr.Error("Wrong name or password.") from None
+        except RateLimited as exc:
+            raise gr.Error(str(exc)) from None
         choices = intent_choices()
-        return (token, f"Logged in as **{found.name}**.", gr.Column(visible=True), console.queue_table(ctx.helpline()),
-                gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), review_table())
+        return (token, f"Logged in as **{found.name}** ({found.role}).", gr.Column(visible=True),
+                console.queue_table(ctx.helpline()), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices),
+                review_table())
+
+    def logout(token: str | None):
+        ctx.helpline().store.logout(token if isinstance(token, str) else None)
+        return None, "Logged out.", gr.Column(visible=False), None, [], None
 
     def refresh_queue(token: str | None):
         if not token:
@@ -101,6 +111,7 @@ def build(ctx):
             name = gr.Textbox(label="Agent name", scale=2)
             password = gr.Textbox(label="Password", type="password", scale=2)
             login_button = gr.Button("Log in", scale=1)
+            logout_button = gr.Button("Log out", scale=1)
         status = gr.Markdown("Agents log in with the account made by `python -m bot agents add NAME`.")
         with gr.Column(visible=False) as desk:
             queue = gr.Dataframe(label="Queue (most urgent first; click a row to open it)", interactive=False,
@@ -112,7 +123,9 @@ def build(ctx):
                 resolve_button = gr.Button("Resolve", scale=1, variant="stop")
             with gr.Row():
                 with gr.Column(scale=3):
-                    transcript = gr.Chatbot(label="Conversation", height=360)
+                    # customer text is shown as typed: no Markdown, so no remote image or live link in it
+                    transcript = gr.Chatbot(label="Conversation", height=360, render_markdown=False,
+                                            sanitize_html=True)
                     reply_box = gr.Textbox(label="Reply to the customer (Enter sends)")
                 with gr.Column(scale=2):
                     timeline = gr.LinePlot(x="turn", y="score", color="emotion", title="Customer emotion by turn",
@@ -135,6 +148,7 @@ def build(ctx):
 
         login_button.click(login, [name, password], [token, status, desk, queue, intent, review_intent, review],
                            api_name="login")
+        logout_button.click(logout, token, [token, status, desk, queue, transcript, table], api_name="logout")
         gr.Timer(3.0).tick(refresh_queue, token, queue, api_name="refresh_queue", show_progress="hidden")
         queue.select(pick, [token, queue], selected).then(open_conversation, [token, selected],
                                                          [transcript, table, timeline])

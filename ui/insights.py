@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def build(ctx, token: gr.State) -> None:
-    def show(days: float):
-        data = insights.compute(ctx.helpline().store, days=int(days or 30))
+    def show(current_token: str | None, days: float):
+        require_agent(ctx, current_token, "on the Agent console ")
+        data = insights.compute(ctx.helpline().store, days=min(365, max(1, int(days or 30))))
         return (data.volume_by_intent, data.sentiment_over_time, data.handoff_reasons,
                 f"**Handoff rate:** {data.handoff_rate:.1%} of conversations", data.top_out_of_scope, data.at_risk)
 
@@ -42,7 +43,8 @@ def build(ctx, token: gr.State) -> None:
                               for c in candidates], columns=["suggested name", "messages", "key terms", "examples"])
         return candidates, table
 
-    def pick(candidates, evt: gr.SelectData):
+    def pick(current_token: str | None, candidates, evt: gr.SelectData):
+        require_agent(ctx, current_token, "on the Agent console ")
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         chosen = candidates[row]
         return chosen["name"], "\n".join(chosen["all_examples"][:30])
@@ -69,8 +71,9 @@ def build(ctx, token: gr.State) -> None:
             rate = gr.Markdown()
         with gr.Row():
             top_oos = gr.Dataframe(label="Top out-of-scope messages (candidates for new intents)")
-            at_risk = gr.Dataframe(label="At-risk customers (cancel/complaint intents, negative sentiment)")
-        refresh.click(show, days, [volume, sentiment, reasons, rate, top_oos, at_risk], api_name="insights")
+            at_risk = gr.Dataframe(label="At-risk customers (cancel/complaint intents, negative sentiment; open them "
+                                         "from the queue)")
+        refresh.click(show, [token, days], [volume, sentiment, reasons, rate, top_oos, at_risk], api_name="insights")
         with gr.Accordion("Discover new intents", open=False):
             gr.Markdown("Clusters out-of-scope and low-confidence messages into candidate intents. Click one to "
                         "review its examples, name it and add it to the catalogue (agents only).")
@@ -83,5 +86,5 @@ def build(ctx, token: gr.State) -> None:
             accept_button = gr.Button("Add to catalogue")
             accepted = gr.Markdown()
         discover_button.click(discover, token, [candidates, found], api_name="discover")
-        found.select(pick, candidates, [name, examples])
+        found.select(pick, [token, candidates], [name, examples])
         accept_button.click(accept, [token, name, examples], accepted, api_name="add_intent")

@@ -20,10 +20,11 @@ def build(ctx, token: gr.State) -> None:
             raise gr.Error(NO_REGISTRY)
         return Registry(ctx.settings.model_dir)
 
-    def agent(current_token):
-        return require_agent(ctx, current_token, "on the Agent console ")
+    def agent(current_token, admin: bool = False):
+        return require_agent(ctx, current_token, "on the Agent console ", admin=admin)
 
-    def show():
+    def show(current_token):
+        agent(current_token)
         summary, confused = console.model_summary(ctx.helpline())
         watcher = ctx.watcher()
         if watcher is not None and watcher.last_error:
@@ -38,14 +39,16 @@ def build(ctx, token: gr.State) -> None:
                 gr.Dropdown(choices=versions, value=versions[0] if versions else None))
 
     def retrain(current_token):
-        who = agent(current_token)
+        who = agent(current_token, admin=True)
         try:
             job = jobs.start_retrain(str(registry().root), ctx.settings.db, ctx.settings.catalogue, started_by=who.name)
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
         return f"Retrain job {job} started."
 
-    def job_status():
+    def job_status(current_token):
+        if not isinstance(current_token, str) or ctx.helpline().store.agent_for_token(current_token) is None:
+            return gr.skip(), gr.skip()  # a timer: quietly nothing until someone logs in
         if not is_registry(ctx.settings.model_dir):
             return gr.skip(), gr.skip()
         state = jobs.status(ctx.settings.model_dir)
@@ -58,7 +61,8 @@ def build(ctx, token: gr.State) -> None:
             text += f"\n```\n{state['log'][-800:]}\n```"
         return text, round(100 * (1.0 if state["state"] == "done" else fraction))
 
-    def compare(version):
+    def compare(current_token, version):
+        agent(current_token)
         if not version:
             raise gr.Error("Pick a version.")
         try:
@@ -67,15 +71,16 @@ def build(ctx, token: gr.State) -> None:
             raise gr.Error(str(exc)) from None
 
     def promote(current_token, version, force, reason):
-        who = agent(current_token)
+        who = agent(current_token, admin=True)
         try:
-            event = registry().promote(version, force=bool(force), reason=reason or "", by=who.name)
+            event = registry().promote(version, force=bool(force), reason=reason or "", by=who.name,
+                                       validate=ctx.settings.load_classifier)
         except RegistryError as exc:
             raise gr.Error(str(exc)) from None
         return f"{version} now serves (was {event['previous']}); running processes switch within seconds."
 
     def rollback(current_token):
-        who = agent(current_token)
+        who = agent(current_token, admin=True)
         try:
             event = registry().rollback(by=who.name)
         except RegistryError as exc:
@@ -107,10 +112,10 @@ def build(ctx, token: gr.State) -> None:
             outcome = gr.Markdown()
             events = gr.Dataframe(label="History", interactive=False)
         outputs = [info, confused, history, events, version]
-        refresh.click(show, None, outputs, api_name="model")
+        refresh.click(show, token, outputs, api_name="model")
         retrain_button.click(retrain, token, job, api_name="retrain")
-        gr.Timer(3.0).tick(job_status, None, [job, progress], show_progress="hidden")
-        compare_button.click(compare, version, [comparison, deltas, confusion], api_name="compare")
+        gr.Timer(3.0).tick(job_status, token, [job, progress], show_progress="hidden", api_name="job_status")
+        compare_button.click(compare, [token, version], [comparison, deltas, confusion], api_name="compare")
         promote_button.click(promote, [token, version, force, reason], outcome, api_name="promote").then(
-            show, None, outputs)
-        rollback_button.click(rollback, token, outcome, api_name="rollback").then(show, None, outputs)
+            show, token, outputs)
+        rollback_button.click(rollback, token, outcome, api_name="rollback").then(show, token, outputs)

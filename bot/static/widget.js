@@ -3,6 +3,9 @@
  * Plain JavaScript, no build step, no requests anywhere but the Helpline server the script came from.
  * The conversation id lives in sessionStorage (one conversation per browser tab session); agent replies
  * arrive by polling /api/chat/{id}/messages. Every text is inserted with textContent, never as HTML.
+ * On another site's page the Helpline server must list that site in HELPLINE_WIDGET_ORIGINS (CORS).
+ * Each message carries an Idempotency-Key: when the network drops or the server is busy, the widget sends it
+ * again with the same key, and the server stores it once.
  */
 (function () {
   "use strict";
@@ -13,6 +16,8 @@
   var base = script ? new URL(script.src, location.href).origin : location.origin;
   var KEY = "helpline.conversation";
   var POLL_MS = 2000;
+  var RETRIES = 3;           // resends of one message after a network failure or a 503, same key
+
   var lastId = 0;
   var polling = null;
   var shown = {};
@@ -115,7 +120,8 @@
   function poll() {
     var id = sessionStorage.getItem(KEY);
     if (!id) return;
-    fetch(base + "/api/chat/" + encodeURIComponent(id) + "/messages?after=" + lastId)
+    fetch(base + "/api/chat/" + encodeURIComponent(id) + "/messages?after=" + lastId,
+          { mode: "cors", credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) return;
@@ -127,6 +133,33 @@
       .catch(function () { /* offline for a moment: the next poll catches up */ });
   }
 
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  }
+
+  function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  // One message, sent until the server answers: a network failure or a 503 is retried with the same key
+  // (waiting what Retry-After says), so a resend can never store the message twice.
+  function post(body, key, attempt) {
+    return fetch(base + "/api/chat", {
+      method: "POST", mode: "cors", credentials: "omit",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": key }, body: JSON.stringify(body)
+    })
+      .then(function (r) {
+        if (r.status === 503 && attempt < RETRIES) {
+          var after = parseInt(r.headers.get("Retry-After") || "1", 10);
+          return wait(Math.min(10, Math.max(1, after)) * 1000).then(function () { return post(body, key, attempt + 1); });
+        }
+        return r.json().then(function (data) { return { ok: r.ok, status: r.status, data: data }; },
+                             function () { return { ok: false, status: r.status, data: {} }; });
+      }, function (error) {
+        if (attempt < RETRIES) return wait(1000 * Math.pow(2, attempt)).then(function () { return post(body, key, attempt + 1); });
+        throw error;
+      });
+  }
+
   function sendMessage(text) {
     text = (text || "").trim();
     if (!text) return;
@@ -136,11 +169,15 @@
     var body = { message: text };
     var id = sessionStorage.getItem(KEY);
     if (id) body.conversation_id = id;
-    fetch(base + "/api/chat", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
-    })
-      .then(function (r) {
-        return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    post(body, newKey(), 0)
+      .then(function (res) {
+        if (res.status === 404 && body.conversation_id) {  // the conversation is gone (retention): start anew
+          sessionStorage.removeItem(KEY);
+          lastId = 0;
+          delete body.conversation_id;
+          return post(body, newKey(), 0);
+        }
+        return res;
       })
       .then(function (res) {
         if (!res.ok) { note("Sorry, that did not go through: " + (res.data.detail || "please try again")); return; }

@@ -1,0 +1,128 @@
+"""ASGI middleware around the whole app (API, widget and Gradio UI): a body cap read before any parsing,
+security headers, and CORS for the widget's endpoints only.
+
+Plain ASGI rather than Starlette's BaseHTTPMiddleware: they wrap every request, including the Gradio UI's
+streaming responses, and must not buffer them.
+"""
+from __future__ import annotations
+
+import json
+
+from starlette.middleware.cors import CORSMiddleware
+
+MAX_API_BODY = 64 * 1024   # bytes: a chat message is at most 2,000 characters; a classify batch 64 of them
+WIDGET_PATHS = ("/api/chat", "/widget.js")  # what a shop's page calls from its own origin
+# The UI renders customer text as text, and this is the second line: no image, frame or script from
+# elsewhere even if some text did reach the page as HTML. Gradio needs its inline scripts and styles.
+UI_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+          "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; connect-src 'self'; "
+          "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DEMO_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+            "object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
+
+
+async def _send_json(send, status: int, detail: str, headers: list | None = None) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """413 for an /api/ request body over ``limit`` bytes: by its Content-Length before reading, and while
+    reading for a chunked body, so a 20 MB body is never read whole."""
+
+    def __init__(self, app, limit: int = MAX_API_BODY, prefix: str = "/api/"):
+        self.app, self.limit, self.prefix = app, limit, prefix
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            return await self.app(scope, receive, send)
+        message = f"the request body is over {self.limit // 1024} KiB; send less (a message is at most 2,000 characters)"
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await _send_json(send, 413, message)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            event = await receive()
+            if event["type"] == "http.request":
+                seen += len(event.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return event
+
+        started = False
+
+        async def tracking_send(event):
+            nonlocal started
+            started = started or event["type"] == "http.response.start"
+            await send(event)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, message)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class SecurityHeaders:
+    """nosniff everywhere; a CSP and no framing for the UI and the API; the widget script may be loaded by any
+    page (that is its purpose), the demo page may not be framed by others."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if path == "/widget.js":
+            extra = [(b"cross-origin-resource-policy", b"cross-origin")]
+        elif path == "/widget-demo":
+            extra = [(b"content-security-policy", DEMO_CSP.encode()), (b"x-frame-options", b"SAMEORIGIN")]
+        elif path.startswith("/api/"):
+            extra = [(b"content-security-policy", API_CSP.encode()), (b"x-frame-options", b"DENY"),
+                     (b"cache-control", b"no-store")]
+        elif path in ("/docs", "/redoc"):  # FastAPI's docs pages load their scripts from a CDN for users online
+            extra = [(b"x-frame-options", b"DENY")]
+        else:
+            extra = [(b"content-security-policy", UI_CSP.encode()), (b"x-frame-options", b"DENY")]
+        extra += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
+
+        async def with_headers(event):
+            if event["type"] == "http.response.start":
+                names = {name.lower() for name, _ in event.get("headers", [])}
+                event = {**event, "headers": [*event.get("headers", []), *(h for h in extra if h[0] not in names)]}
+            await send(event)
+
+        await self.app(scope, receive, with_headers)
+
+
+class WidgetCORS:
+    """CORS for the widget's endpoints only (the agent API and the UI stay same-origin): the configured
+    origins may POST a message and poll for replies, without cookies or credentials."""
+
+    def __init__(self, app, origins: tuple[str, ...]):
+        self.app = app
+        self.cors = CORSMiddleware(app, allow_origins=list(origins), allow_methods=["GET", "POST"],
+                                   allow_headers=["Content-Type", "Idempotency-Key"], allow_credentials=False,
+                                   expose_headers=["Retry-After"], max_age=600) if origins else None
+
+    async def __call__(self, scope, receive, send):
+        if self.cors is not None and scope["type"] == "http" and scope["path"].startswith(WIDGET_PATHS):
+            return await self.cors(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def guarded(app, widget_origins: tuple[str, ...] = ()):
+    """The app inside every guard. CORS is outermost, so every answer to an allowed site carries its headers
+    (a 413 or 429 the widget cannot read would look like a network failure)."""
+    return WidgetCORS(SecurityHeaders(BodyLimit(app)), widget_origins)
