@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from benchmarks import significance, splits  # noqa: E402
-from benchmarks.report import machine, update_results_md  # noqa: E402
+from benchmarks import significance, splits
+from benchmarks.report import machine, update_results_md
+
+ROOT = Path(__file__).resolve().parent.parent
 
 METHODS = ("tfidf_svc", "frozen_lr", "helpline")
 TASKS = {"banking77": "intent", "clinc150": "intent", "goemotions": "emotion"}
@@ -115,7 +115,7 @@ def spawn(method: str, task: str, work: Path, max_steps: int) -> dict:
     """Run one method in a child process; its own peak RSS comes from wait4."""
     out = work / f"result-{method}-{task}.json"
     cmd = [sys.executable, __file__, "--worker", method, task, "--workdir", str(work), "--max-steps", str(max_steps)]
-    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(cmd)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{method} on {task} failed (exit {os.waitstatus_to_exitcode(status)})")

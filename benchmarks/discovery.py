@@ -14,21 +14,20 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-from scipy.optimize import linear_sum_assignment  # noqa: E402
-from sklearn.cluster import KMeans  # noqa: E402
-from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from benchmarks.report import command_line, markdown_table, publish  # noqa: E402
+from benchmarks.report import command_line, markdown_table, publish
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SEEN_DOMAINS = ("banking", "credit_cards")
 

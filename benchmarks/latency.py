@@ -20,13 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks.report import command_line, machine, markdown_table, publish  # noqa: E402
+from benchmarks.report import command_line, machine, markdown_table, publish
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Peak RSS is read from /proc (VmHWM): getrusage's ru_maxrss survives exec on Linux, so a child started from
 # this (large) benchmark process would report the parent's peak.

@@ -30,10 +30,9 @@ from pathlib import Path
 
 import uvloop
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.report import command_line, machine, markdown_table, publish
 
-from benchmarks.report import command_line, machine, markdown_table, publish  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 MESSAGES = ["where is my order", "I was charged twice for the same thing!!", "how do I return these shoes",
             "can I pause my subscription next month", "my parcel arrived damaged", "hello", "thanks a lot",
@@ -187,8 +186,8 @@ def main(argv: list[str] | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="helpline-load-"))
     db = args.db or f"sqlite:///{work / 'helpline.db'}"
     # the abuse limits are off: the clients all come from one address, on purpose
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT),
-           "HELPLINE_RATE_LIMITS": "off", "HELPLINE_DB": db}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "HELPLINE_RATE_LIMITS": "off",
+           "HELPLINE_DB": db}
     servers = {"bare classify endpoint (baseline)": [sys.executable, "-c", BASELINE_APP, args.model],
                "Helpline /api/chat": [sys.executable, "app.py", "--model", args.model]}
     # the servers take turns, round after round: this VM's speed drifts over minutes (see RESULTS.md)

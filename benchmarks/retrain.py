@@ -14,17 +14,16 @@ import argparse
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.report import command_line, machine, markdown_table, publish  # noqa: E402
+from benchmarks.report import command_line, machine, markdown_table, publish
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def openings(conversations: list[dict]) -> list[tuple[dict, str, str]]:

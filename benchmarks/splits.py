@@ -11,14 +11,9 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-if __name__ == "__main__":  # run as a script: the project root is not on the path
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from finetune.arguments import TrainArguments  # noqa: E402
-from finetune.data import load_emotion_data, load_intent_data, split_validation, validation_share  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from finetune.arguments import TrainArguments
+from finetune.data import load_emotion_data, load_intent_data, split_validation, validation_share
+from bot.settings import Settings
 
 DATA = Path(Settings.from_env().data_dir)
 DEFAULT_FRACTION = TrainArguments.__dataclass_fields__["validation_fraction"].default  # --validation-fraction

@@ -51,11 +51,6 @@ def first_start_estimate(flags: set[str] | None = None) -> str:
     return "4-13 minutes on 2 CPU cores, depending on the CPU"
 
 
-def build_environment() -> dict:
-    root = Path(__file__).resolve().parent.parent  # so `-m finetune` resolves wherever the app was started
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-
-
 def check_can_build(settings: Settings) -> None:
     """SystemExit saying what to do when there is no model and no data to build one."""
     if not model_exists(settings.model_dir) and not Path(settings.emotion_data).exists() \
@@ -74,7 +69,7 @@ def ensure_model(settings: Settings) -> None:
     emotion = settings.emotion_data
     print(f"No model at {settings.model_dir}: building the default model from {settings.catalogue} and "
           f"{emotion} ({first_start_estimate()}).", file=sys.stderr, flush=True)
-    result = subprocess.run(train_command(settings), env=build_environment())
+    result = subprocess.run(train_command(settings))
     if result.returncode != 0 or not model_exists(settings.model_dir):
         raise SystemExit(f"Building the default model failed (exit code {result.returncode}); see the messages "
                          "above.")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .bootstrap import build_environment, first_start_estimate, model_exists, train_command
+from .bootstrap import first_start_estimate, model_exists, train_command
 from .settings import Settings
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Helpline is starting</title>
@@ -43,7 +43,7 @@ class FirstStart:
 
     def _build(self) -> None:
         command = train_command(self.settings) + ["--progress-file", str(self.progress_file)]
-        result = subprocess.run(command, env=build_environment())
+        result = subprocess.run(command)
         if result.returncode != 0 or not model_exists(self.settings.model_dir):
             self.error = (f"building the default model failed (exit code {result.returncode}); see the app's "
                           "terminal for the messages, fix the cause and start the app again")
@@ -89,7 +89,7 @@ class FirstStart:
 
 class StartingGate:
     """ASGI: while the first start builds, /api/health answers {"status": "starting", ...}, every other API
-    path a 503 with Retry-After, and every page the progress page; then everything passes through."""
+    path a 503 with Retry-After, and every page is the progress page; then everything passes through."""
 
     def __init__(self, app, first_start: FirstStart):
         self.app, self.first_start = app, first_start
@@ -104,8 +104,8 @@ class StartingGate:
         elif path.startswith("/api/") or path.startswith("/gradio_api/"):
             code, kind = 503, b"application/json"
             body = json.dumps({"detail": "Helpline is starting (building its model); try again in a minute"}).encode()
-        else:
-            code, kind, body = 503, b"text/html; charset=utf-8", self.first_start.page().encode()
+        else:  # 200: a working page (a Space or a load balancer would take a 503 for a dead app)
+            code, kind, body = 200, b"text/html; charset=utf-8", self.first_start.page().encode()
         await send({"type": "http.response.start", "status": code,
                     "headers": [(b"content-type", kind), (b"retry-after", b"30"),
                                 (b"content-length", str(len(body)).encode())]})

@@ -95,8 +95,7 @@ def start_retrain(registry_root: str, db: str, catalogue: str, extra_args: list[
                  started_by=started_by, message="starting", pid=os.getpid(), host=socket.gethostname(),
                  heartbeat=time.time())
     output = Path(registry_root) / "candidates" / job_id
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           "HELPLINE_DB": db, "HELPLINE_MODEL": registry_root}
+    env = {**os.environ, "HELPLINE_DB": db, "HELPLINE_MODEL": registry_root}
     retrain = [sys.executable, "-m", "finetune", "retrain", "--from_store", "--intent_data", catalogue,
                "--output", str(output), "--progress_file", str(folder / f"{job_id}.progress.json"),
                *(extra_args or [])]

@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 from .database import StoreUnavailable, is_unavailable
 from .settings import usable_cores
@@ -144,10 +143,8 @@ class TurnWorkers:
         """A fresh interpreter running this module (not multiprocessing's spawn: that re-imports the app's main
         script in the child, here the whole Gradio UI, doubling a worker's memory), joined by a socket pair."""
         ours, theirs = socket.socketpair()
-        root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         process = subprocess.Popen([sys.executable, "-m", "bot.workers", str(theirs.fileno())],
-                                   pass_fds=[theirs.fileno()], env=env)  # same working directory: same paths
+                                   pass_fds=[theirs.fileno()])  # the installed package: `pip install -e .`
         theirs.close()
         conn = Connection(ours.detach())
         conn.send(self.settings)

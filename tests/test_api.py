@@ -29,7 +29,9 @@ def test_chat_returns_the_reply_and_the_analysis(http):
     again = http.post("/api/chat", json={"message": "thanks", "conversation_id": body["conversation_id"]}).json()
     assert again["conversation_id"] == body["conversation_id"]
     messages = http.get(f"/api/chat/{body['conversation_id']}/messages").json()["messages"]
-    assert [m["role"] for m in messages] == ["customer", "bot", "customer", "bot"][: len(messages)]
+    expected = [(turn["message_id"], "customer") for turn in (body, again)]  # and each bot reply, when there was one
+    expected += [(turn["reply_message_id"], "bot") for turn in (body, again) if turn["reply_message_id"]]
+    assert [(m["id"], m["role"]) for m in messages] == sorted(expected)
 
 
 def test_classify_one_or_many(http):

@@ -1,4 +1,6 @@
 """The accuracy benchmark's baselines and report, on tiny data (the benchmark itself runs outside the tests)."""
+import pytest
+
 from benchmarks.baselines import tfidf_svc_intents
 from benchmarks.report import table, update_results_md
 
@@ -101,11 +103,17 @@ def test_explain_weights_every_word(tiny_model_dir):
     from bot import Classifier
     from bot.explain import explain
 
-    explanation = explain(Classifier.load(tiny_model_dir), "where is my order please")
+    classifier = Classifier.load(tiny_model_dir)
+    explanation = explain(classifier, "where is my order please")
     assert explanation.words == ["where", "is", "my", "order", "please"]
     assert len(explanation.intent_weights) == len(explanation.emotion_weights) == 5
+    # a word's weight is the drop in the intent's probability when that word is left out
+    intent = classifier.intent_labels.index(explanation.intent if explanation.intent != "oos"
+                                            else classifier.predict("where is my order please").alternatives[0][0])
+    probs, _ = classifier.probabilities(["where is my order please", "where is my please"])
+    # (int8 activations are quantized per batch, so a different batch moves the numbers a little)
+    assert explanation.intent_weights[3] == pytest.approx(float(probs[0, intent] - probs[1, intent]), abs=0.02)
     assert explanation.to_dict()["words"][0]["word"] == "where"
-    import pytest
 
     with pytest.raises(ValueError, match="non-empty"):
         explain(Classifier.load(tiny_model_dir), "  ")

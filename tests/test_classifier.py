@@ -35,6 +35,7 @@ def test_auto_backend_prefers_onnx_and_agrees_with_torch(onnx, torch_classifier)
     i_torch, e_torch = torch_classifier.probabilities(TEXTS)
     assert np.abs(i_onnx - i_torch).max() < 0.05   # int8 weights: close, not identical
     assert np.abs(e_onnx - e_torch).max() < 0.05
+    assert (i_onnx.argmax(1) == i_torch.argmax(1)).all()  # the same intent (the tiny model is confident)
 
 
 def test_onnx_tokenizer_matches_the_transformers_tokenizer(onnx, tiny_model_dir):

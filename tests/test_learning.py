@@ -59,8 +59,13 @@ def test_label_sources_priority_conflicts_and_drops(tmp_path):
 
 def test_pseudo_labels_only_above_the_threshold(tiny_model_dir):
     texts = ["where is my order", "hello", "cancel my order"]
-    assert len(retrain.pseudo_labels(tiny_model_dir, texts, 0.0)) == len(
-        [p for p in Classifier.load(tiny_model_dir).predict(texts) if p.intent != "oos"])
+    predictions = {p.text: p for p in Classifier.load(tiny_model_dir).predict(texts)}
+    labelled = retrain.pseudo_labels(tiny_model_dir, texts, 0.0)
+    assert labelled and all(source == "pseudo" and intent == predictions[text].intent != "oos"
+                            for text, intent, source in labelled)
+    middle = sorted(p.confidence for p in predictions.values())[1]  # a threshold between the confidences
+    assert {t for t, _, _ in retrain.pseudo_labels(tiny_model_dir, texts, middle)} == \
+        {t for t, p in predictions.items() if p.confidence >= middle and p.intent != "oos"}
     assert retrain.pseudo_labels(tiny_model_dir, texts, 1.01) == []
 
 

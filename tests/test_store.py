@@ -113,8 +113,6 @@ def test_same_conversation_from_two_threads_keeps_every_turn(helpline, store):
 
 
 KILLED_WRITER = """
-import sys
-sys.path.insert(0, {root!r})
 from bot.service import Helpline
 from bot.store import Store
 from intents import load_catalogue
