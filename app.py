@@ -19,16 +19,16 @@ if not os.environ.get("HELPLINE_ONLINE"):
 
 import gradio as gr  # noqa: E402
 
-from bot.api import create_api  # noqa: E402
-from bot.bootstrap import check_can_build  # noqa: E402
-from bot.first_start import FirstStart, StartingGate  # noqa: E402
-from bot.http_guards import guarded  # noqa: E402
-from bot.ratelimit import RateLimits  # noqa: E402
-from bot.reloader import ModelWatcher  # noqa: E402
-from bot.retention import start_daily_purge  # noqa: E402
-from bot.service import Helpline  # noqa: E402
-from bot.settings import Settings, check_agent_token  # noqa: E402
-from bot.workers import TurnWorkers  # noqa: E402
+from bot.conversation.service import Helpline  # noqa: E402
+from bot.serving.api import create_api  # noqa: E402
+from bot.serving.bootstrap import check_can_build  # noqa: E402
+from bot.serving.first_start import FirstStart, StartingGate  # noqa: E402
+from bot.serving.http_guards import guarded  # noqa: E402
+from bot.serving.ratelimit import RateLimits  # noqa: E402
+from bot.serving.reloader import ModelWatcher  # noqa: E402
+from bot.serving.settings import Settings, check_agent_token  # noqa: E402
+from bot.serving.workers import TurnWorkers  # noqa: E402
+from bot.store.retention import start_daily_purge  # noqa: E402
 from ui import Context, chat, console, insights, model  # noqa: E402
 
 UPLOAD_LIMIT = "5mb"              # Gradio uploads (the catalogue, transcripts); larger files are refused
@@ -44,7 +44,7 @@ _limits: dict[tuple[str, str], RateLimits] = {}
 
 def _stack() -> tuple[Helpline, ModelWatcher]:
     """The serving stack (model, catalogue, policy, store) and the thread that swaps in a newly promoted model
-    (bot/reloader.py), built on first use so importing app.py stays cheap, rebuilt when the settings change."""
+    (bot/serving/reloader.py), built on first use so importing app.py stays cheap, rebuilt when the settings change."""
     key = (settings.model_dir, settings.db)
     if key not in _serving:
         for _, old in _serving.values():

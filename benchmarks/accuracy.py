@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from benchmarks import significance, splits
 from benchmarks.report import machine, update_results_md
 

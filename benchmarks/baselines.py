@@ -16,9 +16,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.svm import LinearSVC
 
-from bot.base_models import resolve_base_model
-from bot.network import mean_pool
+from bot.model.base_models import resolve_base_model
+from bot.model.network import mean_pool
 from finetune.calibrate import emotion_thresholds, oos_threshold
+
 
 def _tfidf() -> TfidfVectorizer:
     return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)

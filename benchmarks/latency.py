@@ -74,7 +74,7 @@ def worker(name: str, model: str, texts_file: str, repeat: int, batch_texts: int
     if name == "transformers pipeline (torch)":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-        from bot.model_format import read_metadata
+        from bot.model.format import read_metadata
 
         # The baseline: the same fine-tuned encoder behind a stock sequence-classification head and pipeline.
         n = len(read_metadata(Path(model))["intent_labels"])

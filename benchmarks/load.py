@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-    from bot.store import Store
+    from bot.store.conversations import Store
 
     stored = {m.id for m in Store(db).messages_by_id(acknowledged)}
     lost = len(set(acknowledged) - stored)

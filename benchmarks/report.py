@@ -82,7 +82,7 @@ def machine() -> str:
     import os
     import platform
 
-    from bot.bootstrap import cpu_flags
+    from bot.serving.bootstrap import cpu_flags
 
     model, flags = platform.processor() or platform.machine(), cpu_flags()
     try:

@@ -62,11 +62,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     from benchmarks.baselines import FrozenEncoder, frozen_lr_intents, tfidf_svc_intents
-    from bot import Classifier
+    from bot import Classifier, HelplineModel
     from finetune.evaluate import evaluate
     from finetune.retrain import main as retrain
     from finetune.transcripts import read_transcripts
-    from bot import HelplineModel
 
     rows = openings(read_transcripts(Path(args.data) / "transcripts" / "star.jsonl"))
     if args.test:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.prediction import OOS
+from bot.model.prediction import OOS
 
 RESAMPLES = 2000
 

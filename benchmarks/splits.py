@@ -11,9 +11,9 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
+from bot.serving.settings import Settings
 from finetune.arguments import TrainArguments
 from finetune.data import load_emotion_data, load_intent_data, split_validation, validation_share
-from bot.settings import Settings
 
 DATA = Path(Settings.from_env().data_dir)
 DEFAULT_FRACTION = TrainArguments.__dataclass_fields__["validation_fraction"].default  # --validation-fraction

@@ -1,5 +1,12 @@
 """Helpline runtime: load a model directory, classify messages, run conversations.
 
+    bot/model/         the model directory format (the contract with finetune/), the classifier serving uses
+                       (ONNX Runtime or torch), predictions, emotions, explanations
+    bot/conversation/  one customer turn: redaction, the dialogue policy, triage priority (service.Helpline)
+    bot/store/         the conversation store: schema, migrations, agent accounts, retention
+    bot/serving/       the REST API, its guards and limits, turn worker processes, hot reload, settings, first start
+    bot/registry/      model versions, promotion and background retrain jobs
+
 Names are imported lazily: the ONNX serving path (`bot.Classifier`) must not pay for importing torch.
 """
 from __future__ import annotations
@@ -7,8 +14,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "GOEMOTIONS_LABELS": "emotions", "SENTIMENTS": "emotions", "OOS": "prediction", "Prediction": "prediction",
-    "HelplineModel": "model", "Classifier": "classifier",
+    "GOEMOTIONS_LABELS": "model.emotions", "SENTIMENTS": "model.emotions", "OOS": "model.prediction",
+    "Prediction": "model.prediction", "HelplineModel": "model.helpline_model", "Classifier": "model.classifier",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -34,7 +34,7 @@ def _model_arg(parser):
 def classify(args) -> int:
     from tqdm import tqdm
 
-    from .classifier import Classifier
+    from bot.model.classifier import Classifier
 
     if args.file:
         with open(args.file, encoding="utf-8") as handle:
@@ -52,23 +52,19 @@ def classify(args) -> int:
             predictions = dict(zip(keep, classifier.predict([chunk[i] for i in keep], batch_size=args.batch_size)))
             for i, text in enumerate(chunk):
                 p = predictions.get(i)
-                row = ({"text": text, "error": "empty message"} if p is None else
-                       {"text": text, "intent": p.intent, "confidence": p.confidence,
-                        "emotions": {e: p.emotions[e] for e in p.detected_emotions},
-                        "sentiment": p.sentiment, "frustration": p.frustration})
+                row = {"text": text, "error": "empty message"} if p is None else {"text": text, **p.summary()}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             bar.update(len(chunk))
     return 0
 
 
 def chat(args) -> int:
+    from bot.conversation.policy import DialoguePolicy, PolicyConfig
+    from bot.conversation.service import Helpline
+    from bot.model.classifier import Classifier
+    from bot.serving.settings import Settings
+    from bot.store.conversations import Store
     from intents import load_catalogue
-
-    from .classifier import Classifier
-    from .policy import DialoguePolicy, PolicyConfig
-    from .service import Helpline
-    from .settings import Settings
-    from .store import Store
 
     settings = Settings.from_env()
     db = args.db or f"sqlite:///{os.path.join(tempfile.gettempdir(), 'helpline-chat.db')}"
@@ -102,8 +98,8 @@ def chat(args) -> int:
 
 
 def _store(args):
-    from .settings import Settings
-    from .store import Store
+    from bot.serving.settings import Settings
+    from bot.store.conversations import Store
 
     return Store(args.db or Settings.from_env().db)
 
@@ -130,7 +126,7 @@ def agents(args) -> int:
 
 
 def purge_command(args) -> int:
-    from .retention import purge
+    from bot.store.retention import purge
 
     done = purge(_store(args), args.days)
     print(f"deleted {done.conversations} conversations, {done.sessions} agent sessions, {done.receipts} turn "

@@ -5,15 +5,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bot.base_models import DEFAULT_BASE_MODEL
-from bot.settings import Settings
+from bot.model.base_models import DEFAULT_BASE_MODEL
 
+from . import environment
 from .calibrate import OOS_TARGET_RECALL
 
 
 def default_emotion_data() -> str | None:
     """GoEmotions under HELPLINE_DATA if it is there (the Hub id is used only when asked for)."""
-    path = Settings.from_env().emotion_data
+    path = environment.emotion_data()
     return path if Path(path).is_dir() else None
 
 
@@ -34,9 +34,6 @@ class TrainArguments:
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs)."})
     batch_size: int = field(default=32, metadata={"help": "Examples per batch; a batch holds one task."})
     learning_rate: float = field(default=8e-5, metadata={"help": "Peak learning rate of the encoder."})
-    layer_lr_decay: float = field(default=1.0, metadata={
-        "help": "Layer-wise learning-rate decay: each encoder layer learns at this times the rate of the layer "
-                "above it, the embeddings lowest (1 = the same rate everywhere)."})
     head_learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate of the two heads."})
     warmup_ratio: float = field(default=0.06, metadata={"help": "Fraction of steps with a linear warm-up."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases/norms)."})
@@ -68,7 +65,7 @@ class TrainArguments:
         "help": "Train in bfloat16 autocast (about 1.5x faster on CPUs with AVX512-BF16 or AMX); auto = when "
                 "the CPU has it. Inference stays float32."})
     freeze_word_embeddings: bool = field(default=True, metadata={
-        "help": "Keep the word-embedding matrix fixed (half of MiniLM's weights; ~25%% faster steps, "
+        "help": "Keep the word-embedding matrix fixed (half of MiniLM's weights; faster steps, "
                 "same accuracy in our runs)."})
     frozen_layers: int = field(default=0, metadata={
         "help": "Freeze the embeddings and this many of the encoder's lowest layers: their output for each "
@@ -85,14 +82,6 @@ class TrainArguments:
     rdrop_alpha: float = field(default=1.0, metadata={
         "help": "R-Drop on the intent head: run each intent batch twice and add this times the symmetric KL "
                 "between the two (0 = off; the intent batches' work doubles)."})
-    contrastive_weight: float = field(default=0.0, metadata={
-        "help": "Add this times a supervised contrastive loss on the sentence vectors of each intent batch "
-                "(messages of one intent pulled together, others pushed apart; 0 = off)."})
-    contrastive_temperature: float = field(default=0.05, metadata={
-        "help": "Temperature of the contrastive loss (lower = sharper)."})
-    weight_average_decay: float = field(default=0.0, metadata={
-        "help": "Keep an exponential moving average of the weights with this decay per step and end on it "
-                "(0 = off; 0.998 averages over the last ~500 steps)."})
     seed: int = field(default=42, metadata={"help": "Random seed for splits, sampling and initialisation."})
     lexical_head: bool = field(default=True, metadata={
         "help": "Also fit a TF-IDF (word + character n-gram) intent classifier and blend it with the encoder "
@@ -111,10 +100,6 @@ class TrainArguments:
             raise ValueError("--epochs must be at least 1 (or give --max-steps).")
         if self.frozen_layers < 0:
             raise ValueError("--frozen-layers must be 0 (none) or more.")
-        if not 0.0 < self.layer_lr_decay <= 1.0:
-            raise ValueError("--layer-lr-decay must be above 0 and at most 1 (1 = no decay).")
-        if self.contrastive_weight < 0 or self.contrastive_temperature <= 0:
-            raise ValueError("--contrastive-weight must be 0 (off) or more and --contrastive-temperature above 0.")
         if self.emotion_positive_weight < 0:
             raise ValueError("--emotion-positive-weight must be 0 (plain BCE) or more.")
         if self.batch_size < 1:
@@ -127,7 +112,7 @@ class TrainArguments:
             self.emotion_data = default_emotion_data()
             if self.emotion_data is None:
                 raise ValueError(f"no emotion data: pass --emotion-data DIR (a GoEmotions folder) or set "
-                                 f"HELPLINE_DATA (now {Settings.from_env().data_dir}) to a folder holding goemotions/original.")
+                                 f"HELPLINE_DATA (now {environment.data_dir()}) to a folder holding goemotions/original.")
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.prediction import OOS
+from bot.model.prediction import OOS
 
 from .metrics import confused_pairs, emotion_metrics, intent_metrics, multi_hot, per_intent_scores
 
@@ -55,7 +55,7 @@ def oos_threshold(probs: np.ndarray, y_true: list[str], intent_labels: list[str]
     top_is_oos = ~in_scope[probs.argmax(1)]          # the explicit oos class (if any) won outright
     best, best_score, base_accuracy = 0.0, -1.0, None
     for t in np.concatenate([[0.0], GRID]):
-        # the same rule as bot.prediction.Decoder.intent_decision, vectorised over rows
+        # the same rule as bot.model.prediction.Decoder.intent_decision, vectorised over rows
         y_pred = np.where(top_is_oos | (best_p < t), OOS, best_label)
         correct = y_pred == y_true
         if is_oos.any():

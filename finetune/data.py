@@ -22,8 +22,8 @@ from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
-from bot.emotions import GOEMOTIONS_LABELS, SENTIMENT_GROUPS
-from bot.prediction import OOS
+from bot.model.emotions import GOEMOTIONS_LABELS, SENTIMENT_GROUPS
+from bot.model.prediction import OOS
 from intents import CatalogueError, load_catalogue
 
 from .transcripts import TranscriptError, labelled_customer_messages, read_transcripts

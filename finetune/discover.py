@@ -18,7 +18,8 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import silhouette_score
 
-from bot.model_format import read_metadata
+from bot.model.format import read_metadata
+from bot.model.prediction import OOS
 
 STOP = {"i", "my", "me", "the", "a", "an", "to", "is", "it", "do", "can", "you", "what", "how", "and", "of", "for",
         "in", "on", "this", "that", "be", "have", "with", "are", "was", "please", "there", "your", "am", "why", "not"}
@@ -31,7 +32,7 @@ def embed(model_dir: str | None, texts: list[str], batch_size: int = 64, base_mo
     import torch
 
     from bot import HelplineModel
-    from bot.base_models import DEFAULT_BASE_MODEL
+    from bot.model.base_models import DEFAULT_BASE_MODEL
 
     model = (HelplineModel.from_pretrained(model_dir) if model_dir else
              HelplineModel.from_base(base_model or DEFAULT_BASE_MODEL, ["a", "b"]))
@@ -97,13 +98,11 @@ def discover(texts: list[str], vectors: np.ndarray, k: int | None = None, exampl
 
 def store_texts(db: str, min_confidence: float) -> list[str]:
     """Out-of-scope and low-confidence customer messages from the store, without duplicates."""
-    import datetime as dt
-
-    from bot.store import Store
+    from bot.store.conversations import Store
 
     seen, texts = set(), []
-    for m in Store(db).customer_messages_since(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)):
-        if (m.intent == "oos" or (m.confidence or 0) < min_confidence) and m.text.lower() not in seen:
+    for m in Store(db).all_customer_messages():
+        if (m.intent == OOS or (m.confidence or 0) < min_confidence) and m.text.lower() not in seen:
             seen.add(m.text.lower())
             texts.append(m.text)
     return texts
@@ -124,9 +123,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.texts:
         texts += [line.strip() for line in Path(args.texts).read_text(encoding="utf-8").splitlines() if line.strip()]
     if args.from_store:
-        from bot.settings import Settings
+        from .environment import database
 
-        texts += store_texts(args.db or Settings.from_env().db, args.min_confidence)
+        texts += store_texts(args.db or database(), args.min_confidence)
     if not texts:
         raise ValueError("no messages to cluster: give --texts FILE and/or --from-store")
     from .retrain import serving_model

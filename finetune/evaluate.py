@@ -9,7 +9,7 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from bot import HelplineModel
-from bot.prediction import OOS
+from bot.model.prediction import OOS
 
 from .arguments import EvaluateArguments
 from .data import DataError, load_emotion_data, load_intent_data

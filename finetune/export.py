@@ -4,11 +4,9 @@ The graph takes `input_ids` and `attention_mask` and returns the intent softmax 
 serving needs only onnxruntime, the tokenizer and numpy. Two int8 schemes (measured in benchmarks/RESULTS.md):
 
 - ``dynamic`` (default): int8 weights per output channel (7-bit, so that CPUs without VNNI do not overflow),
-  activations quantized per tensor at run time, each attention block fused into one node. Fastest: with
-  8-bit weights, unfused, p50 ~0.75 ms, ~8x the transformers pipeline on a CPU with VNNI, agreeing with torch on
-  ~99.3% of intents; as now, 4.3 ms (4.1x) and 99.7% on an AVX2-only CPU.
-- ``blockwise``: int8 weights in blocks of 32 (MatMulNBits), activations quantized per block. Closer to torch
-  (~99.9% of intents, emotion macro-F1 within ~0.004) but ~1.6x slower.
+  activations quantized per tensor at run time, each attention block fused into one node. The fastest.
+- ``blockwise``: int8 weights in blocks of 32 (MatMulNBits), activations quantized per block. Closer to torch,
+  but slower.
 """
 from __future__ import annotations
 
@@ -23,7 +21,7 @@ from pathlib import Path
 import torch
 
 from bot import HelplineModel
-from bot.model_format import ONNX_FILE, write_metadata
+from bot.model.format import ONNX_FILE, write_metadata
 
 from .fusion import fuse_attention
 from .smoothing import detach_attention_scales, has_bert_layout, smoothed
@@ -124,8 +122,7 @@ def export_onnx(model: HelplineModel, directory: str | os.PathLike, quantization
         network = smoothed(model.network, [model.tokenize(texts[i:i + 64]) for i in range(0, len(texts), 64)])
     else:
         network = copy.deepcopy(model.network)
-    # Plain attention (matmul, softmax) exports to 769 nodes instead of SDPA's 922, and ran ~8% faster one
-    # message at a time (0.73-0.75 vs 0.78-0.82 ms) and batched (1,620 vs 1,500 msgs/s), four interleaved rounds.
+    # plain attention (matmul, softmax) exports to fewer nodes than SDPA and runs faster (RESULTS.md, Latency)
     network.encoder.set_attn_implementation("eager")
 
     directory = Path(directory)

@@ -3,10 +3,8 @@
 Unfused, an attention block is ~60 small nodes (three projections, reshapes, transposes, two matmuls, a
 softmax); ONNX Runtime runs them one after another, and a one-message batch is too small to keep two threads
 busy in any of them. The fused `Attention` node (which dynamic quantization turns into `QAttention`, one int8
-QKV projection) splits its work over heads and threads. Measured on a 2-core AMD EPYC without VNNI
-(benchmarks/RESULTS.md): one Banking77 message 2.79 vs 3.59 ms in ONNX Runtime on two threads (eight
-interleaved rounds, the fused graph faster in each), the same on one thread and batched. The fourth session
-found a hand-written fusion no faster on an AVX512/VNNI CPU, one thread, so this is a win where threads help.
+QKV projection) splits its work over heads and threads, so it is faster where several threads can help
+(benchmarks/RESULTS.md has the measurements, by CPU).
 
 SmoothQuant puts a Mul in front of the Q/K/V projections and of the output projection, which hides the pattern
 from the optimizer, so the network is exported with those Muls taken out (finetune.smoothing.

@@ -1,4 +1,4 @@
-"""Fitting the lexical head (bot/lexical.py) on the training data and choosing its blend weight on validation."""
+"""Fitting the lexical head (bot/model/lexical.py) on the training data and choosing its blend weight on validation."""
 from __future__ import annotations
 
 import time
@@ -6,7 +6,7 @@ import time
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from bot.lexical import ANALYZERS, LEXICAL_FILE, LexicalHead, blend
+from bot.model.lexical import ANALYZERS, LEXICAL_FILE, LexicalHead, blend
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 # With no validation data to choose on, the encoder alone: on held-out Banking77 splits weight 0.1 against 0 was
@@ -31,7 +31,7 @@ def fit_lexical(texts: list[str], intents: list[str], labels: list[str], C: floa
 
 
 def vectorizers():
-    """The scikit-learn vectorizers the serving code (bot/lexical.py) reproduces without scikit-learn."""
+    """The scikit-learn vectorizers the serving code (bot/model/lexical.py) reproduces without scikit-learn."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return {name: TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32, **kw) for name, kw in ANALYZERS.items()}

@@ -36,21 +36,3 @@ def emotion_positive_weights(targets, power: float) -> torch.Tensor | None:
         return None
     positives = torch.as_tensor(targets, dtype=torch.float32).sum(0).clamp(min=1.0)
     return ((len(targets) - positives) / positives).clamp(min=1.0) ** power
-
-
-def contrastive_loss(pooled: torch.Tensor, target: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Supervised contrastive loss (Khosla et al. 2020) on the pooled sentence vectors: each message is pulled
-    towards the batch's other messages of its intent (with R-Drop's doubled batch, at least its own second
-    dropout view, as in SimCSE) and pushed from the rest. Why: intents that share words ("card arrival" vs
-    "card delivery estimate") are separated in the embedding itself, not only by the head."""
-    z = F.normalize(pooled.float(), dim=-1)
-    similarity = z @ z.T / temperature
-    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
-    similarity = similarity.masked_fill(self_mask, float("-inf"))
-    log_prob = similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
-    positives = (target[:, None] == target[None, :]) & ~self_mask
-    has = positives.any(1)
-    if not has.any():
-        return similarity.new_zeros(())
-    per_anchor = log_prob.masked_fill(~positives, 0.0).sum(1) / positives.sum(1).clamp(min=1)
-    return -per_anchor[has].mean()

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from bot.prediction import OOS
+from bot.model.prediction import OOS
 
 
 def intent_metrics(y_true: list[str], y_pred: list[str]) -> dict:

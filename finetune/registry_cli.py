@@ -17,14 +17,14 @@ import shutil
 from pathlib import Path
 
 from bot import HelplineModel
-from bot.registry import DEFAULT_TOLERANCE, GATED_METRICS, Registry, is_registry
-from bot.settings import Settings
+from bot.registry.versions import DEFAULT_TOLERANCE, GATED_METRICS, Registry, is_registry
 
+from .environment import model_dir
 from .evaluate import evaluate
 
 
 def default_registry() -> str:
-    model = Settings.from_env().model_dir
+    model = model_dir()
     return model if is_registry(model) else "models/registry"
 
 
@@ -71,7 +71,7 @@ def main(command: str, argv: list[str] | None = None) -> None:
         print(f"registered {version}: {json.dumps(registry.versions()[version]['metrics'])}")
         print(f"serving: {registry.serving}")
     elif command == "promote":
-        from bot.classifier import Classifier  # the candidate must load as serving loads it
+        from bot.model.classifier import Classifier  # the candidate must load as serving loads it
 
         event = registry.promote(args.version, tolerance=args.tolerance, force=args.force, reason=args.reason, by=user,
                                  validate=Classifier.load)

@@ -11,7 +11,6 @@ its skill while the intent head learns the new data (new intents extend the labe
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import re
 import sys
@@ -23,8 +22,9 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
-from bot.model_format import METADATA_FILE, write_metadata
-from bot.redact import PLACEHOLDERS, redact
+from bot.conversation.redact import PLACEHOLDERS, redact
+from bot.model.format import METADATA_FILE, write_metadata
+from bot.model.prediction import OOS
 
 from .arguments import TrainArguments
 from .transcripts import opening_message, read_transcripts
@@ -94,20 +94,20 @@ def transcript_examples(paths: list[str], tag_map: dict) -> tuple[list[tuple[str
 
 
 def store_examples(db: str) -> tuple[list[tuple[str, str, str]], list[str]]:
-    from bot.store import Store
+    from bot.store.conversations import Store
 
     store = Store(db)
     corrections = [(text, intent, "correction") for text, intent in store.label_corrections()]
-    texts = [m.text for m in store.customer_messages_since(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))]
+    texts = [m.text for m in store.all_customer_messages()]
     return corrections, texts
 
 
 def pseudo_labels(model_dir: str, texts: list[str], threshold: float) -> list[tuple[str, str, str]]:
-    from bot.classifier import Classifier
+    from bot.model.classifier import Classifier
 
     classifier = Classifier.load(model_dir)
     predictions = classifier.predict(texts) if texts else []
-    return [(p.text, p.intent, "pseudo") for p in predictions if p.intent != "oos" and p.confidence >= threshold]
+    return [(p.text, p.intent, "pseudo") for p in predictions if p.intent != OOS and p.confidence >= threshold]
 
 
 @dataclass
@@ -168,11 +168,12 @@ def print_report(report: dict) -> None:
 
 
 def serving_model() -> str | None:
-    from bot.reloader import resolve_model_dir
-    from bot.settings import Settings
+    from bot.registry.versions import resolve_model_dir
+
+    from .environment import model_dir
 
     try:
-        path = resolve_model_dir(Settings.from_env().model_dir)
+        path = resolve_model_dir(model_dir())
     except ValueError:
         return None
     return str(path) if (path / METADATA_FILE).is_file() else None
@@ -205,9 +206,9 @@ def main(argv: list[str] | None = None):
         data = load_intent_data(source).train
         examples += [(t, i, "dataset") for t, i in zip(data["text"], data["intent"])]
     if retrain_args.from_store:
-        from bot.settings import Settings
+        from .environment import database
 
-        corrections, stored = store_examples(retrain_args.db or Settings.from_env().db)
+        corrections, stored = store_examples(retrain_args.db or database())
         examples, unlabelled = corrections + examples, unlabelled + stored
     if retrain_args.pseudo_label_threshold is not None:
         source = train_args.init_from or serving_model()

@@ -15,6 +15,7 @@ import copy
 import torch
 from torch import nn
 
+
 class SmoothedLinear(nn.Module):
     """``linear(x)`` computed as ``(x / s) @ (W * s).T + b``."""
 
@@ -56,7 +57,7 @@ def _groups(network: nn.Module) -> list[list[tuple[nn.Module, str]]]:
 
 @torch.no_grad()
 def smoothed(network: nn.Module, batches, alpha: float = 0.75) -> nn.Module:
-    """A copy of ``network`` (a bot.network.HelplineNetwork) with every Linear's input smoothed.
+    """A copy of ``network`` (a bot.model.network.HelplineNetwork) with every Linear's input smoothed.
 
     batches: model inputs (dicts with input_ids and attention_mask) to measure activation ranges on.
     alpha: how much of the range moves to the weights. The paper's 0.5 made the int8 graph drift further

@@ -21,19 +21,24 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_linear_schedule_with_warmup
 
 from bot import HelplineModel
-from bot.prediction import OOS
+from bot.model.prediction import OOS
 
 from .arguments import TrainArguments
-from .averaging import WeightAverage
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .calibrate import calibrate
-from .frozen_layers import FrozenLayers, layer_list
-from .losses import contrastive_loss, emotion_loss, emotion_positive_weights, intent_loss
-from .probe import linear_probe, use_bf16
+from .data import (
+    EmotionData,
+    check_intent_counts,
+    load_emotion_data,
+    load_intent_data,
+    split_validation,
+    validation_share,
+)
+from .frozen_layers import FrozenLayers
 from .lexical_fit import fit_lexical_head
-from .data import (EmotionData, check_intent_counts, load_emotion_data, load_intent_data, split_validation,
-                   validation_share)
+from .losses import emotion_loss, emotion_positive_weights, intent_loss
 from .metrics import multi_hot
+from .probe import linear_probe, use_bf16
 
 
 def log(message: str) -> None:
@@ -102,21 +107,9 @@ def build_model(args: TrainArguments, intent_labels: list[str], emotions: Emotio
     return model
 
 
-def layer_depths(encoder: torch.nn.Module) -> tuple[dict[int, int], int]:
-    """id(parameter) -> 0 for the embeddings, i + 1 for Transformer layer i; and the number of layers."""
-    layers = layer_list(encoder, "--layer-lr-decay 1")
-    embeddings = getattr(encoder, "embeddings", None)
-    depth = {id(p): 0 for p in embeddings.parameters()} if embeddings is not None else {}
-    for i, layer in enumerate(layers):
-        depth.update({id(p): i + 1 for p in layer.parameters()})
-    return depth, len(layers)
-
-
 def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int):
     if args.freeze_word_embeddings:
         model.network.encoder.get_input_embeddings().weight.requires_grad_(False)
-    # with no decay every encoder weight gets --learning-rate, and any encoder will do
-    depth, top = layer_depths(model.network.encoder) if args.layer_lr_decay < 1 else ({}, 0)
     groups: dict[tuple[float, float], list] = {}
     for name, param in model.network.named_parameters():
         if not param.requires_grad:
@@ -124,13 +117,11 @@ def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int)
         if name.startswith(("intent_head", "emotion_head")):
             lr, decay = args.head_learning_rate, 0.0
         else:
-            # layer-wise decay: the lower a layer, the more general what it knows, the less it should move
-            lr = args.learning_rate * args.layer_lr_decay ** (top - depth.get(id(param), top))  # pooler: top
+            lr = args.learning_rate
             no_decay = "bias" in name or "LayerNorm" in name or "layer_norm" in name
             decay = 0.0 if no_decay else args.weight_decay
         groups.setdefault((lr, decay), []).append(param)
-    # fused: one kernel for all ~100 tensors; on CPU the default updates them one by one, 34 ms a step against
-    # 6 ms for MiniLM (a micro-benchmark), ~9% of a default training run
+    # fused: one kernel for all ~100 tensors; on CPU the default updates them one by one, several times slower
     optimizer = torch.optim.AdamW([{"params": params, "lr": lr, "weight_decay": decay}
                                    for (lr, decay), params in groups.items()], fused=True)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
@@ -170,7 +161,6 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
         cache = {"intent": frozen.precompute(intent_ids, bf16, "intent"),
                  "emotion": frozen.precompute(emotion_ids, bf16, "emotion") if n_emotion else []}
     model.network.train()
-    average = WeightAverage(model.network, args.weight_average_decay) if args.weight_average_decay > 0 else None
     intent_cursor: list[int] = []
     emotion_cursor: list[int] = []
     step, seen, started = 0, 0, time.time()
@@ -192,15 +182,11 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                 sequences = [(intent_ids if task == "intent" else emotion_ids)[i] for i in batch] * copies
                 states = [cache[task][i] for i in batch] * copies if frozen is not None else None
                 inputs = frozen.batch(sequences, states) if frozen is not None else pad_batch(sequences, pad_id)
-                contrast = task == "intent" and args.contrastive_weight > 0
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    intent_logits, emotion_logits, *pooled = model.network(**inputs, return_pooled=contrast)
+                    intent_logits, emotion_logits = model.network(**inputs)
                 if task == "intent":
                     target = torch.tensor([intent_y[i] for i in batch])
                     loss = intent_loss(intent_logits, target, args.label_smoothing, args.rdrop_alpha)
-                    if contrast:
-                        loss = loss + args.contrastive_weight * contrastive_loss(
-                            pooled[0], target.repeat(copies), args.contrastive_temperature)
                 else:
                     loss = emotion_loss(emotion_logits, torch.from_numpy(emotion_y[batch]), args.emotion_loss_weight,
                                         positive_weight)
@@ -209,8 +195,6 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                if average is not None:
-                    average.update()
                 losses[task].append(loss.item())
                 step += 1
                 seen += len(batch)
@@ -221,8 +205,6 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
             log(f"step {step}/{total}: intent loss {np.mean(losses['intent'][-200:] or [0]):.4f}, "
                 f"emotion loss {np.mean(losses['emotion'][-200:] or [0]):.4f}, "
                 f"{seen / (time.time() - started):.0f} examples/s")
-    if average is not None:
-        average.copy_to_model()
     model.network.eval()
     seconds = time.time() - started
     return {"steps": step, "examples": seen, "seconds": round(seconds, 1),

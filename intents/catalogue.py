@@ -15,6 +15,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 MIN_EXAMPLES = 5  # fewer examples cannot be split into train/validation and generalise poorly
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parent / "retail.yaml"
+OOS = "oos"  # the label of messages that fit no intent (the model and the store use it too)
 
 _TOP_FIELDS = {"format_version", "name", "description", "fallback_replies", "handoff_reply",
                "out_of_scope_examples", "intents"}
@@ -64,7 +65,7 @@ class Catalogue:
     def training_pairs(self) -> list[tuple[str, str]]:
         """(text, intent) pairs: every example, then the out-of-scope examples labelled ``oos``."""
         pairs = [(ex, intent.name) for intent in self.intents.values() for ex in intent.examples]
-        return pairs + [(ex, "oos") for ex in self.out_of_scope_examples]
+        return pairs + [(ex, OOS) for ex in self.out_of_scope_examples]
 
 
 def load_catalogue(path: str | Path = DEFAULT_CATALOGUE, *, min_examples: int = MIN_EXAMPLES) -> Catalogue:
@@ -111,7 +112,7 @@ def parse_catalogue(raw: object, *, source: str = "<catalogue>", min_examples: i
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
             fail(f"intents[{i}] must be a mapping with a non-empty 'name'.")
         name = entry["name"].strip()
-        if name == "oos":
+        if name == OOS:
             fail("'oos' is reserved for out-of-scope messages; list those under 'out_of_scope_examples'.", name)
         if name in intents:
             fail("duplicate intent: the name is used twice; merge the two entries.", name)

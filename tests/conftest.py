@@ -35,7 +35,7 @@ def tiny_base(tmp_path_factory) -> str:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from bot.base_models import bundled_minilm_path
+    from bot.model.base_models import bundled_minilm_path
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("tiny-base")
@@ -50,7 +50,7 @@ def tiny_base(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> dict[str, str]:
     """A tiny intent CSV, an intent test CSV with an oos row, and a tiny GoEmotions folder."""
-    from bot.emotions import GOEMOTIONS_LABELS
+    from bot.model.emotions import GOEMOTIONS_LABELS
 
     path = tmp_path_factory.mktemp("tiny-data")
     rows = [(text, intent) for intent, texts in TINY_INTENTS.items() for text in texts]
@@ -122,7 +122,7 @@ class StubClassifier:
 
     def predict(self, text):
         """One text -> a Prediction, a list -> a list (as `Classifier.predict`; the service batches)."""
-        from bot.prediction import OOS, Prediction
+        from bot.model.prediction import OOS, Prediction
 
         if isinstance(text, list):
             return [self.predict(one) for one in text]

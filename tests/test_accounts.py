@@ -7,10 +7,10 @@ import stat
 import pytest
 from sqlalchemy import update
 
-from bot import accounts
-from bot.schema import AgentSession
-from bot.settings import Settings
-from bot.store import Store
+from bot.serving.settings import Settings
+from bot.store import accounts
+from bot.store.conversations import Store
+from bot.store.schema import AgentSession
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_no_named_endpoint_shows_stored_data_without_login(served):
     message id as arguments), returns no stored conversation text and no conversation id."""
     from gradio_client import Client
 
-    from bot.service import Helpline
+    from bot.conversation.service import Helpline
     from tests.conftest import StubClassifier
 
     store = app.helpline().store  # the stub reads it as out of scope, so Insights lists its text
@@ -118,8 +118,8 @@ def test_model_page_shows_the_serving_version(client):
 
 
 def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, monkeypatch):
-    from bot import bootstrap
-    from bot.settings import Settings
+    from bot.serving import bootstrap
+    from bot.serving.settings import Settings
 
     calls = []
 
@@ -139,8 +139,8 @@ def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, 
 
 
 def test_first_start_command_is_a_valid_train_command(tiny_data):
-    from bot.bootstrap import train_command
-    from bot.settings import Settings
+    from bot.serving.bootstrap import train_command
+    from bot.serving.settings import Settings
     from finetune.train import parse
 
     cmd = train_command(Settings(model_dir="models/x"))
@@ -152,7 +152,7 @@ def test_first_start_command_is_a_valid_train_command(tiny_data):
 
 
 def test_a_malformed_thread_setting_is_named(monkeypatch):
-    from bot.settings import Settings
+    from bot.serving.settings import Settings
 
     monkeypatch.setenv("HELPLINE_ONNX_THREADS", "two")
     with pytest.raises(ValueError, match="HELPLINE_ONNX_THREADS must be a whole number"):
@@ -167,7 +167,7 @@ def test_a_malformed_thread_setting_is_named(monkeypatch):
 
 
 def test_chat_turns_go_to_one_worker_process_per_core_by_default(monkeypatch):
-    from bot import settings as module
+    from bot.serving import settings as module
 
     monkeypatch.delenv("HELPLINE_WORKERS", raising=False)
     monkeypatch.setattr(module, "usable_cores", lambda: 2)
@@ -177,7 +177,7 @@ def test_chat_turns_go_to_one_worker_process_per_core_by_default(monkeypatch):
 
 
 def test_first_start_estimate_depends_on_bfloat16(tmp_path):
-    from bot.bootstrap import cpu_flags, first_start_estimate
+    from bot.serving.bootstrap import cpu_flags, first_start_estimate
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu sse2 avx2 fma\n")
@@ -197,8 +197,8 @@ def test_the_port_opens_at_once_with_a_progress_page_while_the_model_builds(tiny
     from fastapi.testclient import TestClient
     from starlette.responses import PlainTextResponse
 
-    from bot import first_start as module
-    from bot.settings import Settings
+    from bot.serving import first_start as module
+    from bot.serving.settings import Settings
 
     release, ready_calls = threading.Event(), []
     settings = Settings(model_dir=str(tmp_path / "model"))
@@ -235,7 +235,7 @@ def test_a_retrain_job_left_running_by_a_restart_does_not_block_the_next(tmp_pat
     import socket
     import subprocess
 
-    from bot import jobs
+    from bot.registry import jobs
 
     folder = jobs.jobs_dir(tmp_path)
     folder.mkdir(parents=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bot import Classifier
-from bot.batching import MicroBatcher
+from bot.model.batching import MicroBatcher
 from tests.conftest import TINY_INTENTS
 
 TEXTS = [text for texts in TINY_INTENTS.values() for text in texts]

@@ -101,7 +101,7 @@ def test_retrain_benchmark_uses_single_tag_openings_and_a_stratified_split():
 
 def test_explain_weights_every_word(tiny_model_dir):
     from bot import Classifier
-    from bot.explain import explain
+    from bot.model.explain import explain
 
     classifier = Classifier.load(tiny_model_dir)
     explanation = explain(classifier, "where is my order please")

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from bot import Classifier
-from bot.service import Helpline
-from bot.store import Store
+from bot.conversation.service import Helpline
+from bot.store.conversations import Store
 from intents import load_catalogue
 from tests.conftest import ROOT
 
@@ -22,7 +22,8 @@ def test_classify_texts_prints_one_json_line_each(tiny_model_dir):
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["text"] for r in rows] == ["where is my order", "hello"]
-    assert set(rows[0]) == {"text", "intent", "confidence", "emotions", "sentiment", "frustration"}
+    # the same fields as POST /api/classify (one serialisation: Prediction.summary), with the text
+    assert set(rows[0]) == {"text", "intent", "confidence", "alternatives", "emotions", "sentiment", "frustration"}
 
 
 def test_classify_file_keeps_order_and_flags_blank_lines(tiny_model_dir, tmp_path):

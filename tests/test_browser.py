@@ -121,7 +121,7 @@ def test_the_widget_chats_from_another_sites_page(page, served):
     """A shop's page on another origin embeds widget.js from the Helpline server and chats through it (CORS)."""
     from starlette.responses import HTMLResponse
 
-    from bot.http_guards import WidgetCORS
+    from bot.serving.http_guards import WidgetCORS
     from tests.server import Server
 
     shop, helpline_app = Switch(), Switch()
@@ -169,3 +169,29 @@ def test_customer_markdown_is_plain_text_in_the_console(browser, served):
         assert agent.locator("a[href*='evil.example']").count() == 0
         assert agent.locator(f"img[src*='{tracker_server.url}']").count() == 0
         agent.close()
+
+
+def test_every_tab_renders_for_a_logged_in_agent(browser, served, tmp_path):
+    """A screenshot of every tab (into HELPLINE_SCREENSHOTS when set, e.g. as CI artifacts): each shows its
+    content, the Model page fills itself when opened, and no error is shown."""
+    import httpx
+
+    for text in ("where is my order", "I want a human", "this is the third time I ask!!"):
+        httpx.post(f"{served.url}/api/chat", json={"message": text})
+    folder = os.environ.get("HELPLINE_SCREENSHOTS") or str(tmp_path)
+    agent = console_login(browser, served.url)
+    agent.screenshot(path=os.path.join(folder, "tab-console.png"), full_page=True)
+    agent.get_by_role("tab", name="Insights").click()
+    agent.get_by_role("button", name="Refresh").first.click()
+    agent.get_by_text("Handoff rate").wait_for()
+    agent.screenshot(path=os.path.join(folder, "tab-insights.png"), full_page=True)
+    agent.get_by_role("tab", name="Model").click()
+    agent.get_by_text("Model version").wait_for()          # loaded on opening, no Refresh click
+    agent.get_by_text("Retrain progress").wait_for(state="attached")
+    agent.screenshot(path=os.path.join(folder, "tab-model.png"), full_page=True)
+    agent.get_by_role("tab", name="Chat").click()
+    agent.screenshot(path=os.path.join(folder, "tab-chat.png"), full_page=True)
+    assert agent.locator(".toast-body, .error").count() == 0
+    for name in ("console", "insights", "model", "chat"):
+        assert os.path.getsize(os.path.join(folder, f"tab-{name}.png")) > 10_000
+    agent.close()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bot import Classifier, Prediction
-from bot.model_format import ONNX_FILE, read_metadata
+from bot.model.format import ONNX_FILE, read_metadata
 from tests.conftest import ROOT, TINY_INTENTS
 
 TEXTS = [text for texts in TINY_INTENTS.values() for text in texts] + ["what is the weather on mars"]
@@ -169,7 +169,7 @@ def test_a_base_model_without_bert_layout_trains_and_exports_unsmoothed(tiny_dat
     from transformers import AutoTokenizer, DistilBertConfig, DistilBertModel
 
     from bot import HelplineModel
-    from bot.base_models import bundled_minilm_path
+    from bot.model.base_models import bundled_minilm_path
     from finetune.smoothing import smoothed
     from finetune.train import main
 
@@ -193,7 +193,7 @@ def test_a_base_model_without_bert_layout_trains_and_exports_unsmoothed(tiny_dat
 
 
 def test_the_serving_classifier_does_not_spin_and_predicts_the_same(tiny_model_dir, onnx):
-    from bot.settings import Settings
+    from bot.serving.settings import Settings
 
     served = Settings(onnx_threads=2).load_classifier(tiny_model_dir)
     options = served._heads.session.get_session_options()

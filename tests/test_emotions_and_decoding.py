@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bot.emotions import GOEMOTIONS_LABELS, frustration_of, sentiment_of
-from bot.prediction import OOS, Decoder
+from bot.model.emotions import GOEMOTIONS_LABELS, frustration_of, sentiment_of
+from bot.model.prediction import OOS, Decoder
 
 
 @pytest.mark.parametrize("scores, expected", [

@@ -68,9 +68,9 @@ def test_negative_frozen_layers_is_refused():
 
 
 def test_training_with_a_frozen_layer_changes_only_the_layers_above(tiny_base, tiny_data, tmp_path):
-    from finetune.train import main
-
     from transformers import AutoModel
+
+    from finetune.train import main
 
     before = AutoModel.from_pretrained(tiny_base).state_dict()
     out = tmp_path / "model"

@@ -9,12 +9,12 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_api
-from bot.http_guards import guarded
-from bot.ratelimit import RateLimits, parse_spec
-from bot.retention import purge
-from bot.service import Helpline
-from bot.store import Store, UnknownConversation
+from bot.conversation.service import Helpline
+from bot.serving.api import create_api
+from bot.serving.http_guards import guarded
+from bot.serving.ratelimit import RateLimits, parse_spec
+from bot.store.conversations import Store, UnknownConversation
+from bot.store.retention import purge
 from intents import load_catalogue
 from tests.conftest import StubClassifier
 

@@ -3,9 +3,9 @@ import csv
 import random
 
 import pytest
+from conftest import DATA
 
 from bot import HelplineModel
-from conftest import DATA
 from finetune.__main__ import main as cli
 
 pytestmark = pytest.mark.skipif(not (DATA / "banking77" / "train.csv").exists(),

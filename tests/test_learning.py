@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from bot import Classifier
-from bot.registry import Registry, RegistryError
-from bot.reloader import ModelWatcher, resolve_model_dir
-from bot.service import Helpline
-from bot.store import Store
+from bot.conversation.service import Helpline
+from bot.registry.versions import Registry, RegistryError, resolve_model_dir
+from bot.serving.reloader import ModelWatcher
+from bot.store.conversations import Store
 from finetune import retrain
 from finetune.discover import choose_k, discover, key_terms
 from intents import load_catalogue
@@ -235,7 +235,7 @@ def test_discovery_finds_synthetic_clusters_and_names_them():
 def test_background_retrain_job_registers_a_candidate(tiny_model_dir, tiny_data, tmp_path):
     import time
 
-    from bot import jobs
+    from bot.registry import jobs
     from finetune.registry_cli import register
     from intents import DEFAULT_CATALOGUE
 
@@ -256,7 +256,7 @@ def test_background_retrain_job_registers_a_candidate(tiny_model_dir, tiny_data,
     assert state["state"] == "done", state.get("log")
     assert state["version"] == "v2" and "v2" in registry.versions() and registry.serving == "v1"
     assert state["progress"]["step"] == state["progress"]["total"] == 5
-    from bot.model_page import comparison, history_table
+    from ui.model_data import comparison, history_table
 
     summary, deltas, _ = comparison(registry, "v2")
     assert "against serving **v1**" in summary and len(deltas)

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from bot import HelplineModel, Prediction
-from bot.emotions import GOEMOTIONS_LABELS, SENTIMENTS
-from bot.model_format import METADATA_FILE
+from bot.model.emotions import GOEMOTIONS_LABELS, SENTIMENTS
+from bot.model.format import METADATA_FILE
 
 
 @pytest.fixture(scope="module")

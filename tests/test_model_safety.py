@@ -7,14 +7,14 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_api
-from bot.classifier import Classifier
-from bot.model import HelplineModel
-from bot.model_format import METADATA_FILE, ONNX_FILE
-from bot.registry import Registry, RegistryError
-from bot.reloader import ModelWatcher
-from bot.service import Helpline
-from bot.store import Store
+from bot.conversation.service import Helpline
+from bot.model.classifier import Classifier
+from bot.model.format import METADATA_FILE, ONNX_FILE
+from bot.model.helpline_model import HelplineModel
+from bot.registry.versions import Registry, RegistryError
+from bot.serving.api import create_api
+from bot.serving.reloader import ModelWatcher
+from bot.store.conversations import Store
 from intents import load_catalogue
 
 

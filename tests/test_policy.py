@@ -1,7 +1,7 @@
 import pytest
 
-from bot.policy import ConversationState, DialoguePolicy, PolicyConfig
-from bot.prediction import OOS, Prediction
+from bot.conversation.policy import ConversationState, DialoguePolicy, PolicyConfig
+from bot.model.prediction import OOS, Prediction
 from intents import load_catalogue
 
 

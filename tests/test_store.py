@@ -9,8 +9,8 @@ import threading
 import pytest
 from sqlalchemy import inspect
 
-from bot.service import Helpline
-from bot.store import Store
+from bot.conversation.service import Helpline
+from bot.store.conversations import Store
 from intents import load_catalogue
 from tests.conftest import ROOT, StubClassifier
 
@@ -113,8 +113,8 @@ def test_same_conversation_from_two_threads_keeps_every_turn(helpline, store):
 
 
 KILLED_WRITER = """
-from bot.service import Helpline
-from bot.store import Store
+from bot.conversation.service import Helpline
+from bot.store.conversations import Store
 from intents import load_catalogue
 from tests.conftest import StubClassifier
 helpline = Helpline(StubClassifier(), load_catalogue(), Store({url!r}))

@@ -93,8 +93,6 @@ def test_linear_probe_fits_the_intent_head(tiny_base, tiny_data):
     ({"validation_fraction": -0.1}, r"--validation-fraction must be at least 0"),
     ({"emotion_positive_weight": -1}, r"--emotion-positive-weight must be 0 \(plain BCE\) or more"),
     ({"lexical_weight": 1.5}, r"--lexical-weight must be between 0 \(encoder alone\) and 1"),
-    ({"contrastive_temperature": 0}, r"--contrastive-temperature above 0"),
-    ({"layer_lr_decay": 1.5}, r"--layer-lr-decay must be above 0 and at most 1"),
 ])
 def test_train_arguments_are_checked(bad, message):
     from finetune.arguments import TrainArguments
@@ -106,7 +104,7 @@ def test_train_arguments_are_checked(bad, message):
 def test_lexical_head_fits_saves_loads_and_blends(tmp_path):
     import numpy as np
 
-    from bot.lexical import LexicalHead, blend
+    from bot.model.lexical import LexicalHead, blend
     from finetune.lexical_fit import choose_weight, fit_lexical
     from tests.conftest import TINY_INTENTS
 
@@ -131,7 +129,7 @@ def test_serving_features_equal_scikit_learns(tmp_path):
     import numpy as np
     from scipy.sparse import hstack
 
-    from bot.lexical import ANALYZERS
+    from bot.model.lexical import ANALYZERS
     from finetune.lexical_fit import fit_lexical, vectorizers
     from tests.conftest import TINY_INTENTS
 
@@ -147,30 +145,6 @@ def test_serving_features_equal_scikit_learns(tmp_path):
         ours = np.zeros_like(reference)
         ours[idx] = vals
         assert np.allclose(ours, reference, atol=1e-6), text
-
-
-def test_weight_average_follows_the_weights_and_skips_frozen_ones():
-    import torch
-
-    from finetune.averaging import WeightAverage
-
-    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
-    net[0].weight.requires_grad_(False)
-    frozen = net[0].weight.clone()
-    with torch.no_grad():
-        net[1].weight.fill_(0.0)
-    average = WeightAverage(net, decay=0.5, every=2)
-    with torch.no_grad():
-        net[1].weight.fill_(1.0)
-    average.update()                    # step 1: not an update step
-    average.update()                    # step 2: average moves 1 - 0.5**2 = 0.75 of the way
-    with torch.no_grad():
-        net[1].weight.fill_(5.0)
-    average.copy_to_model()
-    assert torch.allclose(net[1].weight, torch.full_like(net[1].weight, 0.75))
-    assert torch.equal(net[0].weight, frozen)
-    with pytest.raises(ValueError, match="decay must be between 0 and 1"):
-        WeightAverage(net, decay=1.0)
 
 
 def test_rdrop_adds_the_disagreement_between_two_dropout_passes():
@@ -189,72 +163,6 @@ def test_rdrop_adds_the_disagreement_between_two_dropout_passes():
     both = intent_loss(torch.cat([logits, other]), target, 0.1, 1.0)
     mean_ce = (plain + F.cross_entropy(other, target, label_smoothing=0.1)) / 2
     assert both > mean_ce + 1e-3
-
-
-def test_contrastive_loss_rewards_same_intent_vectors_being_close():
-    import torch
-
-    from finetune.losses import contrastive_loss
-
-    torch.manual_seed(0)
-    target = torch.tensor([0, 1, 2, 3]).repeat(2)         # R-Drop's doubled batch: each message twice
-    centres = torch.randn(4, 8)
-    together = centres[target] + 0.01 * torch.randn(8, 8)   # both views of a message near its intent's centre
-    scattered = torch.randn(8, 8)
-    assert contrastive_loss(together, target, 0.05) < 0.01
-    assert contrastive_loss(scattered, target, 0.05) > 1.0
-    # a batch in which no message has a partner of its intent has nothing to pull together
-    assert contrastive_loss(scattered, torch.arange(8), 0.05).item() == 0.0
-
-
-def test_layer_lr_decay_gives_lower_layers_smaller_steps(tiny_base):
-    from bot import HelplineModel
-    from finetune.arguments import TrainArguments
-    from finetune.train import make_optimizer
-
-    model = HelplineModel.from_base(tiny_base, ["a", "b"])
-    args = TrainArguments(output="unused", intent_data=["unused"], emotion_data="unused", layer_lr_decay=0.5)
-    optimizer, _ = make_optimizer(model, args, total_steps=10)
-    rate = {id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]}
-    params = dict(model.network.named_parameters())
-    n = model.network.encoder.config.num_hidden_layers
-    top = next(p for name, p in params.items() if f"layer.{n - 1}." in name)
-    bottom = next(p for name, p in params.items() if "layer.0." in name)
-    embedding = next(p for name, p in params.items() if "position_embeddings" in name)
-    assert rate[id(top)] == args.learning_rate
-    assert rate[id(bottom)] == args.learning_rate * 0.5 ** (n - 1)
-    assert rate[id(embedding)] == args.learning_rate * 0.5 ** n
-    assert rate[id(params["intent_head.weight"])] == args.head_learning_rate
-
-
-def test_contrastive_weight_reaches_the_encoder_in_training(tiny_base, tiny_data, tmp_path):
-    import torch
-
-    from finetune.train import main
-
-    def encoder_after(*extra):
-        model = main(["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model",
-                      tiny_base, "--output", str(tmp_path / f"m{len(extra)}"), "--max-steps", "6",
-                      "--min-task-examples", "32", "--emotion-examples-per-epoch", "0", "--batch-size", "8",
-                      "--export-onnx", "false", *extra])
-        return model.network.encoder.state_dict()
-
-    plain, contrastive = encoder_after(), encoder_after("--contrastive-weight", "1.0")
-    changed = [k for k in plain if not torch.equal(plain[k], contrastive[k])]   # same seed: only the loss differs
-    assert any(".layer." in k for k in changed)
-
-
-def test_layer_lr_decay_names_an_encoder_whose_layers_it_cannot_find():
-    import torch
-
-    from finetune.train import layer_depths
-
-    class Odd(torch.nn.Module):
-        pass
-
-    with pytest.raises(ValueError, match=r"--layer-lr-decay: cannot find the Transformer layers of Odd.*"
-                                         r"use --layer-lr-decay 1 for this base model"):
-        layer_depths(Odd())
 
 
 def test_training_holds_out_validation_only_when_asked_or_for_oos_examples(tiny_base, tiny_data, tmp_path, capsys):
@@ -303,3 +211,16 @@ def test_emotion_positive_weights_lift_rare_labels():
     plain, weighted = emotion_loss(logits, target, 1.0), emotion_loss(logits, target, 1.0, weights)
     # a missed rare positive now costs what its rarity says; the negatives' terms are unchanged
     assert weighted.item() == pytest.approx(plain.item() / 3 * (2 + 24 ** 0.5))
+
+
+def test_training_never_imports_serving_code():
+    """Dependencies point one way: finetune/ writes model directories and may use bot's model format, store and
+    registry, never its serving code (API, workers, settings)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, finetune.__main__, finetune.train, finetune.retrain, finetune.discover, finetune.export, "
+            "finetune.evaluate, finetune.registry_cli; "
+            "print(sorted(m for m in sys.modules if m.startswith(('bot.serving', 'ui', 'app', 'gradio'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

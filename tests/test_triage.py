@@ -1,8 +1,8 @@
 import datetime as dt
 from types import SimpleNamespace
 
-from bot.prediction import OOS, Prediction
-from bot.triage import order_queue, turn_priority, with_waiting
+from bot.conversation.triage import order_queue, turn_priority, with_waiting
+from bot.model.prediction import OOS, Prediction
 
 
 def pred(intent="order_status", frustration=0.0, anger=0.0):

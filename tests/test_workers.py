@@ -8,11 +8,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_api
-from bot.service import Helpline
-from bot.settings import Settings
-from bot.store import Store
-from bot.workers import LOST_TURN, NoWorkers, TurnWorkers, WorkerUnavailable
+from bot.conversation.service import Helpline
+from bot.serving.api import create_api
+from bot.serving.settings import Settings
+from bot.serving.workers import LOST_TURN, NoWorkers, TurnWorkers, WorkerUnavailable
+from bot.store.conversations import Store
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_a_worker_reports_what_it_serves_and_picks_up_a_catalogue_edit(settings,
     from dataclasses import replace
 
     from bot import Classifier
-    from bot.reloader import CHECK_INTERVAL
+    from bot.serving.reloader import CHECK_INTERVAL
     from intents import DEFAULT_CATALOGUE
     from intents.editing import add_intent
 
@@ -109,7 +109,7 @@ def test_a_worker_that_cannot_load_the_model_stops_the_start_with_its_reason(tmp
 def test_workers_share_out_the_cores_for_the_model_unless_told(settings):
     from dataclasses import replace
 
-    from bot.settings import usable_cores
+    from bot.serving.settings import usable_cores
 
     assert TurnWorkers(settings, 2).settings["onnx_threads"] == max(1, usable_cores() // 2)
     assert TurnWorkers(replace(settings, onnx_threads=3), 2).settings["onnx_threads"] == 3
@@ -207,8 +207,8 @@ def test_the_api_with_a_real_worker_serves_and_stores_chat_turns(settings, helpl
 def test_a_busy_database_in_a_worker_is_a_503_and_an_unknown_id_a_404(workers, settings, loop):
     import sqlite3
 
-    from bot.database import StoreUnavailable
-    from bot.store import UnknownConversation
+    from bot.store.conversations import UnknownConversation
+    from bot.store.database import StoreUnavailable
 
     with pytest.raises(UnknownConversation, match="leave conversation_id out"):
         loop.run_until_complete(workers.turn("hello", "aaaaaaaa"))

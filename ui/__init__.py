@@ -10,10 +10,10 @@ import gradio as gr
 
 @dataclass
 class Context:
-    helpline: Callable          # -> bot.service.Helpline (the serving stack; its model may be swapped)
-    settings: object            # bot.settings.Settings
-    watcher: Callable           # -> bot.reloader.ModelWatcher | None
-    limits: Callable            # -> bot.ratelimit.RateLimits
+    helpline: Callable          # -> bot.conversation.service.Helpline (the serving stack; its model may be swapped)
+    settings: object            # bot.serving.settings.Settings
+    watcher: Callable           # -> bot.serving.reloader.ModelWatcher | None
+    limits: Callable            # -> bot.serving.ratelimit.RateLimits
 
 
 def require_agent(ctx: Context, token: str | None, where: str = "", admin: bool = False):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from bot.database import StoreUnavailable, is_unavailable
-from bot.ratelimit import RateLimited, source_of
-from bot.service import Turn
+from bot.conversation.service import Turn
+from bot.serving.ratelimit import RateLimited, source_of
+from bot.store.database import StoreUnavailable, is_unavailable
 
 from . import client_address
 

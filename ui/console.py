@@ -5,9 +5,9 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from bot import console
-from bot.login import LoginFailed, checked_login
-from bot.ratelimit import RateLimited
+from bot.serving.login import LoginFailed, checked_login
+from bot.serving.ratelimit import RateLimited
+from ui import console_data as console
 
 from . import client_address, require_agent
 
@@ -21,6 +21,10 @@ def build(ctx):
 
     def agent(token: str | None):
         return require_agent(ctx, token)
+
+    def styled_queue():
+        """The queue with its sentiment and frustration badges coloured."""
+        return console.queue_table(ctx.helpline()).style.map(console.badge_colour, subset=["sentiment", "frustration"])
 
     def intent_choices() -> list[str]:
         service = ctx.helpline()
@@ -40,7 +44,7 @@ def build(ctx):
             raise gr.Error(str(exc)) from None
         choices = intent_choices()
         return (token, f"Logged in as **{found.name}** ({found.role}).", gr.Column(visible=True),
-                console.queue_table(ctx.helpline()), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices),
+                styled_queue(), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices),
                 review_table())
 
     def logout(token: str | None):
@@ -51,7 +55,7 @@ def build(ctx):
         if not token:
             return gr.skip()
         agent(token)
-        return console.queue_table(ctx.helpline())
+        return styled_queue()
 
     def pick(token: str | None, queue, evt: gr.SelectData):
         agent(token)
@@ -85,7 +89,7 @@ def build(ctx):
                 store.resolve(conversation_id.strip())
         except KeyError:
             raise gr.Error(f"No conversation {conversation_id}.") from None
-        return console.queue_table(ctx.helpline())
+        return styled_queue()
 
     def reply(token, conversation_id, text):
         queue = act(token, conversation_id, "reply", text)
@@ -132,6 +136,8 @@ def build(ctx):
                                            y_lim=[0, 1], height=260)
                     why = gr.HighlightedText(label="Why? (click a message below)", combine_adjacent=False)
             table = gr.Dataframe(label="Customer messages: intent, emotion (click a row for 'why?')",
+                                 headers=["message id", "turn", "text", "intent", "confidence", "sentiment",
+                                          "frustration", "emotions"],
                                  interactive=False, wrap=True)
             with gr.Row():
                 message_id = gr.Number(label="Message id", precision=0)
@@ -139,7 +145,7 @@ def build(ctx):
                 correct_button = gr.Button("Save correction")
             correction_status = gr.Markdown()
             with gr.Accordion("Review queue: messages the model is least sure about", open=False):
-                review = gr.Dataframe(interactive=False, wrap=True)
+                review = gr.Dataframe(interactive=False, wrap=True, headers=["message id", "text", "predicted", "margin"])
                 with gr.Row():
                     review_id = gr.Number(label="Message id", precision=0)
                     review_intent = gr.Dropdown(label="Intent", choices=[])

@@ -12,20 +12,25 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from bot import insights
 from intents import CatalogueError
 from intents.editing import add_intent
+from ui import insights_data as insights
 
 from . import require_agent
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def from_zero(frame: pd.DataFrame, column: str) -> gr.BarPlot:
+    """A bar chart whose y axis starts at 0 (Gradio starts it at the smallest bar, so one bar of 1 shows nothing)."""
+    top = float(frame[column].max()) if len(frame) else 1.0
+    return gr.BarPlot(value=frame, y_lim=[0, max(1.0, top) * 1.1])
 
 
 def build(ctx, token: gr.State) -> None:
     def show(current_token: str | None, days: float):
         require_agent(ctx, current_token, "on the Agent console ")
         data = insights.compute(ctx.helpline().store, days=min(365, max(1, int(days or 30))))
-        return (data.volume_by_intent, data.sentiment_over_time, data.handoff_reasons,
+        return (from_zero(data.volume_by_intent, "messages"), from_zero(data.sentiment_over_time, "messages"),
+                from_zero(data.handoff_reasons, "handoffs"),
                 f"**Handoff rate:** {data.handoff_rate:.1%} of conversations", data.top_out_of_scope, data.at_risk)
 
     def discover(current_token: str | None, progress=gr.Progress()):
@@ -35,7 +40,7 @@ def build(ctx, token: gr.State) -> None:
         env = {**os.environ, "HELPLINE_DB": ctx.settings.db, "HELPLINE_MODEL": ctx.settings.model_dir}
         # training-side code runs in a child process: serving never imports it
         result = subprocess.run([sys.executable, "-m", "finetune", "discover", "--from-store", "--output", str(output)],
-                                cwd=ROOT, env=env, capture_output=True, text=True)
+                                env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise gr.Error(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "discovery failed")
         candidates = json.loads(output.read_text())
@@ -65,14 +70,17 @@ def build(ctx, token: gr.State) -> None:
             refresh = gr.Button("Refresh")
         with gr.Row():
             volume = gr.BarPlot(x="intent", y="messages", title="Messages by intent", x_label_angle=-45)
-            sentiment = gr.LinePlot(x="time", y="messages", color="sentiment", title="Sentiment over time")
+            # bars, not a line: readable from the first hour of data
+            sentiment = gr.BarPlot(x="time", y="messages", color="sentiment", title="Sentiment over time")
         with gr.Row():
             reasons = gr.BarPlot(x="reason", y="handoffs", title="Handoffs by reason")
             rate = gr.Markdown()
         with gr.Row():
-            top_oos = gr.Dataframe(label="Top out-of-scope messages (candidates for new intents)")
+            top_oos = gr.Dataframe(label="Top out-of-scope messages (candidates for new intents)",
+                                   headers=["text", "times"])
             at_risk = gr.Dataframe(label="At-risk customers (cancel/complaint intents, negative sentiment; open them "
-                                         "from the queue)")
+                                         "from the queue)",
+                                   headers=["time", "intent", "sentiment", "frustration", "text"])
         refresh.click(show, [token, days], [volume, sentiment, reasons, rate, top_oos, at_risk], api_name="insights")
         with gr.Accordion("Discover new intents", open=False):
             gr.Markdown("Clusters out-of-scope and low-confidence messages into candidate intents. Click one to "

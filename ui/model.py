@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import gradio as gr
 
-from bot import console, jobs, model_page
-from bot.registry import Registry, RegistryError, is_registry
+from bot.registry import jobs
+from bot.registry.versions import GATED_METRICS, Registry, RegistryError, is_registry
+from ui import console_data as console
+from ui import model_data as model_page
 
 from . import require_agent
 
 NO_REGISTRY = ("`HELPLINE_MODEL` is a single model directory. To retrain, compare and promote versions here, make "
                "a registry: `python -m finetune register --model DIR --registry models/registry --intent-test "
                "FILE` and start the app with `HELPLINE_MODEL=models/registry`.")
+
+
+def progress_bar(percent: int) -> str:
+    """The retrain job's progress as a bar (a slider looked like something to drag)."""
+    return (f'<label style="display:block">Retrain progress: {percent}%'
+            f'<progress max="100" value="{percent}" style="width:100%;height:1.2em"></progress></label>')
 
 
 def build(ctx, token: gr.State) -> None:
@@ -53,13 +61,20 @@ def build(ctx, token: gr.State) -> None:
             return gr.skip(), gr.skip()
         state = jobs.status(ctx.settings.model_dir)
         if state is None:
-            return "No retrain job yet.", 0
+            return "No retrain job yet.", progress_bar(0)
         progress = state.get("progress") or {}
         fraction = progress.get("step", 0) / max(1, progress.get("total", 1))
         text = f"Job {state['id']} ({state.get('started_by', '')}): **{state['state']}**, {state.get('message', '')}"
         if state.get("log"):
             text += f"\n```\n{state['log'][-800:]}\n```"
-        return text, round(100 * (1.0 if state["state"] == "done" else fraction))
+        return text, progress_bar(round(100 * (1.0 if state["state"] == "done" else fraction)))
+
+    def show_on_open(current_token):
+        """The page fills itself when the tab is opened (a login prompt instead of an error before login)."""
+        if not isinstance(current_token, str) or ctx.helpline().store.agent_for_token(current_token) is None:
+            return ("Log in on the **Agent console** tab to see the serving model, its versions and retraining.",
+                    gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        return show(current_token)
 
     def compare(current_token, version):
         agent(current_token)
@@ -87,32 +102,37 @@ def build(ctx, token: gr.State) -> None:
             raise gr.Error(str(exc)) from None
         return f"Rolled back: {event['version']} serves again (was {event['previous']})."
 
-    with gr.Tab("Model"):
-        info = gr.Markdown()
-        confused = gr.Dataframe(label="Most confused intent pairs (validation)")
+    with gr.Tab("Model") as tab:
+        info = gr.Markdown("Log in on the **Agent console** tab to see the serving model, its versions and retraining.")
+        confused = gr.Dataframe(label="Most confused intent pairs (validation)", headers=["true", "predicted", "count"])
         refresh = gr.Button("Refresh")
         with gr.Accordion("Versions, retraining and promotion", open=True):
-            history = gr.Dataframe(label="Versions (▶ serving)", interactive=False)
+            history = gr.Dataframe(label="Versions (▶ serving)", interactive=False,
+                                   headers=["version", "created", *GATED_METRICS, "produced by"])
             with gr.Row():
                 retrain_button = gr.Button("Retrain from stored conversations")
-                progress = gr.Slider(0, 100, value=0, label="Retrain progress (%)", interactive=False)
+                progress = gr.HTML(progress_bar(0))
             job = gr.Markdown()
             with gr.Row():
                 version = gr.Dropdown(label="Candidate version", choices=[])
                 compare_button = gr.Button("Compare with serving")
             comparison = gr.Markdown()
             with gr.Row():
-                deltas = gr.Dataframe(label="Per-intent F1: candidate vs serving", interactive=False)
-                confusion = gr.Dataframe(label="Confusion changes", interactive=False)
+                deltas = gr.Dataframe(label="Per-intent F1: candidate vs serving", interactive=False,
+                                      headers=["intent", "candidate F1", "serving F1", "change"])
+                confusion = gr.Dataframe(label="Confusion changes", interactive=False,
+                                         headers=["true", "predicted", "candidate", "serving", "change"])
             with gr.Row():
                 force = gr.Checkbox(label="Force (promote despite regressions)")
                 reason = gr.Textbox(label="Reason (required when forcing)")
                 promote_button = gr.Button("Promote", variant="primary")
                 rollback_button = gr.Button("Roll back", variant="stop")
             outcome = gr.Markdown()
-            events = gr.Dataframe(label="History", interactive=False)
+            events = gr.Dataframe(label="History", interactive=False,
+                                  headers=["when", "action", "version", "previous", "by", "reason"])
         outputs = [info, confused, history, events, version]
         refresh.click(show, token, outputs, api_name="model")
+        tab.select(show_on_open, token, outputs, show_progress="hidden")
         retrain_button.click(retrain, token, job, api_name="retrain")
         gr.Timer(3.0).tick(job_status, token, [job, progress], show_progress="hidden", api_name="job_status")
         compare_button.click(compare, [token, version], [comparison, deltas, confusion], api_name="compare")

@@ -1,0 +1,76 @@
+"""The README.md model card written into every model directory, from its metadata."""
+from __future__ import annotations
+
+from bot.model.prediction import OOS
+
+
+def _metric_rows(metrics: dict) -> list[str]:
+    rows = []
+    for split, values in metrics.items():
+        if isinstance(values, dict):
+            for name, value in values.items():
+                if isinstance(value, (int, float)):
+                    rows.append(f"| {split} | {name} | {value:.4f} |" if isinstance(value, float)
+                                else f"| {split} | {name} | {value} |")
+    return rows
+
+
+def intent_validation_note(validation: dict) -> list[str]:
+    """Lines saying why a model's validation metrics (``validation``) hold no intent scores; none when they do."""
+    if "intent_accuracy" in validation:
+        return []
+    return ["", "No intent validation scores: this model was trained on every example (no validation split; "
+                "`--validation-fraction 0.1` holds one out). Score it with `python -m finetune evaluate "
+                "--model DIR --intent-test FILE`."]
+
+
+def model_card(meta: dict) -> str:
+    intents = [label for label in meta["intent_labels"] if label != OOS]
+    training = meta.get("training", {})
+    data_rows = [f"| {d.get('kind', '')} | `{d.get('source', '')}` | {d.get('rows', '')} | `{d.get('sha256', '')[:16]}` |"
+                 for d in training.get("data", [])]
+    metric_rows = _metric_rows(meta.get("metrics", {}))
+    lines = [
+        "---",
+        "library_name: helpline",
+        "pipeline_tag: text-classification",
+        "tags: [intent-classification, emotion, goemotions, customer-service]",
+        "---",
+        f"# Helpline model {meta.get('model_version', '')}".rstrip(),
+        "",
+        "One Transformer encoder with two heads, used by Helpline: an **intent** head "
+        f"({len(intents)} intents{', plus an explicit out-of-scope class' if 'oos' in meta['intent_labels'] else ''}) "
+        f"and a multi-label **emotion** head ({len(meta['emotion_labels'])} GoEmotions labels). "
+        "One encoder pass gives both.",
+        "",
+        f"- Base encoder: `{meta.get('base_model')}`; mean pooling; max length {meta.get('max_length')} tokens",
+        f"- Out-of-scope threshold (top in-scope probability below it means `oos`): {meta.get('oos_threshold', 0):.3f}",
+        f"- Created: {meta.get('created', 'unknown')}; format version {meta.get('format_version')}",
+        "",
+        "Load with `bot.HelplineModel.from_pretrained(path)`; `predict(text)` returns intent, confidence, "
+        "alternatives, emotions, sentiment and frustration.",
+        "",
+        "## Training data",
+        "",
+        "| task | source | rows | sha256 |",
+        "|---|---|---|---|",
+        *data_rows,
+        "",
+        "## Validation metrics",
+        "",
+        "| split | metric | value |",
+        "|---|---|---|",
+        *metric_rows,
+        *intent_validation_note(meta.get("metrics", {}).get("validation", {})),
+        "",
+        "## Intents",
+        "",
+        ", ".join(f"`{i}`" for i in intents),
+        "",
+        "## Limitations",
+        "",
+        "Emotion scores come from Reddit comments (GoEmotions) and are noisier on short support messages; "
+        "use them for triage and trends, not for decisions about a single customer.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,113 @@
+"""The first start without a closed port: the app listens at once and shows a progress page (with an ETA) while
+the default model builds in a child process; /api/health says "starting". When the model is ready the same
+process starts serving the full app, no restart. A build that fails stays on the page with its error.
+"""
+from __future__ import annotations
+
+import html
+import json
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from bot.serving.bootstrap import first_start_estimate, model_exists, train_command
+from bot.serving.settings import Settings
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Helpline is starting</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="5">
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}
+progress{{width:100%;height:1.2em}}</style></head><body><h1>Helpline is starting</h1><p>{message}</p>
+<progress max="100" value="{percent}">{percent}%</progress><p>{detail}</p></body></html>"""
+
+
+class FirstStart:
+    """Builds the default model in the background; ``ready`` once the model is there and ``on_ready`` ran."""
+
+    def __init__(self, settings: Settings, on_ready: Callable[[], None] = lambda: None):
+        self.settings, self.on_ready = settings, on_ready
+        self.ready = model_exists(settings.model_dir)
+        self.error: str | None = None
+        self.started = time.time()
+        self.progress_file = Path(tempfile.mkdtemp(prefix="helpline-first-start-")) / "progress.json"
+        self._first_step: tuple[float, int] | None = None  # (time, step) when progress was first seen
+
+    def start(self) -> "FirstStart":
+        if self.ready:
+            self.on_ready()
+        else:
+            threading.Thread(target=self._build, name="helpline-first-start", daemon=True).start()
+        return self
+
+    def _build(self) -> None:
+        command = train_command(self.settings) + ["--progress-file", str(self.progress_file)]
+        result = subprocess.run(command)
+        if result.returncode != 0 or not model_exists(self.settings.model_dir):
+            self.error = (f"building the default model failed (exit code {result.returncode}); see the app's "
+                          "terminal for the messages, fix the cause and start the app again")
+            return
+        try:
+            self.on_ready()
+        except Exception as exc:  # noqa: BLE001 - shown on the page instead of a dead thread
+            self.error = f"the model was built but could not be loaded: {exc}"
+            return
+        self.ready = True
+
+    def status(self) -> dict:
+        """For /api/health and the page: {"status": "starting", "progress": {...}} (or "failed")."""
+        progress = {"phase": "preparing data", "percent": 0, "eta_seconds": None,
+                    "estimate": first_start_estimate()}
+        try:
+            data = json.loads(self.progress_file.read_text())
+            step, total = int(data["step"]), max(1, int(data["total"]))
+            progress.update(phase=data.get("phase", "training") if step < total else "saving and exporting the model",
+                            percent=round(100 * step / total))
+            now = time.time()
+            if self._first_step is None:
+                self._first_step = (now, step)
+            elif step > self._first_step[1]:
+                rate = (step - self._first_step[1]) / (now - self._first_step[0])
+                progress["eta_seconds"] = round((total - step) / rate)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not started training yet, or the file is being replaced
+        return {"status": "failed" if self.error else "starting", "error": self.error, "progress": progress}
+
+    def page(self) -> str:
+        state = self.status()
+        progress = state["progress"]
+        if state["error"]:
+            message, detail = "The first start failed.", html.escape(state["error"])
+        else:
+            message = (f"No model was found, so the default one is being built ({html.escape(progress['estimate'])}). "
+                       "This page refreshes itself and the app appears here when it is ready.")
+            eta = progress["eta_seconds"]
+            detail = (f"{html.escape(progress['phase'])}: {progress['percent']}%"
+                      + (f", about {max(1, round(eta / 60))} min left" if eta is not None else ""))
+        return PAGE.format(message=message, percent=progress["percent"], detail=detail)
+
+
+class StartingGate:
+    """ASGI: while the first start builds, /api/health answers {"status": "starting", ...}, every other API
+    path a 503 with Retry-After, and every page is the progress page; then everything passes through."""
+
+    def __init__(self, app, first_start: FirstStart):
+        self.app, self.first_start = app, first_start
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or self.first_start.ready:
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        status = self.first_start.status()
+        if path == "/api/health":
+            code, kind, body = 200, b"application/json", json.dumps(status).encode()
+        elif path.startswith("/api/") or path.startswith("/gradio_api/"):
+            code, kind = 503, b"application/json"
+            body = json.dumps({"detail": "Helpline is starting (building its model); try again in a minute"}).encode()
+        else:  # 200: a working page (a Space or a load balancer would take a 503 for a dead app)
+            code, kind, body = 200, b"text/html; charset=utf-8", self.first_start.page().encode()
+        await send({"type": "http.response.start", "status": code,
+                    "headers": [(b"content-type", kind), (b"retry-after", b"30"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

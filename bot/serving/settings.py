@@ -1,0 +1,103 @@
+"""Deployment settings, read from the environment (each also a command-line flag of app.py)."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.conversation.policy import DEFAULT_POLICY
+from bot.serving.ratelimit import parse_spec
+from intents import DEFAULT_CATALOGUE
+
+
+@dataclass
+class Settings:
+    model_dir: str = "models/default"               # HELPLINE_MODEL
+    catalogue: str = str(DEFAULT_CATALOGUE)          # HELPLINE_CATALOGUE
+    data_dir: str = "../shared/datasets"             # HELPLINE_DATA: public datasets for the first-start model
+    db: str = "sqlite:///helpline.db"                # HELPLINE_DB: SQLAlchemy URL of the conversation store
+    policy: str = str(DEFAULT_POLICY)                # HELPLINE_POLICY: dialogue policy YAML
+    agent_token: str | None = None                   # HELPLINE_AGENT_TOKEN: bearer token for automation
+    onnx_threads: int | None = None                  # HELPLINE_ONNX_THREADS: per process (default: its share of cores)
+    workers: int | None = None                       # HELPLINE_WORKERS: turn worker processes (default: cores)
+    widget_origins: tuple[str, ...] = ()             # HELPLINE_WIDGET_ORIGINS: sites that may embed the widget
+    rate_limits: str = "on"                          # HELPLINE_RATE_LIMITS: on, off, or NAME=N/period;...
+    rate_limit_storage: str = "memory://"            # HELPLINE_RATE_LIMIT_STORAGE: memory:// or redis://host:port
+    retention_days: int = 365                        # HELPLINE_RETENTION_DAYS: 0 keeps conversations forever
+
+    def __post_init__(self):
+        check_agent_token(self.agent_token)
+        self.widget_origins = tuple(check_origin(o) for o in self.widget_origins)
+        parse_spec(self.rate_limits)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        origins = [o.strip() for o in os.environ.get("HELPLINE_WIDGET_ORIGINS", "").split(",") if o.strip()]
+        retention = _count("HELPLINE_RETENTION_DAYS", "days", minimum=0)
+        return cls(model_dir=os.environ.get("HELPLINE_MODEL", cls.model_dir),
+                   catalogue=os.environ.get("HELPLINE_CATALOGUE", cls.catalogue),
+                   data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir),
+                   db=os.environ.get("HELPLINE_DB", cls.db),
+                   policy=os.environ.get("HELPLINE_POLICY", cls.policy),
+                   agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None,
+                   onnx_threads=_count("HELPLINE_ONNX_THREADS", "threads", minimum=1),
+                   workers=_count("HELPLINE_WORKERS", "worker processes", minimum=0),
+                   widget_origins=tuple(origins),
+                   rate_limits=os.environ.get("HELPLINE_RATE_LIMITS", cls.rate_limits),
+                   rate_limit_storage=os.environ.get("HELPLINE_RATE_LIMIT_STORAGE", cls.rate_limit_storage),
+                   retention_days=cls.retention_days if retention is None else retention)
+
+    def load_classifier(self, model_dir: str):
+        """The serving classifier: ONNX Runtime's threads sleep between calls instead of spinning (in the app
+        they share the cores with the request threads; RESULTS.md, Load)."""
+        from bot.model.classifier import Classifier
+
+        return Classifier.load(model_dir, threads=self.onnx_threads, spin=False)
+
+    @property
+    def turn_workers(self) -> int:
+        """Processes that run the REST API's chat turns (bot/workers.py): one per core unless set; none (turns
+        in the app process) on a single core, where a second process only adds the hand-over."""
+        if self.workers is not None:
+            return self.workers
+        cores = usable_cores()
+        return cores if cores > 1 else 0
+
+    @property
+    def emotion_data(self) -> str:
+        """GoEmotions for the first-start model: the local copy, or the Hub id for users online."""
+        local = Path(self.data_dir) / "goemotions" / "original"
+        return str(local) if local.is_dir() else "google-research-datasets/go_emotions"
+
+
+MIN_TOKEN_CHARS = 24
+
+
+def check_agent_token(token: str | None) -> None:
+    """The automation token opens every agent endpoint: refuse one short enough to guess."""
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(f"HELPLINE_AGENT_TOKEN is {len(token)} characters; use at least {MIN_TOKEN_CHARS} random "
+                         "ones, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+
+
+def check_origin(origin: str) -> str:
+    """An origin the widget may be embedded on: scheme://host[:port], or * for any site."""
+    if origin == "*" or re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+        return origin
+    raise ValueError(f"HELPLINE_WIDGET_ORIGINS: {origin!r} is not an origin such as https://shop.example.com "
+                     "(scheme and host, no path), or *")
+
+
+def _count(variable: str, what: str, minimum: int) -> int | None:
+    raw = os.environ.get(variable)
+    if not raw:
+        return None
+    if not raw.strip().isdigit() or int(raw) < minimum:
+        raise ValueError(f"{variable} must be a whole number of {what} ({minimum} or more), not {raw!r}")
+    return int(raw)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, where the OS tells it; else all the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

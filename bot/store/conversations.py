@@ -1,0 +1,305 @@
+"""The conversation store: SQLAlchemy on SQLite (default, WAL) or PostgreSQL (engine: bot/database.py).
+
+A turn is one transaction: the customer message, the bot's reply, the policy state and the triage score are
+committed together before the reply is returned, so an acknowledged message is stored even if the process
+dies right after. Every process reads conversation state from here (nothing lives only in memory), so several
+app processes can serve one database.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.conversation.state import OPEN, TAKEN_OVER, ConversationState, Status
+from bot.store.accounts import AgentAccounts
+from bot.store.database import BUSY_SECONDS, MAX_ID, StoreUnavailable, make_engine, migrate
+from bot.store.schema import Conversation, Feedback, Handoff, LabelCorrection, Message, TurnReceipt, utcnow
+
+DEFAULT_DB = "sqlite:///helpline.db"
+QUEUE_SCAN = 2000            # open conversations the queue ranks at most (the most urgent by stored priority)
+CONVERSATIONS, MESSAGES, HANDOFFS = Conversation.__table__, Message.__table__, Handoff.__table__
+RECEIPTS = TurnReceipt.__table__
+# a turn's statements, built once (parameters are passed at execution, so each compiles once and is cached)
+LOCK_CONVERSATION = (select(CONVERSATIONS.c.state, CONVERSATIONS.c.status, CONVERSATIONS.c.waiting_since)
+                     .where(CONVERSATIONS.c.id == bindparam("conversation_id")).with_for_update())
+UPDATE_CONVERSATION = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+INSERT_CONVERSATION, INSERT_MESSAGE, INSERT_HANDOFF = insert(CONVERSATIONS), insert(MESSAGES), insert(HANDOFFS)
+INSERT_RECEIPT = insert(RECEIPTS)
+FIND_RECEIPT = select(RECEIPTS.c.message_hash, RECEIPTS.c.response).where(RECEIPTS.c.key == bindparam("key"))
+
+
+class UnknownConversation(ValueError):
+    """A conversation id the server never made (ids are made by the server only)."""
+
+    def __init__(self, conversation_id: str, message: str | None = None):
+        super().__init__(message or f"no conversation {conversation_id}: leave conversation_id out to start a new "
+                                    "one")
+
+
+class ReusedKey(ValueError):
+    """An idempotency key sent again with a different message."""
+
+
+@dataclass
+class ConversationTurn:
+    """A conversation as one turn found it (inside the turn's transaction), and the writes of that turn."""
+    connection: Connection
+    id: str
+    channel: str
+    new: bool
+    state: dict
+    status: str
+    waiting_since: dt.datetime | None
+    now: dt.datetime
+    source: str | None = None
+
+    def write(self, messages: list[dict], handoff_reason: str | None = None, **conversation) -> list[int]:
+        """Store the turn: the conversation's new fields, its messages (ids returned in order), a handoff."""
+        execute, fields = self.connection.execute, {**conversation, "updated": self.now}
+        if self.new:  # first, for the messages' foreign key
+            execute(INSERT_CONVERSATION, {"id": self.id, "channel": self.channel, "created": self.now,
+                                          "source": self.source, **fields})
+        else:
+            execute(UPDATE_CONVERSATION, {"conversation_id": self.id, **fields})
+        ids = [execute(INSERT_MESSAGE, {"conversation_id": self.id, "created": self.now, **message})
+               .inserted_primary_key[0] for message in messages]
+        if handoff_reason:
+            execute(INSERT_HANDOFF, {"conversation_id": self.id, "reason": handoff_reason, "created": self.now})
+        return ids
+
+    def receipt(self, key: str, message_hash: str, response: dict) -> None:
+        """Keep the turn's reply under its idempotency key (a second insert of the key fails the transaction,
+        so of two racing sends only one turn is stored)."""
+        self.connection.execute(INSERT_RECEIPT, {"key": key, "conversation_id": self.id,
+                                                 "message_hash": message_hash, "response": response,
+                                                 "created": self.now})
+
+
+class Store(AgentAccounts):
+    """Conversations, messages, handoffs, corrections and feedback (agent accounts: bot/accounts.py)."""
+
+    def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True, busy_seconds: float = BUSY_SECONDS):
+        self.url = url
+        self.busy_seconds = busy_seconds
+        self.engine = make_engine(url, busy_seconds)
+        if migrate_schema:
+            migrate(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock() if url.startswith("sqlite") else None
+        self._turn_connection: Connection | None = None  # SQLite only, see _turn_transaction
+
+    @contextlib.contextmanager
+    def _writer(self):
+        """On SQLite, writers of this process queue on a lock here instead of in SQLite's busy handler, which
+        sleeps in steps of up to 100 ms and would make tail latency spiky. A writer that cannot get it in time
+        (another process holds the database) is told so instead of hanging."""
+        if self._write_lock is None:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=self.busy_seconds):
+            raise StoreUnavailable("waited too long for the database")
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One write transaction."""
+        with self._writer(), self.sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def _turn_transaction(self):
+        """A turn's transaction. SQLite has one writer at a time and this process's writers queue on the write
+        lock anyway, so on SQLite the turns share one connection instead of taking one from the pool each time
+        (the pool's check-out and reset cost Python time under the GIL on every turn); PostgreSQL turns run in
+        parallel, each on a pooled connection."""
+        if not self.url.startswith("sqlite"):
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        if self._turn_connection is None:  # (after a failure, SQLAlchemy reconnects it on the next begin)
+            self._turn_connection = self.engine.connect()
+        with self._turn_connection.begin():
+            yield self._turn_connection
+
+    # ------------------------------------------------------------------------------------- conversations
+    @contextlib.contextmanager
+    def turn(self, conversation_id: str | None, channel: str = "chat", source: str | None = None):
+        """A customer turn's transaction: yields the conversation's current state, locked (a new one, with an
+        id made here, when ``conversation_id`` is None), whose ``write`` stores the turn. UnknownConversation
+        for an id this server never made. SQLAlchemy Core, not the ORM: the unit of work cost most of a turn's
+        database time, and this is the hot path of every message."""
+        with self._writer(), self._turn_transaction() as connection:
+            row = None
+            if conversation_id is not None:
+                row = connection.execute(LOCK_CONVERSATION, {"conversation_id": conversation_id}).first()
+                if row is None:
+                    raise UnknownConversation(conversation_id)
+            yield ConversationTurn(connection, conversation_id or uuid.uuid4().hex, channel, new=row is None,
+                                   state=dict(row.state or {}) if row else {}, status=row.status if row else Status.BOT.value,
+                                   waiting_since=row.waiting_since if row else None, now=utcnow(), source=source)
+
+    def find_receipt(self, key: str, message_hash: str) -> dict | None:
+        """The stored reply to the turn sent with idempotency ``key``; ReusedKey if that key came with another
+        message."""
+        with self.engine.connect() as connection:
+            row = connection.execute(FIND_RECEIPT, {"key": key}).first()
+        if row is None:
+            return None
+        if row.message_hash != message_hash:
+            raise ReusedKey("this Idempotency-Key was already used for a different message; make a new key "
+                            "for each new message")
+        return row.response
+
+    @staticmethod
+    def _locked(session: Session, conversation_id: str) -> Conversation:
+        """An existing conversation, locked for this transaction; KeyError when there is none."""
+        conversation = session.get(Conversation, conversation_id, with_for_update=True)
+        if conversation is None:
+            raise KeyError(conversation_id)
+        return conversation
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        with self.sessions() as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is not None:
+                conversation.messages  # noqa: B018 - load them before the session closes
+            return conversation
+
+    def messages(self, conversation_id: str, after_id: int = 0) -> list[Message]:
+        """Messages of a conversation newer than ``after_id`` (for live updates: poll with the last id seen)."""
+        after_id = min(max(0, after_id), MAX_ID)
+        with self.sessions() as session:
+            return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id,
+                                                              Message.id > after_id).order_by(Message.id)))
+
+    def last_customer_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        """The latest customer message of each conversation, in one query (the console's queue asks every 3 s)."""
+        with self.sessions() as session:
+            latest = (select(func.max(Message.id)).where(Message.role == "customer",
+                                                         Message.conversation_id.in_(conversation_ids))
+                      .group_by(Message.conversation_id))
+            return {m.conversation_id: m for m in session.scalars(select(Message).where(Message.id.in_(latest)))}
+
+    def all_customer_messages(self, page: int = 5000):
+        """Every stored customer message, oldest first, read a page at a time (for retraining and discovery:
+        no cap, and memory for one page)."""
+        last = 0
+        while True:
+            with self.sessions() as session:
+                rows = list(session.scalars(select(Message).where(Message.role == "customer", Message.id > last)
+                                            .order_by(Message.id).limit(page)))
+            yield from rows
+            if len(rows) < page:
+                return
+            last = rows[-1].id
+
+    def customer_messages_since(self, since: dt.datetime, limit: int = 100_000) -> list[Message]:
+        """Customer messages newer than ``since`` for the Insights tab, newest first: at most ``limit``, the
+        newest (the tab shows an overview; the cap keeps a refresh quick on a busy store)."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Message).where(Message.role == "customer", Message.created >= since)
+                                        .order_by(Message.id.desc()).limit(limit)))
+
+    def handoffs_since(self, since: dt.datetime) -> list[Handoff]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Handoff).where(Handoff.created >= since)))
+
+    def messages_by_id(self, ids: list[int]) -> list[Message]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
+
+    def open_conversations(self, limit: int = QUEUE_SCAN) -> list[Conversation]:
+        """Conversations waiting for or with a person (the triage module orders them): at most ``limit``, the
+        highest stored priority first, so a flood of handoffs cannot make every queue refresh read them all."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Conversation).where(Conversation.status.in_(OPEN))
+                                        .order_by(Conversation.priority.desc(), Conversation.updated.desc())
+                                        .limit(limit)))
+
+    def recent_conversations(self, limit: int = 100) -> list[Conversation]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Conversation).order_by(Conversation.updated.desc()).limit(limit)))
+
+    def agent_reply(self, conversation_id: str, text: str, agent_id: int | None = None) -> Message:
+        with self.transaction() as session:
+            conversation = self._locked(session, conversation_id)
+            conversation.status, conversation.waiting_since = Status.AGENT.value, None
+            conversation.agent_id = agent_id or conversation.agent_id
+            conversation.state = ConversationState.from_dict(conversation.state).with_person().to_dict()
+            message = Message(conversation_id=conversation_id, role="agent", text=text, created=utcnow(),
+                              agent_id=agent_id)
+            session.add(message)
+            conversation.updated = message.created
+            return message
+
+    def take_over(self, conversation_id: str, agent_id: int | None = None) -> None:
+        """An agent takes the conversation: the bot stops answering in it."""
+        with self.transaction() as session:
+            conversation = self._locked(session, conversation_id)
+            state = ConversationState.from_dict(conversation.state)
+            if not state.handed_off:
+                session.add(Handoff(conversation_id=conversation_id, reason=TAKEN_OVER, taken_by=agent_id))
+            conversation.state = state.with_person(TAKEN_OVER).to_dict()
+            conversation.status = Status.AGENT.value
+            conversation.agent_id = agent_id or conversation.agent_id
+
+    def resolve(self, conversation_id: str) -> None:
+        with self.transaction() as session:
+            conversation = self._locked(session, conversation_id)
+            conversation.status, conversation.waiting_since = Status.RESOLVED.value, None
+            conversation.state = ConversationState.from_dict(conversation.state).reopened().to_dict()
+            for handoff in session.scalars(select(Handoff).where(Handoff.conversation_id == conversation_id)):
+                handoff.resolved = True
+
+    def correct_label(self, message_id: int, intent: str, agent_id: int | None = None) -> LabelCorrection:
+        if not 1 <= message_id <= MAX_ID:
+            raise KeyError(message_id)
+        with self.transaction() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.role != "customer":
+                raise KeyError(message_id)
+            correction = LabelCorrection(message_id=message_id, intent=intent, previous_intent=message.intent,
+                                         agent_id=agent_id)
+            session.add(correction)
+            return correction
+
+    def review_queue(self, limit: int = 50, scan: int = 5000) -> list[tuple[Message, float]]:
+        """Active learning: recent customer messages the model was least sure about (smallest margin between
+        its top two intents), not yet labelled by an agent, least sure first."""
+        with self.sessions() as session:
+            corrected = select(LabelCorrection.message_id)
+            recent = session.scalars(select(Message).where(Message.role == "customer", Message.id.not_in(corrected))
+                                     .order_by(Message.id.desc()).limit(scan))
+            scored = []
+            for m in recent:
+                alternatives = (m.prediction or {}).get("alternatives") or []
+                top = [float(a[1]) for a in alternatives[:2]] + [0.0, 0.0]
+                scored.append((m, round(top[0] - top[1], 4)))
+        return sorted(scored, key=lambda ms: ms[1])[:limit]
+
+    def label_corrections(self) -> list[tuple[str, str]]:
+        """(stored text, corrected intent), the latest correction per message: training data for retraining."""
+        with self.sessions() as session:
+            latest = select(func.max(LabelCorrection.id)).group_by(LabelCorrection.message_id)
+            rows = session.execute(select(Message.text, LabelCorrection.intent).join(
+                LabelCorrection, LabelCorrection.message_id == Message.id).where(LabelCorrection.id.in_(latest)))
+            return [tuple(row) for row in rows]
+
+    def add_feedback(self, conversation_id: str, rating: int, comment: str = "", message_id: int | None = None):
+        with self.transaction() as session:
+            session.add(Feedback(conversation_id=conversation_id, rating=rating, comment=comment,
+                                 message_id=message_id))
+
+    def count_messages(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count(Message.id)))
