@@ -106,6 +106,12 @@ def _columns_to_intent(ds: Dataset, source: str) -> Dataset:
     return _pairs_dataset(list(zip(texts, labels)), source)
 
 
+def intent_examples(pairs: list[tuple[str, str]], source: str = "in memory") -> IntentData:
+    """(text, intent) pairs already in memory (e.g. what retraining assembled) as a training source."""
+    train = _pairs_dataset(pairs, source)
+    return IntentData(train, None, source, train._fingerprint)
+
+
 def load_intent_data(source: str) -> IntentData:
     """Read intent examples from any supported source; ``validation`` is None when the source has none."""
     if _is_hub_id(source):

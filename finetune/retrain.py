@@ -10,11 +10,11 @@ its skill while the intent head learns the new data (new intents extend the labe
 """
 from __future__ import annotations
 
-import csv
+import argparse
+import copy
 import json
 import re
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,23 +179,32 @@ def serving_model() -> str | None:
     return str(path) if (path / METADATA_FILE).is_file() else None
 
 
+def options_given(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The options the command line sets itself (not left at their defaults), as the parser reads them: a copy of
+    the parser with every default suppressed parses the same arguments."""
+    probe = copy.deepcopy(parser)
+    for action in probe._actions:
+        action.default, action.required = argparse.SUPPRESS, False
+    return set(vars(probe.parse_known_args(argv)[0]))
+
+
 def main(argv: list[str] | None = None):
     parser = HfArgumentParser((RetrainArguments, TrainArguments), prog="python -m finetune retrain",
                               description=__doc__.splitlines()[0])
-    # the intent data is assembled below; --intent-data adds labelled datasets (e.g. the catalogue) to replay
     argv = list(sys.argv[1:] if argv is None else argv)
-    given = any(a.split("=")[0] in ("--intent-data", "--intent_data") for a in argv)
+    given = options_given(parser, argv)
+    # the intent data is assembled below; --intent-data adds labelled datasets (e.g. the catalogue) to replay
     retrain_args, train_args = parser.parse_args_into_dataclasses(
-        args=argv + ([] if given else ["--intent_data", "-"]))
+        args=argv + ([] if "intent_data" in given else ["--intent_data", "-"]))
     train_args.intent_data = [d for d in train_args.intent_data if d != "-"]
     if not retrain_args.transcripts and not retrain_args.from_store and not train_args.intent_data:
         raise ValueError("nothing to learn from: give --transcripts FILE ..., --from-store and/or --intent-data")
-    if train_args.init_from is None and "--init_from" not in argv and "--init-from" not in argv:
+    if "init_from" not in given:
         train_args.init_from = serving_model()
         if train_args.init_from:
             print(f"continuing from the serving model {train_args.init_from}", file=sys.stderr)
     from .arguments import default_emotion_data
-    if train_args.init_from and not any("emotion_examples_per_epoch" in a.replace("-", "_") for a in argv):
+    if train_args.init_from and "emotion_examples_per_epoch" not in given:
         train_args.emotion_examples_per_epoch = REPLAY_EMOTION_EXAMPLES
     if train_args.emotion_data is None:  # replay GoEmotions so the emotion head does not forget
         train_args.emotion_data = default_emotion_data()
@@ -221,14 +230,8 @@ def main(argv: list[str] | None = None):
         raise ValueError("fewer than two intents with enough examples: nothing to train an intent head on")
     from .train import train
 
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "retrain.csv"
-        with data.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["text", "intent"])
-            writer.writerows(collected.pairs)
-        train_args.intent_data = [str(data)]
-        model = train(train_args)
+    train_args.intent_data = []  # the replayed datasets are in collected.pairs already
+    model = train(train_args, collected.pairs)
     model.update_metadata(retrain_report={k: v for k, v in collected.report.items() if k != "conflict_examples"})
     # the weights (and the ONNX graph made from them) are saved already: only the metadata gains the report
     write_metadata(Path(train_args.output), model.metadata)

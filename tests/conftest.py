@@ -119,6 +119,7 @@ class StubClassifier:
     version = "stub-1"
     RULES = {"refund": "refund_status", "where": "order_status", "human": "speak_to_human",
              "charged twice": "double_charge", "hello": "greeting"}
+    intent_labels = sorted(set(RULES.values()))
 
     def predict(self, text):
         """One text -> a Prediction, a list -> a list (as `Classifier.predict`; the service batches)."""

@@ -81,14 +81,26 @@ def test_script_in_a_message_renders_as_text(page, served):
     assert page.locator(".hl-log b, .hl-log img, .hl-log script").count() == 0
 
 
-def test_agent_reply_in_the_console_arrives_in_the_widget(browser, served):
+@pytest.fixture
+def keyword_model():
+    """The served app on the keyword stub classifier for one test: the tiny model routes at random, and the
+    handoff path should run for real (the policy hands off, the conversation waits in the queue)."""
+    from tests.conftest import StubClassifier
+
+    original = app.helpline().classifier
+    app.helpline().swap_classifier(StubClassifier())
+    yield
+    app.helpline().swap_classifier(original)
+
+
+def test_a_handoff_reaches_the_console_and_the_agent_reply_the_widget(browser, served, keyword_model):
     customer = browser.new_page()
     customer.set_default_timeout(20_000)
     open_widget(customer, served.url)
-    send(customer, "I need to speak with someone about my order")
-    customer.locator(".hl-bot").nth(1).wait_for()
+    send(customer, "I want a human about my order")
+    customer.locator(".hl-note", has_text="You are now talking to a person").wait_for()   # the policy handed off
     conversation_id = customer.evaluate("sessionStorage.getItem('helpline.conversation')")
-    app.helpline().store.take_over(conversation_id)   # as a handoff would (the tiny model routes at random)
+    assert app.helpline().store.conversation(conversation_id).status == "waiting"
 
     agent = console_login(browser, served.url)
     agent.get_by_text(conversation_id).first.wait_for(state="attached")   # the conversation is in the queue

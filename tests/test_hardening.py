@@ -213,3 +213,15 @@ def test_retention_deletes_old_closed_conversations_and_expired_sessions(client)
     assert done.conversations == 1 and done.sessions == 1 and done.receipts == 1
     assert store.conversation(old) is None and store.conversation(kept_open) is not None
     assert purge(store, days=0, now=later + dt.timedelta(days=4000)).conversations == 0  # 0 keeps everything
+
+
+def test_the_handoff_path_over_http(client):
+    """The policy hands off, the conversation waits in the queue, an agent's reply reaches the customer."""
+    turn = client.post("/api/chat", json={"message": "I want a human, please"}).json()
+    assert turn["handoff"] and turn["action"] == "handoff"
+    queue = client.get("/api/conversations", headers=AUTH).json()
+    assert [(c["id"], c["status"]) for c in queue] == [(turn["conversation_id"], "waiting")]
+    assert queue[0]["handoff_reason"] == "asked for a person"
+    client.post(f"/api/conversations/{turn['conversation_id']}/reply", json={"text": "Hi, Ana here."}, headers=AUTH)
+    seen = client.get(f"/api/chat/{turn['conversation_id']}/messages?after={turn['message_id']}").json()
+    assert seen["status"] == "agent" and [m["text"] for m in seen["messages"] if m["role"] == "agent"] == ["Hi, Ana here."]
