@@ -23,8 +23,13 @@ def build(ctx):
         return require_agent(ctx, token)
 
     def styled_queue():
-        """The queue with its sentiment and frustration badges coloured."""
-        return console.queue_table(ctx.helpline()).style.map(console.badge_colour, subset=["sentiment", "frustration"])
+        """The queue with its sentiment and frustration badges coloured, and its size (or that it is empty) in the
+        label, so an empty table says so in words."""
+        table = console.queue_table(ctx.helpline())
+        label = (f"Queue: {len(table)} conversation{'s' if len(table) != 1 else ''} (most urgent first; click a row "
+                 "to open it)" if len(table) else "Queue: nobody is waiting for a person right now")
+        return gr.Dataframe(value=table.style.map(console.badge_colour, subset=["sentiment", "frustration"]),
+                            label=label)
 
     def intent_choices() -> list[str]:
         service = ctx.helpline()
