@@ -119,7 +119,7 @@ def test_model_page_shows_the_serving_version(client):
 
 
 def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, monkeypatch):
-    from bot.serving import bootstrap
+    from bot.serving import bootstrap, first_start
     from bot.serving.settings import Settings
 
     calls = []
@@ -128,15 +128,21 @@ def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, 
         calls.append(cmd)
         return SimpleNamespace(returncode=1)
 
-    monkeypatch.setattr(bootstrap.subprocess, "run", fake_run)
-    bootstrap.ensure_model(Settings(model_dir=tiny_model_dir))
-    assert calls == []
+    monkeypatch.setattr(first_start.subprocess, "run", fake_run)
+    ready = []
+    assert first_start.FirstStart(Settings(model_dir=tiny_model_dir), lambda: ready.append(1)).start().ready
+    assert calls == [] and ready == [1]
+    new = Settings(model_dir=str(tmp_path / "new"), data_dir=str(tmp_path))
     with pytest.raises(SystemExit, match="no GoEmotions data to build one: set HELPLINE_DATA"):
-        bootstrap.ensure_model(Settings(model_dir=str(tmp_path / "new"), data_dir=str(tmp_path)))
+        bootstrap.check_can_build(new)
     (tmp_path / "goemotions" / "original").mkdir(parents=True)
-    with pytest.raises(SystemExit, match="Building the default model failed"):
-        bootstrap.ensure_model(Settings(model_dir=str(tmp_path / "new"), data_dir=str(tmp_path)))
-    assert calls[0][1:4] == ["-m", "finetune", "train"] and calls[0][-1] == str(tmp_path / "new")
+    bootstrap.check_can_build(new)
+    building = first_start.FirstStart(new, lambda: ready.append(2))
+    building._build()  # (what start() runs in its thread)
+    assert not building.ready and ready == [1]
+    assert building.status()["status"] == "failed" and "building the default model failed" in building.status()["error"]
+    command = calls[0]
+    assert command[1:4] == ["-m", "finetune", "train"] and command[command.index("--output") + 1] == new.model_dir
 
 
 def test_first_start_command_is_a_valid_train_command(tiny_data):

@@ -16,11 +16,16 @@ class Context:
     limits: Callable            # -> bot.serving.ratelimit.RateLimits
 
 
+def logged_in(ctx: Context, token):
+    """The agent a console session token belongs to, or None (no, expired or idle session; not a string)."""
+    return ctx.helpline().store.agent_for_token(token)
+
+
 def require_agent(ctx: Context, token: str | None, where: str = "", admin: bool = False):
     """The logged-in agent behind a console session token, else a message telling them to log in. Every
     handler that shows or changes stored data calls it first: an event can be called without the page (through
     the queue's HTTP API), so hiding a control or an endpoint protects nothing. ``admin``: only an admin."""
-    agent = ctx.helpline().store.agent_for_token(token if isinstance(token, str) else None)
+    agent = logged_in(ctx, token)
     if agent is None:
         raise gr.Error(f"Log in {where}first (your session may have expired).")
     if admin and agent.role != "admin":

@@ -9,7 +9,7 @@ from bot.registry.versions import GATED_METRICS, Registry, RegistryError, is_reg
 from ui import console_data as console
 from ui import model_data as model_page
 
-from . import require_agent
+from . import logged_in, require_agent
 
 NO_REGISTRY = ("`HELPLINE_MODEL` is a single model directory. To retrain, compare and promote versions here, make "
                "a registry: `python -m finetune register --model DIR --registry models/registry --intent-test "
@@ -55,7 +55,7 @@ def build(ctx, token: gr.State) -> None:
         return f"Retrain job {job} started."
 
     def job_status(current_token):
-        if not isinstance(current_token, str) or ctx.helpline().store.agent_for_token(current_token) is None:
+        if logged_in(ctx, current_token) is None:
             return gr.skip(), gr.skip()  # a timer: quietly nothing until someone logs in
         if not is_registry(ctx.settings.model_dir):
             return gr.skip(), gr.skip()
@@ -71,7 +71,7 @@ def build(ctx, token: gr.State) -> None:
 
     def show_on_open(current_token):
         """The page fills itself when the tab is opened (a login prompt instead of an error before login)."""
-        if not isinstance(current_token, str) or ctx.helpline().store.agent_for_token(current_token) is None:
+        if logged_in(ctx, current_token) is None:
             return ("Log in on the **Agent console** tab to see the serving model, its versions and retraining.",
                     gr.skip(), gr.skip(), gr.skip(), gr.skip())
         return show(current_token)

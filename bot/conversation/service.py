@@ -124,7 +124,7 @@ class Helpline:
     def handle(self, text: str, conversation_id: str | None = None, channel: str = "chat", *,
                source: str | None = None, idempotency_key: str | None = None) -> Turn:
         """One customer turn. ``conversation_id``: None starts a conversation (ids are made here only).
-        ``source``: who sent it (a keyed hash of the address, for flood flagging). ``idempotency_key``: a
+        ``source``: who sent it (a hash of the address, for flood flagging). ``idempotency_key``: a
         resend with the same key gets the first reply back instead of storing the turn twice."""
         text = redact(check_message(text))  # PII never reaches the model, the database or a log
         conversation_id = check_optional(conversation_id, CONVERSATION_ID, "conversation_id must be 8-36 letters, "
@@ -132,13 +132,19 @@ class Helpline:
         key = check_optional(idempotency_key, IDEMPOTENCY_KEY, "Idempotency-Key must be 8-64 letters, digits or "
                                                                "'-_.:' (a new UUID for each message)")
         message_hash = hashlib.sha256(f"{conversation_id}\n{text}".encode()).hexdigest() if key else ""
-        if key and (done := self.store.find_receipt(key, message_hash)) is not None:
-            return Turn.from_dict(done)
+
+        def answered() -> Turn | None:
+            """The reply already stored under this key, if any."""
+            done = self.store.find_receipt(key, message_hash) if key else None
+            return None if done is None else Turn.from_dict(done)
+
+        if (turn := answered()) is not None:
+            return turn
         try:
             return self._turn(text, conversation_id, channel, source, key, message_hash)
         except IntegrityError:  # the same key raced in from another request and won: its reply is ours
-            if key and (done := self.store.find_receipt(key, message_hash)) is not None:
-                return Turn.from_dict(done)
+            if (turn := answered()) is not None:
+                return turn
             raise
 
     def _turn(self, text: str, conversation_id: str | None, channel: str, source: str | None, key: str | None,

@@ -105,9 +105,11 @@ def start_retrain(registry_root: str, db: str, catalogue: str, extra_args: list[
             write_status(path, message=step, heartbeat=time.time())
             with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
                 process = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
-                while process.poll() is None:
-                    time.sleep(HEARTBEAT_SECONDS / 10)
-                    if time.time() - json.loads(path.read_text()).get("heartbeat", 0) > HEARTBEAT_SECONDS:
+                while True:
+                    try:
+                        process.wait(timeout=HEARTBEAT_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
                         write_status(path, heartbeat=time.time())
                 out.seek(0), err.seek(0)
                 stdout, stderr = out.read(), err.read()

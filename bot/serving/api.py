@@ -54,9 +54,9 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
                workers: TurnWorkers | Callable[[], TurnWorkers | None] | None = None, limits: RateLimits | None = None,
                serving_status: Callable[[], dict] = dict) -> FastAPI:
     """The API app; ``helpline`` returns the serving stack (it may be swapped while running). ``workers``: the
-    turn worker processes (bot/workers.py), or a callable returning them once they run: chat turns run there,
-    else in this process. ``limits``: the abuse limits (none when not given). ``serving_status``: extra /api/health fields
-    (the model that failed to load, whether the app is still starting)."""
+    turn worker processes (bot/serving/workers.py), or a callable returning them once they run: chat turns run
+    there, else in this process. ``limits``: the abuse limits (none when not given). ``serving_status``: extra
+    /api/health fields (the model that failed to load)."""
     app = FastAPI(title="Helpline API", description=__doc__, version="1")
     bearer = HTTPBearer(auto_error=False)
     limits = limits or RateLimits("off")
@@ -138,8 +138,9 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     async def chat(body: ChatIn, request: Request, idempotency_key: str | None = Header(
             default=None, max_length=64, description="a new random key per message (e.g. a UUID): a resend with "
                                                      "the same key returns the first reply and stores nothing")):
-        limits.chat(address(request), body.conversation_id)
-        options = {"source": source_of(address(request)), "idempotency_key": idempotency_key}
+        sender = address(request)
+        limits.chat(sender, body.conversation_id)
+        options = {"source": source_of(sender), "idempotency_key": idempotency_key}
         pool = workers()
         if pool is not None and pool.alive:
             try:
@@ -172,7 +173,7 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
             raise HTTPException(404, "no such conversation")
         return {"status": conversation.status,
                 "messages": [{"id": m.id, "role": m.role, "text": m.text}
-                             for m in store.messages(conversation_id, after_id=max(0, after))]}
+                             for m in store.messages(conversation_id, after_id=after)]}
 
     @api.post("/classify", summary=f"Classify one text or a list (up to {MAX_BATCH}); nothing is stored")
     def classify(body: ClassifyIn, request: Request) -> dict:
@@ -185,8 +186,8 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     @api.post("/login", summary="Agent login: returns a bearer token for the agent endpoints",
               responses={429: {"description": "too many attempts for this name or from this address"}})
     def login(body: LoginIn, request: Request) -> dict:
-        return {"token": checked_login(helpline().store, limits, body.name, body.password, address(request))[1],
-                "agent": body.name}
+        found, token = checked_login(helpline().store, limits, body.name, body.password, address(request))
+        return {"token": token, "agent": found.name}
 
     @api.post("/logout", summary="End the session of the bearer token")
     def logout(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> dict:

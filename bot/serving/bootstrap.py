@@ -6,7 +6,6 @@ and the child's progress bars go straight to the terminal.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -58,18 +57,3 @@ def check_can_build(settings: Settings) -> None:
         raise SystemExit(f"No model at {settings.model_dir}, and no GoEmotions data to build one: set "
                          f"HELPLINE_DATA to the folder holding goemotions/original (now {settings.data_dir}), "
                          "set HELPLINE_ONLINE=1 to fetch it from the Hub, or point HELPLINE_MODEL at a model.")
-
-
-def ensure_model(settings: Settings) -> None:
-    """Train the default model (catalogue intents + GoEmotions) if ``settings.model_dir`` holds none, in the
-    foreground (`bot.serving.first_start` does it behind a progress page for the app)."""
-    if model_exists(settings.model_dir):
-        return
-    check_can_build(settings)
-    emotion = settings.emotion_data
-    print(f"No model at {settings.model_dir}: building the default model from {settings.catalogue} and "
-          f"{emotion} ({first_start_estimate()}).", file=sys.stderr, flush=True)
-    result = subprocess.run(train_command(settings))
-    if result.returncode != 0 or not model_exists(settings.model_dir):
-        raise SystemExit(f"Building the default model failed (exit code {result.returncode}); see the messages "
-                         "above.")

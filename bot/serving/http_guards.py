@@ -40,7 +40,8 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             return await self.app(scope, receive, send)
-        message = f"the request body is over {self.limit // 1024} KiB; send less (a message is at most 2,000 characters)"
+        message = (f"the request body is over {self.limit // 1024} KiB; send less (a message is at most 2,000 "
+                   "characters)")
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             return await _send_json(send, 413, message)
@@ -73,6 +74,28 @@ class _TooLarge(Exception):
     pass
 
 
+_COMMON = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
+# built once: every response of every kind gets one of these lists
+_HEADERS = {
+    "widget": [(b"cross-origin-resource-policy", b"cross-origin"), *_COMMON],
+    "demo": [(b"content-security-policy", DEMO_CSP.encode()), (b"x-frame-options", b"SAMEORIGIN"), *_COMMON],
+    "api": [(b"content-security-policy", API_CSP.encode()), (b"x-frame-options", b"DENY"),
+            (b"cache-control", b"no-store"), *_COMMON],
+    "docs": [(b"x-frame-options", b"DENY"), *_COMMON],  # FastAPI's docs load their scripts from a CDN (online)
+    "ui": [(b"content-security-policy", UI_CSP.encode()), (b"x-frame-options", b"DENY"), *_COMMON],
+}
+
+
+def _header_kind(path: str) -> str:
+    if path == "/widget.js":
+        return "widget"
+    if path == "/widget-demo":
+        return "demo"
+    if path.startswith("/api/"):
+        return "api"
+    return "docs" if path in ("/docs", "/redoc") else "ui"
+
+
 class SecurityHeaders:
     """nosniff everywhere; a CSP and no framing for the UI and the API; the widget script may be loaded by any
     page (that is its purpose), the demo page may not be framed by others."""
@@ -83,19 +106,7 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        path = scope["path"]
-        if path == "/widget.js":
-            extra = [(b"cross-origin-resource-policy", b"cross-origin")]
-        elif path == "/widget-demo":
-            extra = [(b"content-security-policy", DEMO_CSP.encode()), (b"x-frame-options", b"SAMEORIGIN")]
-        elif path.startswith("/api/"):
-            extra = [(b"content-security-policy", API_CSP.encode()), (b"x-frame-options", b"DENY"),
-                     (b"cache-control", b"no-store")]
-        elif path in ("/docs", "/redoc"):  # FastAPI's docs pages load their scripts from a CDN for users online
-            extra = [(b"x-frame-options", b"DENY")]
-        else:
-            extra = [(b"content-security-policy", UI_CSP.encode()), (b"x-frame-options", b"DENY")]
-        extra += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
+        extra = _HEADERS[_header_kind(scope["path"])]
 
         async def with_headers(event):
             if event["type"] == "http.response.start":

@@ -88,9 +88,9 @@ class RateLimits:
             self.hit("chat_conversation", conversation_id, message=words)
 
 
-def source_of(address: str | None, salt: str = "") -> str | None:
-    """A short keyed hash of a client address: conversations from one address can be grouped (flood flagging)
-    without storing the address itself."""
+def source_of(address: str | None) -> str | None:
+    """A short hash of a client address: conversations from one address can be grouped (flood flagging) without
+    storing the address in the clear (a pseudonym: IPv4 addresses are few enough to hash them all)."""
     if not address:
         return None
-    return hashlib.sha256(f"{salt}\n{address}".encode()).hexdigest()[:16]
+    return hashlib.sha256(address.encode()).hexdigest()[:16]

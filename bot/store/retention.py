@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select
@@ -74,7 +75,6 @@ def start_daily_purge(store: Store, days: int, interval_hours: float = 24.0) -> 
     """Purge now and then every ``interval_hours`` in a daemon thread (every app process may run it: the
     deletes are idempotent)."""
     def run():
-        stop = threading.Event()
         while True:
             try:
                 done = purge(store, days)
@@ -83,7 +83,7 @@ def start_daily_purge(store: Store, days: int, interval_hours: float = 24.0) -> 
                                 done.conversations, days, done.sessions)
             except Exception as exc:  # noqa: BLE001 - a busy database: try again next time
                 log.error("retention purge failed: %s", exc)
-            stop.wait(interval_hours * 3600)
+            time.sleep(interval_hours * 3600)
 
     thread = threading.Thread(target=run, name="helpline-retention", daemon=True)
     thread.start()

@@ -52,7 +52,7 @@ class Conversation(Base):
     priority_reason: Mapped[str] = mapped_column(Text, default="")
     waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # unanswered customer
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    source: Mapped[str | None] = mapped_column(String(32), index=True)  # keyed hash of the client address
+    source: Mapped[str | None] = mapped_column(String(32), index=True)  # hash of the client address (ratelimit.source_of)
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
 
 
