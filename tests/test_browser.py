@@ -183,27 +183,45 @@ def test_customer_markdown_is_plain_text_in_the_console(browser, served):
         agent.close()
 
 
-def test_every_tab_renders_for_a_logged_in_agent(browser, served, tmp_path):
-    """A screenshot of every tab (into HELPLINE_SCREENSHOTS when set, e.g. as CI artifacts): each shows its
-    content, the Model page fills itself when opened, and no error is shown."""
+@pytest.fixture(params=["fresh", "busy"])
+def database_state(request, served, tmp_path):
+    """The served app on a database as a new install has it (no conversation yet), or with a day's traffic."""
     import httpx
 
-    for text in ("where is my order", "I want a human", "this is the third time I ask!!"):
-        httpx.post(f"{served.url}/api/chat", json={"message": text})
+    if request.param == "fresh":
+        previous = app.settings.db
+        app.settings.db = f"sqlite:///{tmp_path / 'fresh.db'}"   # a new settings key rebuilds the serving stack
+        app.helpline().store.add_agent(*AGENT, role="admin")
+        yield request.param
+        app.settings.db = previous
+        return
+    messages = ["where is my order", "I want a human", "this is the third time I ask!!", "my card was declined",
+                "how do I change my PIN?", "still no refund. third time I'm asking.", "thanks, that helped"]
+    for i in range(30):
+        httpx.post(f"{served.url}/api/chat", json={"message": messages[i % len(messages)]})
+    yield request.param
+
+
+def test_every_tab_renders_for_a_logged_in_agent(browser, served, database_state, tmp_path):
+    """A screenshot of every tab on a fresh and on a busy database (into HELPLINE_SCREENSHOTS when set, e.g. as
+    CI artifacts): each shows its content, the Model page fills itself when opened, and no error is shown."""
     folder = os.environ.get("HELPLINE_SCREENSHOTS") or str(tmp_path)
+    shot = lambda name: os.path.join(folder, f"tab-{database_state}-{name}.png")  # noqa: E731
     agent = console_login(browser, served.url)
-    agent.screenshot(path=os.path.join(folder, "tab-console.png"), full_page=True)
+    agent.screenshot(path=shot("console"), full_page=True)
     agent.get_by_role("tab", name="Insights").click()
     agent.get_by_role("button", name="Refresh").first.click()
-    agent.get_by_text("Handoff rate").wait_for()
-    agent.screenshot(path=os.path.join(folder, "tab-insights.png"), full_page=True)
+    agent.get_by_text("Handoff rate" if database_state == "busy" else "No customer messages").wait_for()
+    if database_state == "busy":   # volume, sentiment and handoff reasons all drawn
+        agent.locator(".vega-embed").nth(2).wait_for()
+    agent.screenshot(path=shot("insights"), full_page=True)
     agent.get_by_role("tab", name="Model").click()
     agent.get_by_text("Model version").wait_for()          # loaded on opening, no Refresh click
     agent.get_by_text("Retrain progress").wait_for(state="attached")
-    agent.screenshot(path=os.path.join(folder, "tab-model.png"), full_page=True)
+    agent.screenshot(path=shot("model"), full_page=True)
     agent.get_by_role("tab", name="Chat").click()
-    agent.screenshot(path=os.path.join(folder, "tab-chat.png"), full_page=True)
+    agent.screenshot(path=shot("chat"), full_page=True)
     assert agent.locator(".toast-body, .error").count() == 0
     for name in ("console", "insights", "model", "chat"):
-        assert os.path.getsize(os.path.join(folder, f"tab-{name}.png")) > 10_000
+        assert os.path.getsize(shot(name)) > 10_000
     agent.close()

@@ -224,3 +224,23 @@ def test_training_never_imports_serving_code():
             "print(sorted(m for m in sys.modules if m.startswith(('bot.serving', 'ui', 'app', 'gradio'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_metrics_go_through_evaluate_offline_and_score_by_hand(monkeypatch):
+    # HF_HUB_OFFLINE makes any attempt to fetch a metric script from the Hub fail
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import numpy as np
+
+    from finetune.metrics import emotion_metrics, intent_metrics
+
+    scores = intent_metrics(["a", "a", "b", "oos"], ["a", "b", "b", "a"])
+    assert scores["intent_accuracy"] == 0.5
+    # F1 of a = 2*(1/2*1/2)/(1) = 0.5, of b = 2/3, of oos = 0
+    assert abs(scores["intent_macro_f1"] - (0.5 + 2 / 3 + 0) / 3) < 1e-9
+    assert scores["in_scope_accuracy"] == 2 / 3 and scores["oos_recall"] == 0.0
+    targets = np.array([[1, 0], [1, 1], [0, 1]], dtype=np.float32)
+    predicted = np.array([[1, 0], [0, 1], [0, 0]], dtype=np.float32)
+    emotions = emotion_metrics(targets, predicted, ["joy", "anger"])
+    # joy: P=1, R=1/2 -> 2/3; anger: P=1, R=1/2 -> 2/3; micro: tp=2, fp=0, fn=2 -> 2/3
+    assert abs(emotions["emotion_macro_f1"] - 2 / 3) < 1e-9
+    assert abs(emotions["emotion_micro_f1"] - 2 / 3) < 1e-9

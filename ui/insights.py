@@ -20,18 +20,21 @@ from . import require_agent
 
 
 def from_zero(frame: pd.DataFrame, column: str) -> gr.BarPlot:
-    """A bar chart whose y axis starts at 0 (Gradio starts it at the smallest bar, so one bar of 1 shows nothing)."""
+    """A bar chart whose y axis starts at 0 (Gradio starts it at the smallest bar, so one bar of 1 shows nothing),
+    hidden while it has nothing to show (an empty chart frame reads as a broken page)."""
     top = float(frame[column].max()) if len(frame) else 1.0
-    return gr.BarPlot(value=frame, y_lim=[0, max(1.0, top) * 1.1])
+    return gr.BarPlot(value=frame, y_lim=[0, max(1.0, top) * 1.1], visible=len(frame) > 0)
 
 
 def build(ctx, token: gr.State) -> None:
     def show(current_token: str | None, days: float):
         require_agent(ctx, current_token, "on the Agent console ")
         data = insights.compute(ctx.helpline().store, days=min(365, max(1, int(days or 30))))
+        summary = (f"**Handoff rate:** {data.handoff_rate:.1%} of conversations" if len(data.volume_by_intent) else
+                   f"**No customer messages in the last {int(days or 30)} days yet.** The charts appear with the "
+                   "first conversation (the Chat tab or the web widget).")
         return (from_zero(data.volume_by_intent, "messages"), from_zero(data.sentiment_over_time, "messages"),
-                from_zero(data.handoff_reasons, "handoffs"),
-                f"**Handoff rate:** {data.handoff_rate:.1%} of conversations", data.top_out_of_scope, data.at_risk)
+                from_zero(data.handoff_reasons, "handoffs"), summary, data.top_out_of_scope, data.at_risk)
 
     def discover(current_token: str | None, progress=gr.Progress()):
         require_agent(ctx, current_token, "on the Agent console ")
