@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def openings(conversations: list[dict]) -> list[tuple[dict, str, str]]:
     """(conversation, opening customer message, its tag) for conversations with exactly one tag. The opening
     message is the first that is not small talk ("Hello": 27% of STAR's first messages), as retrain uses it."""
-    from finetune.transcripts import opening_message
+    from bot.transcripts import opening_message
 
     out = []
     for c in conversations:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     from bot import Classifier, HelplineModel
     from finetune.evaluate import evaluate
     from finetune.retrain import main as retrain
-    from finetune.transcripts import read_transcripts
+    from bot.transcripts import read_transcripts
 
     rows = openings(read_transcripts(Path(args.data) / "transcripts" / "star.jsonl"))
     if args.test:

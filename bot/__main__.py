@@ -1,5 +1,8 @@
 """python -m bot COMMAND: the runtime from a terminal, no UI.
 
+  analyze    --transcripts FILE... --output OUT.jsonl [--model DIR]
+                                              every customer message in its conversation's context, one JSON
+                                              line each (intent, emotions, sentiment, frustration)
   chat       [--model DIR]                    a conversation: reply, intent, emotion and handoff per turn
   classify   [--model DIR] TEXT ... | --file FILE
                                               one JSON line per message (batched; progress bar on stderr)
@@ -55,6 +58,26 @@ def classify(args) -> int:
                 row = {"text": text, "error": "empty message"} if p is None else {"text": text, **p.summary()}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             bar.update(len(chunk))
+    return 0
+
+
+def analyze_command(args) -> int:
+    from bot.analyze import analyze
+    from bot.model.classifier import Classifier
+
+    classifier = Classifier.load(args.model, backend=args.backend)
+    if classifier.mood is None:
+        print(f"note: {args.model} has no mood head; frustration is read from each message alone (fit one with "
+              "`python -m finetune mood --model DIR --emotion-data ...`)", file=sys.stderr)
+    output = args.output + ".part"   # renamed when complete: a half-written file never looks finished
+    try:
+        with open(output, "w", encoding="utf-8") as out:
+            written = analyze(classifier, args.transcripts, out, batch_size=args.batch_size)
+    except BaseException:
+        os.unlink(output)
+        raise
+    os.replace(output, args.output)
+    print(f"{written} customer messages written to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -144,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64, help="messages per inference batch")
     p.add_argument("--chunk", type=int, default=4096, help="messages read and written per step")
     p.set_defaults(run=classify)
+    p = commands.add_parser("analyze", help="read transcripts' customer messages in context, one JSON line each")
+    _model_arg(p)
+    p.add_argument("--transcripts", nargs="+", required=True, metavar="FILE",
+                   help="transcript files: JSON Lines (one conversation a line) or CSV (one message a row)")
+    p.add_argument("--output", required=True, metavar="OUT.jsonl", help="where to write the JSON lines")
+    p.add_argument("--batch-size", type=int, default=64, help="messages per inference batch")
+    p.set_defaults(run=analyze_command)
     p = commands.add_parser("chat", help="talk to the bot in the terminal")
     _model_arg(p)
     p.add_argument("--db", help="SQLAlchemy URL for the conversation (default: a scratch SQLite file)")

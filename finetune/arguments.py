@@ -86,6 +86,9 @@ class TrainArguments:
     lexical_head: bool = field(default=True, metadata={
         "help": "Also fit a TF-IDF (word + character n-gram) intent classifier and blend it with the encoder "
                 "when that helps on validation or --lexical-weight is given (off: never)."})
+    mood_head: bool = field(default=True, metadata={
+        "help": "Fit the mood head (frustration and sentiment read in the conversation's context) on the emotion "
+                "data and finetune/support_moods/ after training (needs --emotion-data with a dev split)."})
     lexical_weight: float | None = field(default=None, metadata={
         "help": "Blend weight of the lexical head (0-1). Default: chosen on validation; with no validation "
                 "data 0 (not used: it gave the encoder nothing on held-out Banking77 splits)."})

@@ -27,7 +27,7 @@ from bot.model.format import METADATA_FILE, write_metadata
 from bot.model.prediction import OOS
 
 from .arguments import TrainArguments
-from .transcripts import opening_message, read_transcripts
+from bot.transcripts import opening_message, read_transcripts
 
 # Continuing from a trained model, GoEmotions is replayed (not relearnt): fewer examples per epoch keep the
 # emotion head where it was (measured in benchmarks/RESULTS.md) at a fraction of the time.
@@ -50,6 +50,9 @@ class RetrainArguments:
         "help": "Label otherwise unlabelled customer messages with the current model's prediction when its "
                 "confidence is at least this (off by default)."})
     min_examples: int = field(default=3, metadata={"help": "Drop intents with fewer examples than this."})
+    csat_labels: bool = field(default=True, metadata={
+        "help": "With --from-store: the customers' CSAT ratings teach the mood head (a 1-2 rating marks the "
+                "conversation's most frustrated message upset, 4-5 marks its messages calm)."})
 
 
 def normalise(text: str) -> str:
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None):
     if train_args.emotion_data is None:  # replay GoEmotions so the emotion head does not forget
         train_args.emotion_data = default_emotion_data()
     examples, unlabelled = transcript_examples(retrain_args.transcripts, load_tag_map(retrain_args.tag_map))
+    rated = None
     from .data import load_intent_data
 
     for source in train_args.intent_data:
@@ -219,6 +223,11 @@ def main(argv: list[str] | None = None):
 
         corrections, stored = store_examples(retrain_args.db or database())
         examples, unlabelled = corrections + examples, unlabelled + stored
+        if retrain_args.csat_labels:
+            from bot.store.conversations import Store
+
+            rated = Store(retrain_args.db or database()).rated_conversations()
+            print(f"{len(rated)} conversations rated by their customers (CSAT) for the mood head", file=sys.stderr)
     if retrain_args.pseudo_label_threshold is not None:
         source = train_args.init_from or serving_model()
         if source is None:
@@ -231,7 +240,7 @@ def main(argv: list[str] | None = None):
     from .train import train
 
     train_args.intent_data = []  # the replayed datasets are in collected.pairs already
-    model = train(train_args, collected.pairs)
+    model = train(train_args, collected.pairs, rated)
     model.update_metadata(retrain_report={k: v for k, v in collected.report.items() if k != "conflict_examples"})
     # the weights (and the ONNX graph made from them) are saved already: only the metadata gains the report
     write_metadata(Path(train_args.output), model.metadata)

@@ -29,6 +29,7 @@ from .data import (
     validation_share,
 )
 from .lexical_fit import fit_lexical_head
+from .mood_fit import fit_mood_head
 from .loop import fit, log
 
 
@@ -85,9 +86,10 @@ def build_model(args: TrainArguments, intent_labels: list[str], emotions: Emotio
     return model
 
 
-def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None) -> HelplineModel:
+def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
+          rated: list[tuple[dict, int]] | None = None) -> HelplineModel:
     """Train, calibrate, save (and export) a model. ``examples``: (text, intent) pairs in memory, trained on
-    beside the --intent-data sources."""
+    beside the --intent-data sources. ``rated``: (conversation, CSAT) pairs the mood head learns from."""
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     torch.manual_seed(args.seed)  # the heads' initialisation too: a run must not depend on what ran before it
     started = time.time()
@@ -104,6 +106,8 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None) -
     if args.lexical_head:
         log(fit_lexical_head(model, train_data, validation, args.lexical_weight))
     metrics = calibrate(model, validation, emotions, args)
+    if args.mood_head:   # after calibration: it reads the decoded predictions (thresholds, sentiment groups)
+        log(fit_mood_head(model, emotions, seed=args.seed, rated=rated))
     log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         + f" (oos threshold {model.metadata['oos_threshold']:.2f})")
     version = time.strftime("%Y%m%d-%H%M%S")

@@ -19,7 +19,8 @@ OOS = "oos"  # the label of messages that fit no intent (the model and the store
 
 _TOP_FIELDS = {"format_version", "name", "description", "fallback_replies", "handoff_reply",
                "out_of_scope_examples", "intents"}
-_INTENT_FIELDS = {"name", "title", "description", "examples", "replies", "handoff", "priority", "quick_replies"}
+_INTENT_FIELDS = {"name", "title", "description", "examples", "replies", "handoff", "priority", "quick_replies",
+                  "ends_conversation"}
 
 
 class CatalogueError(ValueError):
@@ -36,6 +37,7 @@ class Intent:
     priority: str = "normal"
     quick_replies: tuple[str, ...] = ()
     title: str = ""  # customer-facing, e.g. on a clarification button; defaults to the name in words
+    ends_conversation: bool = False  # the customer says they are done: the widget asks "How did we do?"
 
     @property
     def label(self) -> str:
@@ -135,10 +137,13 @@ def parse_catalogue(raw: object, *, source: str = "<catalogue>", min_examples: i
         handoff = entry.get("handoff", False)
         if not isinstance(handoff, bool):
             fail(f"'handoff' must be true or false, not {handoff!r}.", name)
+        ends = entry.get("ends_conversation", False)
+        if not isinstance(ends, bool):
+            fail(f"'ends_conversation' must be true or false, not {ends!r}.", name)
         quick = _string_list(entry.get("quick_replies") or [], "quick_replies", lambda m: fail(m, name))
         intents[name] = Intent(name=name, description=str(entry.get("description", "")).strip(),
                                examples=tuple(examples), replies=tuple(replies), handoff=handoff,
-                               priority=priority, quick_replies=tuple(quick),
+                               priority=priority, quick_replies=tuple(quick), ends_conversation=ends,
                                title=str(entry.get("title", "")).strip())
     return Catalogue(name=str(raw.get("name", "catalogue")), intents=intents, fallback_replies=tuple(fallback),
                      handoff_reply=handoff_reply.strip(), out_of_scope_examples=tuple(oos),

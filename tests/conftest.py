@@ -118,7 +118,7 @@ class StubClassifier:
     """Predictions chosen by keywords, so tests of the conversation logic are exact and instant."""
     version = "stub-1"
     RULES = {"refund": "refund_status", "where": "order_status", "human": "speak_to_human",
-             "charged twice": "double_charge", "hello": "greeting"}
+             "charged twice": "double_charge", "hello": "greeting", "bye": "goodbye"}
     intent_labels = sorted(set(RULES.values()))
 
     def predict(self, text):
@@ -154,3 +154,15 @@ def served(tiny_model_dir, tmp_path_factory):
     app.helpline().store.add_agent(*AGENT, role="admin")
     with Server(app.build_app()) as server:
         yield server
+
+
+@pytest.fixture
+def keyword_model(served):
+    """The served app on the keyword stub classifier for one test: the tiny model routes at random, and the
+    handoff path should run for real (the policy hands off, the conversation waits in the queue)."""
+    import app
+
+    original = app.helpline().classifier
+    app.helpline().swap_classifier(StubClassifier())
+    yield
+    app.helpline().swap_classifier(original)

@@ -123,3 +123,23 @@ def test_docs_widget_and_demo_page(http):
     js = http.get("/widget.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"] and "textContent" in js.text
     assert '<script src="/widget.js"' in http.get("/widget-demo").text
+
+
+def test_csat_is_stored_once_and_shown_to_agents(http, agent_headers, keyword_model):
+    goodbye = http.post("/api/chat", json={"message": "that's all, bye"}).json()
+    assert goodbye["intent"] == "goodbye" and goodbye["ask_csat"] is True      # the catalogue's ends_conversation
+    conversation_id = goodbye["conversation_id"]
+    assert http.get(f"/api/chat/{conversation_id}/messages").json()["rated"] is False
+    r = http.post(f"/api/chat/{conversation_id}/csat", json={"rating": 4, "comment": "quick, thanks"})
+    assert r.status_code == 200 and r.json() == {"conversation_id": conversation_id, "rating": 4}
+    assert http.get(f"/api/chat/{conversation_id}/messages").json()["rated"] is True
+    again = http.post(f"/api/chat/{conversation_id}/csat", json={"rating": 1})
+    assert again.status_code == 409 and "already rated" in again.json()["detail"]
+    detail = http.get(f"/api/conversations/{conversation_id}", headers=agent_headers).json()
+    assert (detail["csat"], detail["csat_comment"]) == (4, "quick, thanks")     # the first rating stands
+    for body, status in (({"rating": 6}, 422), ({"rating": 0}, 422), ({"rating": "five"}, 422),
+                         ({"rating": 3, "comment": "x" * 1001}, 422)):
+        assert http.post(f"/api/chat/{conversation_id}/csat", json=body).status_code == status
+    assert http.post("/api/chat/no-such-conversation/csat", json={"rating": 3}).status_code == 404
+    plain = http.post("/api/chat", json={"message": "where is my order"}).json()
+    assert plain["ask_csat"] is False

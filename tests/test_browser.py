@@ -81,16 +81,22 @@ def test_script_in_a_message_renders_as_text(page, served):
     assert page.locator(".hl-log b, .hl-log img, .hl-log script").count() == 0
 
 
-@pytest.fixture
-def keyword_model():
-    """The served app on the keyword stub classifier for one test: the tiny model routes at random, and the
-    handoff path should run for real (the policy hands off, the conversation waits in the queue)."""
-    from tests.conftest import StubClassifier
-
-    original = app.helpline().classifier
-    app.helpline().swap_classifier(StubClassifier())
-    yield
-    app.helpline().swap_classifier(original)
+def test_the_widget_asks_how_we_did_once_and_stores_the_rating(page, served, keyword_model):
+    open_widget(page, served.url)
+    send(page, "ok bye")                                   # the catalogue's goodbye ends the conversation
+    group = page.get_by_role("group", name="Rate this conversation")
+    group.wait_for()
+    page.get_by_label("Comment on this conversation (optional)").fill("fast and friendly")
+    page.get_by_role("button", name="4 of 5, happy").focus()
+    page.keyboard.press("Enter")                           # keyboard-usable: the ratings are real buttons
+    page.locator(".hl-note", has_text="Thank you for your rating.").wait_for()
+    conversation_id = page.evaluate("sessionStorage.getItem('helpline.conversation')")
+    stored = app.helpline().store.conversation(conversation_id)
+    assert (stored.csat, stored.csat_comment) == (4, "fast and friendly")
+    send(page, "bye again")                                # never asked twice
+    page.locator(".hl-customer", has_text="bye again").wait_for()
+    page.locator(".hl-bot").nth(2).wait_for()
+    assert group.count() == 0
 
 
 def test_a_handoff_reaches_the_console_and_the_agent_reply_the_widget(browser, served, keyword_model):
@@ -198,7 +204,9 @@ def database_state(request, served, tmp_path):
     messages = ["where is my order", "I want a human", "this is the third time I ask!!", "my card was declined",
                 "how do I change my PIN?", "still no refund. third time I'm asking.", "thanks, that helped"]
     for i in range(30):
-        httpx.post(f"{served.url}/api/chat", json={"message": messages[i % len(messages)]})
+        turn = httpx.post(f"{served.url}/api/chat", json={"message": messages[i % len(messages)]}).json()
+        if i < 10:   # a third of them rated by their customers
+            httpx.post(f"{served.url}/api/chat/{turn['conversation_id']}/csat", json={"rating": [5, 4, 2, 1, 3][i % 5]})
     yield request.param
 
 
@@ -213,7 +221,7 @@ def test_every_tab_renders_for_a_logged_in_agent(browser, served, database_state
     agent.get_by_role("button", name="Refresh").first.click()
     agent.get_by_text("Handoff rate" if database_state == "busy" else "No customer messages").wait_for()
     if database_state == "busy":   # volume, sentiment and handoff reasons all drawn
-        agent.locator(".vega-embed").nth(2).wait_for()
+        agent.locator(".vega-embed").nth(5).wait_for()   # ... and the three CSAT charts
     agent.screenshot(path=shot("insights"), full_page=True)
     agent.get_by_role("tab", name="Model").click()
     agent.get_by_text("Model version").wait_for()          # loaded on opening, no Refresh click

@@ -42,3 +42,24 @@ def test_queue_transcript_and_insights(helpline):
 def test_empty_store_gives_empty_insights(helpline):
     data = insights.compute(helpline.store)
     assert data.volume_by_intent.empty and data.handoff_rate == 0.0 and data.at_risk.empty
+
+
+def test_insights_compare_given_csat_with_predicted_risk(helpline):
+    angry = helpline.handle("I was charged twice!! fix it!!")           # frustration 0.8: high risk
+    calm = helpline.handle("where is my order")                         # 0.0: low risk
+    other = helpline.handle("where is my refund")
+    helpline.store.rate(angry.conversation_id, 1, "slow")
+    helpline.store.rate(calm.conversation_id, 5)
+    helpline.store.rate(other.conversation_id, 4)
+    with pytest.raises(ValueError, match="already rated"):
+        helpline.store.rate(calm.conversation_id, 2)
+    with pytest.raises(ValueError, match="from 1 to 5"):
+        helpline.store.rate(other.conversation_id, 7)
+    data = insights.compute(helpline.store)
+    given = dict(zip(data.predicted_vs_given["predicted risk"], data.predicted_vs_given["mean CSAT"]))
+    assert given == {"low": 4.5, "high": 1.0}
+    by_intent = dict(zip(data.csat_by_intent["intent"], data.csat_by_intent["ratings"]))
+    assert by_intent == {"double_charge": 1, "order_status": 1, "refund_status": 1}
+    assert list(data.csat_over_time["ratings"]) == [3]
+    queue = console.queue_table(helpline)
+    assert queue.iloc[0]["satisfaction risk"].startswith("high 0.80")

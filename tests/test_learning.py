@@ -85,6 +85,30 @@ def test_retrain_extends_the_labels_and_keeps_the_emotion_head(tiny_model_dir, t
     assert Classifier.load(out).backend == "onnx"
 
 
+def test_retrain_learns_from_csat_ratings_in_the_store(tiny_model_dir, tiny_data, tmp_path):
+    from bot.store.conversations import Store
+    from finetune.mood_fit import csat_labelled
+
+    db = f"sqlite:///{tmp_path / 'rated.db'}"
+    helpline = Helpline(Classifier.load(tiny_model_dir), load_catalogue(), Store(db))
+    for i in range(6):
+        first = helpline.handle("where is my order")
+        helpline.handle("still nothing, third time I ask" if i % 2 else "great, thanks", first.conversation_id)
+        helpline.store.rate(first.conversation_id, 1 if i % 2 else 5)
+    rated = helpline.store.rated_conversations()
+    assert sorted(csat for _, csat in rated) == [1, 1, 1, 5, 5, 5]
+    weak = csat_labelled(helpline.classifier.predict, helpline.classifier.mood, rated)
+    labels = [[m.get("emotions") for m in c["messages"] if m["role"] == "customer"] for c in weak]
+    for (_, csat), found in zip(rated, labels):   # low: exactly one message marked upset; high: all calm
+        assert found.count(["annoyance"]) == 1 and found.count(None) == 1 if csat == 1 else \
+            found == [["neutral"], ["neutral"]]
+    out = tmp_path / "retrained"
+    retrain.main(["--from_store", "--db", db, "--intent_data", tiny_data["intents"], "--init_from", tiny_model_dir,
+                  "--emotion_data", tiny_data["emotions"], "--output", str(out), "--max_steps", "5",
+                  "--batch_size", "8", "--min_task_examples", "16"])
+    assert Classifier.load(out).metadata["mood"]["csat_conversations"] == 6
+
+
 def test_retrain_without_data_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="nothing to learn from"):
         retrain.main(["--output", str(tmp_path / "x")])
@@ -266,7 +290,7 @@ def test_background_retrain_job_registers_a_candidate(tiny_model_dir, tiny_data,
 @pytest.mark.parametrize("text, small", [("Hello", True), ("hi there!", True), ("Hey you", True), ("help", True),
                                          ("hi, my card was stolen", False), ("where is my order", False)])
 def test_small_talk_is_not_an_opening(text, small):
-    from finetune.transcripts import is_small_talk
+    from bot.transcripts import is_small_talk
 
     assert is_small_talk(text) == small
 

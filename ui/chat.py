@@ -5,10 +5,13 @@ import gradio as gr
 
 from bot.conversation.service import Turn
 from bot.serving.ratelimit import RateLimited, source_of
+from bot.conversation.state import Status
 from bot.store.database import StoreUnavailable, is_unavailable
+from bot.store.ratings import AlreadyRated
 
 from . import client_address
 
+RATINGS = ["1 very unhappy", "2 unhappy", "3 okay", "4 happy", "5 very happy"]
 HANDOFF_BANNER = "### 🧑‍💼 You are now talking to a person\nA member of our team has this conversation and will reply here."
 
 
@@ -47,7 +50,23 @@ def build(ctx) -> None:
         seen = max(turn.message_id, turn.reply_message_id or 0)
         return ("", history, analysis(turn), turn.emotions or {"neutral": 0.0}, turn.conversation_id, seen,
                 gr.Radio(choices=turn.quick_replies, value=None, visible=bool(turn.quick_replies)),
-                gr.Markdown(HANDOFF_BANNER, visible=turn.handoff))
+                gr.Markdown(HANDOFF_BANNER, visible=turn.handoff), ask_csat(turn.conversation_id, turn.ask_csat))
+
+    def ask_csat(conversation_id: str | None, ending: bool):
+        """Show "How did we do?" when the conversation ends, unless it was rated already (never asked twice)."""
+        found = ctx.helpline().store.conversation(conversation_id) if conversation_id and ending else None
+        return gr.Column(visible=found is not None and found.csat is None)
+
+    def rate(choice: str | None, comment: str, conversation_id: str | None):
+        if not choice or not conversation_id:
+            raise gr.Error("Pick a rating from 1 to 5.")
+        try:
+            ctx.helpline().store.rate(conversation_id, RATINGS.index(choice) + 1, comment or "")
+        except AlreadyRated:
+            pass   # rated from another tab: the thanks below is still true
+        except (ValueError, KeyError) as exc:
+            raise gr.Error(str(exc)) from None
+        return gr.Column(visible=False), gr.Markdown("Thank you for your rating.", visible=True)
 
     def quick_reply(choice: str | None, history, conversation_id, last_seen, request: gr.Request = None):
         if not choice:
@@ -55,11 +74,14 @@ def build(ctx) -> None:
         return chat(choice, history, conversation_id, last_seen, request)
 
     def poll(conversation_id: str | None, history: list[dict], last_seen: int):
-        """Agent replies arrive live: every few seconds, append what agents wrote since the last message shown."""
+        """Agent replies arrive live: every few seconds, append what agents wrote since the last message shown
+        (and ask for a rating once an agent has resolved the conversation)."""
         shown, seen = agent_messages(conversation_id, last_seen or 0)
+        found = ctx.helpline().store.conversation(conversation_id) if conversation_id else None
+        csat = ask_csat(conversation_id, True) if found is not None and found.status == Status.RESOLVED else gr.skip()
         if not shown:
-            return gr.skip(), seen
-        return (history or []) + shown, seen
+            return gr.skip(), seen, csat
+        return (history or []) + shown, seen, csat
 
     with gr.Tab("Chat"):
         conversation = gr.State(None)
@@ -71,11 +93,17 @@ def build(ctx) -> None:
                 quick = gr.Radio(label="Did you mean", choices=[], visible=False)
                 box = gr.Textbox(placeholder="Ask about an order, a delivery, a payment, your account or "
                                  "subscription, and press Enter", show_label=False, max_lines=4)
+                with gr.Column(visible=False) as csat:
+                    rating = gr.Radio(label="How did we do?", choices=RATINGS, value=None)
+                    comment = gr.Textbox(label="Anything to add? (optional; type it before you pick a rating)",
+                                         max_lines=3, max_length=1000)
+                thanks = gr.Markdown(visible=False)
             with gr.Column(scale=2):
                 details = gr.Markdown("*Send a message to see how Helpline reads it.*")
                 emotions = gr.Label(label="Emotion", num_top_classes=5)
-        outputs = [box, chatbot, details, emotions, conversation, last_seen, quick, banner]
+        outputs = [box, chatbot, details, emotions, conversation, last_seen, quick, banner, csat]
         box.submit(chat, [box, chatbot, conversation, last_seen], outputs, api_name="chat")
         quick.input(quick_reply, [quick, chatbot, conversation, last_seen], outputs, api_name="quick_reply")
-        gr.Timer(2.0).tick(poll, [conversation, chatbot, last_seen], [chatbot, last_seen], api_name="poll_chat",
+        rating.input(rate, [rating, comment, conversation], [csat, thanks], api_name="rate")
+        gr.Timer(2.0).tick(poll, [conversation, chatbot, last_seen], [chatbot, last_seen, csat], api_name="poll_chat",
                            show_progress="hidden")

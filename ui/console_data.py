@@ -9,6 +9,7 @@ import datetime as dt
 import pandas as pd
 
 from bot.conversation.service import Helpline
+from bot.conversation.state import ConversationState
 from bot.conversation.triage import order_queue
 from bot.model.card import intent_validation_note
 from bot.model.explain import explain
@@ -17,7 +18,8 @@ from bot.model.explain import explain
 SENTIMENTS = ("positive", "neutral", "ambiguous", "negative")
 BADGE_COLOURS = {"positive": "#d8f5d0", "ambiguous": "#fff1c2", "negative": "#ffd6d6", "high": "#ffd6d6",
                  "medium": "#fff1c2"}
-QUEUE_COLUMNS = ["priority", "conversation", "status", "intent", "sentiment", "frustration", "why"]
+QUEUE_COLUMNS = ["priority", "conversation", "status", "intent", "sentiment", "frustration", "satisfaction risk",
+                 "why"]
 ROLES = {"customer": "user", "bot": "assistant", "agent": "assistant"}
 QUEUE_ROWS = 200  # the console shows the most urgent; the API pages through the rest
 
@@ -45,7 +47,8 @@ def queue_table(helpline: Helpline, now: dt.datetime | None = None, rows_shown: 
         last = latest.get(conversation.id)
         rows.append([round(score), conversation.id, conversation.status, conversation.last_intent or "-",
                      last.sentiment if last and last.sentiment in SENTIMENTS else "-",
-                     frustration_badge(last.frustration if last else None), reason])
+                     frustration_badge(last.frustration if last else None),
+                     frustration_badge(ConversationState.from_dict(conversation.state).satisfaction_risk), reason])
     return pd.DataFrame(rows, columns=QUEUE_COLUMNS)
 
 

@@ -26,6 +26,11 @@ def from_zero(frame: pd.DataFrame, column: str) -> gr.BarPlot:
     return gr.BarPlot(value=frame, y_lim=[0, max(1.0, top) * 1.1], visible=len(frame) > 0)
 
 
+def csat_bars(frame: pd.DataFrame) -> gr.BarPlot:
+    """Mean CSAT bars on a fixed 0-5 axis (so two charts compare at a glance), hidden until there are ratings."""
+    return gr.BarPlot(value=frame, y_lim=[0, 5], visible=len(frame) > 0)
+
+
 def build(ctx, token: gr.State) -> None:
     def show(current_token: str | None, days: float):
         require_agent(ctx, current_token, "on the Agent console ")
@@ -34,7 +39,9 @@ def build(ctx, token: gr.State) -> None:
                    f"**No customer messages in the last {int(days or 30)} days yet.** The charts appear with the "
                    "first conversation (the Chat tab or the web widget).")
         return (from_zero(data.volume_by_intent, "messages"), from_zero(data.sentiment_over_time, "messages"),
-                from_zero(data.handoff_reasons, "handoffs"), summary, data.top_out_of_scope, data.at_risk)
+                from_zero(data.handoff_reasons, "handoffs"), summary, data.top_out_of_scope, data.at_risk,
+                csat_bars(data.csat_over_time), csat_bars(data.csat_by_intent), csat_bars(data.predicted_vs_given),
+                gr.Markdown(visible=not len(data.csat_over_time)))
 
     def discover(current_token: str | None, progress=gr.Progress()):
         require_agent(ctx, current_token, "on the Agent console ")
@@ -79,12 +86,23 @@ def build(ctx, token: gr.State) -> None:
             reasons = gr.BarPlot(x="reason", y="handoffs", title="Handoffs by reason")
             rate = gr.Markdown()
         with gr.Row():
+            csat_time = gr.BarPlot(x="day", y="mean CSAT", title="CSAT (customers' own 1-5 ratings) by day",
+                                   tooltip=["ratings"])
+            csat_intent = gr.BarPlot(x="intent", y="mean CSAT", title="CSAT by intent", x_label_angle=-45,
+                                     tooltip=["ratings"])
+            csat_risk = gr.BarPlot(x="predicted risk", y="mean CSAT", tooltip=["ratings"],
+                                   sort=[band for _, band in insights.RISK_BANDS],
+                                   title="Given CSAT by the satisfaction risk Helpline predicted")
+        no_csat = gr.Markdown("*No customer ratings yet: the widget and the Chat tab ask \"How did we do?\" when a "
+                              "conversation ends.*")
+        with gr.Row():
             top_oos = gr.Dataframe(label="Top out-of-scope messages (candidates for new intents)",
                                    headers=["text", "times"])
             at_risk = gr.Dataframe(label="At-risk customers (cancel/complaint intents, negative sentiment; open them "
                                          "from the queue)",
                                    headers=["time", "intent", "sentiment", "frustration", "text"])
-        refresh.click(show, [token, days], [volume, sentiment, reasons, rate, top_oos, at_risk], api_name="insights")
+        refresh.click(show, [token, days], [volume, sentiment, reasons, rate, top_oos, at_risk, csat_time, csat_intent,
+                                            csat_risk, no_csat], api_name="insights")
         with gr.Accordion("Discover new intents", open=False):
             gr.Markdown("Clusters out-of-scope and low-confidence messages into candidate intents. Click one to "
                         "review its examples, name it and add it to the catalogue (agents only).")

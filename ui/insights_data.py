@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bot.conversation.state import ConversationState
 from bot.model.prediction import OOS
 from bot.store.conversations import Store
 
@@ -23,6 +24,9 @@ class Insights:
     top_out_of_scope: pd.DataFrame       # text, times
     at_risk: pd.DataFrame                # time, intent, sentiment, frustration, text (no conversation ids: a
                                          # shared view must not hand out the capability to read a conversation)
+    csat_over_time: pd.DataFrame = None  # day, mean CSAT, ratings
+    csat_by_intent: pd.DataFrame = None  # intent, mean CSAT, ratings
+    predicted_vs_given: pd.DataFrame = None  # predicted risk (low/medium/high), mean CSAT, ratings
 
 
 # the policy's handoff reasons carry numbers and intents ("frustration 0.71"); a chart groups them by kind
@@ -63,4 +67,26 @@ def compute(store: Store, days: int = 30, now: dt.datetime | None = None) -> Ins
     risky = frame[frame["intent"].isin(AT_RISK_INTENTS) & (frame["sentiment"] == "negative")]
     at_risk = (risky.sort_values("frustration", ascending=False).drop_duplicates("conversation")
                [["time", "intent", "sentiment", "frustration", "text"]].head(25))
-    return Insights(volume, sentiment, handoff_reasons, round(rate, 4), top_oos, at_risk)
+    return Insights(volume, sentiment, handoff_reasons, round(rate, 4), top_oos, at_risk, *csat_frames(store, since))
+
+
+RISK_BANDS = ((0.3, "low"), (0.6, "medium"), (1.01, "high"))   # as the console's frustration badges
+
+
+def csat_frames(store: Store, since: dt.datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """CSAT over time and by intent, and the given rating by the satisfaction risk Helpline predicted."""
+    rows = [{"time": c.csat_at, "intent": c.last_intent or OOS, "csat": c.csat,
+             "risk": next(band for cut, band in RISK_BANDS
+                          if ConversationState.from_dict(c.state).satisfaction_risk < cut)}
+            for c in store.ratings_since(since)]
+    frame = pd.DataFrame(rows, columns=["time", "intent", "csat", "risk"])
+
+    def mean_by(column: str, name: str) -> pd.DataFrame:
+        grouped = frame.groupby(column)["csat"].agg(["mean", "size"]).reset_index()
+        return grouped.rename(columns={column: name, "mean": "mean CSAT", "size": "ratings"})
+
+    frame["day"] = pd.to_datetime(frame["time"], utc=True).dt.floor("D") if len(frame) else frame["time"]
+    by_risk = mean_by("risk", "predicted risk")
+    by_risk["order"] = by_risk["predicted risk"].map({band: i for i, (_, band) in enumerate(RISK_BANDS)})
+    return (mean_by("day", "day"), mean_by("intent", "intent").sort_values("ratings", ascending=False).head(25),
+            by_risk.sort_values("order").drop(columns="order"))

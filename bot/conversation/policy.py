@@ -97,7 +97,8 @@ class DialoguePolicy:
     def decide(self, p: Prediction, state: ConversationState) -> tuple[Decision, ConversationState]:
         cfg, cat = self.config, self.catalogue
         new = dataclasses.replace(state, turns=state.turns + 1, clarifying=[],
-                                  frustration=(state.frustration + [p.frustration])[-cfg.trend_turns:])
+                                  frustration=(state.frustration + [p.frustration])[-cfg.trend_turns:],
+                                  peak_frustration=max(state.peak_frustration, p.frustration))
         clicked = self._by_title.get(p.text.strip().casefold())
         intent = clicked or p.intent
 

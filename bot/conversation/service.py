@@ -17,6 +17,7 @@ from bot.conversation.redact import redact
 from bot.conversation.state import OPEN, ConversationState, Status
 from bot.conversation.triage import turn_priority
 from bot.model.batching import MicroBatcher
+from bot.model.mood import context_of, in_context
 from bot.model.prediction import OOS, Prediction
 from bot.store.conversations import Store
 from intents import Catalogue
@@ -44,6 +45,7 @@ class Turn:
     quick_replies: list[str] = field(default_factory=list)
     reply_message_id: int | None = None
     handoff_reason: str | None = None
+    ask_csat: bool = False              # the customer said they are done: ask "How did we do?"
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -153,6 +155,9 @@ class Helpline:
         catalogue, policy = self._dialogue
         prediction: Prediction = classify(text)
         with self.store.turn(conversation_id, channel, source) as conversation:
+            # frustration and sentiment read in the conversation's context, as `python -m bot analyze` reads them
+            prediction, mood_score = in_context(getattr(classifier, "mood", None), prediction,
+                                                context_of(conversation.history()), conversation.now.timestamp())
             state = ConversationState.from_dict(conversation.state)
             decision, state = policy.decide(prediction, state)
             priority, level = turn_priority(prediction, self.intent_priority(catalogue, decision.intent),
@@ -168,7 +173,7 @@ class Helpline:
                 status = Status.BOT.value
             details = {"alternatives": prediction.alternatives, "emotions": prediction.emotions,
                        "detected_emotions": prediction.detected_emotions, "action": decision.action,
-                       "model_intent": prediction.intent}
+                       "model_intent": prediction.intent, "mood_score": round(mood_score, 4)}
             messages = [dict(role="customer", text=text, intent=decision.intent, confidence=prediction.confidence,
                              sentiment=prediction.sentiment, frustration=prediction.frustration, prediction=details,
                              model_version=classifier.version)]
@@ -186,7 +191,8 @@ class Helpline:
                         emotions=emotions, sentiment=prediction.sentiment, frustration=prediction.frustration,
                         handoff=state.handed_off, priority=priority.score, priority_reason=priority.reason,
                         quick_replies=decision.quick_replies, reply_message_id=ids[1] if len(ids) > 1 else None,
-                        handoff_reason=state.handoff_reason)
+                        handoff_reason=state.handoff_reason,
+                        ask_csat=decision.intent in catalogue and catalogue[decision.intent].ends_conversation)
             if key:
                 conversation.receipt(key, message_hash, turn.to_dict())
         return turn

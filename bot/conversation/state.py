@@ -26,6 +26,7 @@ class ConversationState:
     last_intent: str | None = None
     fallbacks_in_row: int = 0
     frustration: list[float] = field(default_factory=list)   # the last `trend_turns` customer messages
+    peak_frustration: float = 0.0                            # the highest in the conversation: its satisfaction risk
     clarifying: list[str] = field(default_factory=list)      # intents offered as quick replies last turn
     handed_off: bool = False
     handoff_reason: str | None = None
@@ -43,6 +44,12 @@ class ConversationState:
     def with_person(self, reason: str | None = None) -> "ConversationState":
         """A person has the conversation: the bot stays out of it (the first reason given is kept)."""
         return dataclasses.replace(self, handed_off=True, handoff_reason=self.handoff_reason or reason)
+
+    @property
+    def satisfaction_risk(self) -> float:
+        """How likely the customer leaves unhappy, read as the highest in-context frustration so far: an upset
+        moment is what a low rating remembers (compared with given CSAT on the Insights tab)."""
+        return self.peak_frustration
 
     def reopened(self) -> "ConversationState":
         """Resolved: the next message starts afresh with the bot."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.model import lexical
+from bot.model.mood import MoodHead
 from bot.model.format import METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata
 from bot.model.prediction import Decoder, Prediction, batched, predict_texts
 
@@ -71,6 +72,7 @@ class Classifier(ModelInfo):
         self.directory = directory
         self.decoder = Decoder.from_metadata(metadata)
         self.lexical = lexical.attach(directory, metadata)
+        self.mood = MoodHead.load(directory)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None,

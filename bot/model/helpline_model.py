@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from bot.model import lexical
+from bot.model.mood import MoodHead
 from bot.model.base_models import resolve_base_model
 from bot.model.card import model_card
 from bot.model.emotions import FRUSTRATION_WEIGHTS, GOEMOTIONS_LABELS, SENTIMENT_GROUPS
@@ -40,6 +41,7 @@ class HelplineModel(ModelInfo):
         self.metadata = metadata
         self.decoder = Decoder.from_metadata(metadata)
         self.lexical = None  # the optional lexical head (bot/lexical.py), blended into the intent probabilities
+        self.mood = None     # the optional mood head (bot/model/mood.py): frustration and sentiment in context
 
     # ----------------------------------------------------------------------------------------- building
     @classmethod
@@ -91,6 +93,7 @@ class HelplineModel(ModelInfo):
             raise ValueError(f"{directory}: {HEADS_FILE} does not match the labels in {METADATA_FILE}.") from exc
         model = cls(network, tokenizer, metadata)
         model.lexical = lexical.attach(directory, metadata)
+        model.mood = MoodHead.load(directory)
         return model
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
@@ -104,6 +107,8 @@ class HelplineModel(ModelInfo):
         save_file(self.network.head_state_dict(), directory / HEADS_FILE)
         if self.lexical is not None:
             self.lexical.save(directory)
+        if self.mood is not None:
+            self.mood.save(directory)
         self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         write_metadata(directory, self.metadata)
         (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")

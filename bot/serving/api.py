@@ -31,6 +31,7 @@ from bot.serving.api_models import (
     MAX_BATCH,
     ChatIn,
     ChatOut,
+    CsatIn,
     ClassifyIn,
     LabelIn,
     LoginIn,
@@ -42,6 +43,7 @@ from bot.serving.login import LoginFailed, checked_login
 from bot.serving.ratelimit import RateLimited, RateLimits, source_of
 from bot.serving.workers import NoWorkers, TurnWorkers, WorkerUnavailable
 from bot.store.conversations import UnknownConversation
+from bot.store.ratings import AlreadyRated
 from bot.store.database import MAX_ID, RETRY_AFTER_SECONDS, StoreUnavailable, is_unavailable
 
 log = logging.getLogger("helpline.api")
@@ -171,9 +173,24 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
         conversation = store.conversation(conversation_id)
         if conversation is None:
             raise HTTPException(404, "no such conversation")
-        return {"status": conversation.status,
+        return {"status": conversation.status, "rated": conversation.csat is not None,
                 "messages": [{"id": m.id, "role": m.role, "text": m.text}
                              for m in store.messages(conversation_id, after_id=after)]}
+
+    @api.post("/chat/{conversation_id}/csat", summary="The customer's rating of the conversation (1-5, once)",
+              responses={404: {"description": "no such conversation"},
+                         409: {"description": "the conversation was already rated"}})
+    def csat(conversation_id: str, body: CsatIn, request: Request) -> dict:
+        limits.hit("chat_address", address(request))
+        if not CONVERSATION_ID.fullmatch(conversation_id):
+            raise HTTPException(404, "no such conversation")
+        try:
+            rated = helpline().store.rate(conversation_id, body.rating, body.comment)
+        except KeyError:
+            raise HTTPException(404, "no such conversation") from None
+        except AlreadyRated as exc:
+            raise HTTPException(409, f"{exc}; thank you, we have your rating") from None
+        return {"conversation_id": conversation_id, "rating": rated.csat}
 
     @api.post("/classify", summary=f"Classify one text or a list (up to {MAX_BATCH}); nothing is stored")
     def classify(body: ClassifyIn, request: Request) -> dict:

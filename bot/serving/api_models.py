@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, model_validator
 
 from bot.conversation.service import CONVERSATION_ID, MAX_MESSAGE_CHARS
+from bot.store.ratings import MAX_COMMENT
 
 MAX_BATCH = 64
 
@@ -29,6 +30,12 @@ class ChatOut(BaseModel):
     handoff: bool = Field(description="true once the conversation is with (or waiting for) a person")
     priority: float
     quick_replies: list[str]
+    ask_csat: bool = Field(description="the customer said they are done: ask for a rating (POST .../csat)")
+
+
+class CsatIn(BaseModel):
+    rating: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    comment: str = Field(default="", max_length=MAX_COMMENT)
 
 
 class ClassifyIn(BaseModel):
@@ -68,4 +75,4 @@ def conversation_json(c, score: float | None = None, reason: str | None = None) 
     return {"id": c.id, "status": c.status, "created": c.created.isoformat(), "updated": c.updated.isoformat(),
             "last_intent": c.last_intent, "priority": c.priority if score is None else score,
             "priority_reason": c.priority_reason if reason is None else reason,
-            "handoff_reason": (c.state or {}).get("handoff_reason")}
+            "handoff_reason": (c.state or {}).get("handoff_reason"), "csat": c.csat, "csat_comment": c.csat_comment}

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation.state import OPEN, TAKEN_OVER, ConversationState, Status
 from bot.store.accounts import AgentAccounts
+from bot.store.ratings import Ratings, epoch
 from bot.store.database import BUSY_SECONDS, MAX_ID, StoreUnavailable, make_engine, migrate
 from bot.store.schema import Conversation, Feedback, Handoff, LabelCorrection, Message, TurnReceipt, utcnow
 
@@ -32,6 +33,11 @@ LOCK_CONVERSATION = (select(CONVERSATIONS.c.state, CONVERSATIONS.c.status, CONVE
 UPDATE_CONVERSATION = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
 INSERT_CONVERSATION, INSERT_MESSAGE, INSERT_HANDOFF = insert(CONVERSATIONS), insert(MESSAGES), insert(HANDOFFS)
 INSERT_RECEIPT = insert(RECEIPTS)
+HISTORY = 40   # the latest messages a turn reads its conversation's context from (bot/model/mood.py)
+READ_HISTORY = (select(MESSAGES.c.role, MESSAGES.c.text, MESSAGES.c.created, MESSAGES.c.intent, MESSAGES.c.frustration,
+                       MESSAGES.c.prediction)
+                .where(MESSAGES.c.conversation_id == bindparam("conversation_id"))
+                .order_by(MESSAGES.c.id.desc()).limit(bindparam("limit")))
 FIND_RECEIPT = select(RECEIPTS.c.message_hash, RECEIPTS.c.response).where(RECEIPTS.c.key == bindparam("key"))
 
 
@@ -74,6 +80,22 @@ class ConversationTurn:
             execute(INSERT_HANDOFF, {"conversation_id": self.id, "reason": handoff_reason, "created": self.now})
         return ids
 
+    def history(self, limit: int = HISTORY) -> list[dict]:
+        """The conversation's latest messages before this turn, oldest first, as transcript turns ({"role",
+        "text", "time"}, customer messages with the "intent" and "mood_score" the model read then)."""
+        if self.new:
+            return []
+        rows = self.connection.execute(READ_HISTORY, {"conversation_id": self.id, "limit": limit}).all()
+        turns = []
+        for role, text, created, intent, frustration, prediction in reversed(rows):
+            turn = {"role": role, "text": text, "time": epoch(created)}
+            if role == "customer":
+                prediction = prediction or {}
+                turn.update(intent=prediction.get("model_intent", intent),
+                            mood_score=prediction.get("mood_score", frustration or 0.0))
+            turns.append(turn)
+        return turns
+
     def receipt(self, key: str, message_hash: str, response: dict) -> None:
         """Keep the turn's reply under its idempotency key (a second insert of the key fails the transaction,
         so of two racing sends only one turn is stored)."""
@@ -82,7 +104,7 @@ class ConversationTurn:
                                                  "created": self.now})
 
 
-class Store(AgentAccounts):
+class Store(AgentAccounts, Ratings):
     """Conversations, messages, handoffs, corrections and feedback (agent accounts: bot/accounts.py)."""
 
     def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True, busy_seconds: float = BUSY_SECONDS):

@@ -53,6 +53,9 @@ class Conversation(Base):
     waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # unanswered customer
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     source: Mapped[str | None] = mapped_column(String(32), index=True)  # hash of the client address (ratelimit.source_of)
+    csat: Mapped[int | None] = mapped_column(Integer)                  # the customer's rating, 1-5 ("How did we do?")
+    csat_comment: Mapped[str | None] = mapped_column(Text)
+    csat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
 
 

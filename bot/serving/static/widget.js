@@ -6,6 +6,8 @@
  * On another site's page the Helpline server must list that site in HELPLINE_WIDGET_ORIGINS (CORS).
  * Each message carries an Idempotency-Key: when the network drops or the server is busy, the widget sends it
  * again with the same key, and the server stores it once.
+ * When the conversation ends (an agent resolves it, or the customer says goodbye) the widget asks "How did we
+ * do?" once: five buttons (one click sends the rating) and an optional comment, POST /api/chat/{id}/csat.
  */
 (function () {
   "use strict";
@@ -42,6 +44,10 @@
     ".hl-note{align-self:center;font-size:12px;color:#555}",
     ".hl-quick{display:flex;flex-wrap:wrap;gap:6px}",
     ".hl-quick button{border:1px solid #1f6feb;background:#fff;color:#1f6feb;border-radius:14px;padding:4px 10px;cursor:pointer}",
+    ".hl-csat{align-self:stretch;border:1px solid #ccd;border-radius:10px;padding:8px;display:flex;flex-direction:column;gap:6px}",
+    ".hl-csat div{display:flex;gap:4px}",
+    ".hl-csat div button{flex:1;border:1px solid #1f6feb;background:#fff;color:#1f6feb;border-radius:8px;padding:6px 0;cursor:pointer;font:600 14px system-ui,sans-serif}",
+    ".hl-csat input{border:1px solid #ccd;border-radius:6px;padding:6px;font:inherit}",
     ".hl-form{display:flex;border-top:1px solid #ddd}",
     ".hl-form input{flex:1;border:0;padding:12px;font:inherit;border-radius:0 0 0 12px}",
     ".hl-form button{border:0;background:#1f6feb;color:#fff;padding:0 16px;border-radius:0 0 12px 0;cursor:pointer}"
@@ -117,6 +123,46 @@
     log.appendChild(box);
   }
 
+  var SCALE = ["very unhappy", "unhappy", "okay", "happy", "very happy"];
+
+  function rated(id) { return sessionStorage.getItem("helpline.rated." + id) === "1"; }
+
+  // "How did we do?": asked once per conversation; a click on 1-5 sends it with the comment typed so far
+  function askCsat() {
+    var id = sessionStorage.getItem(KEY);
+    if (!id || rated(id) || log.querySelector(".hl-csat")) return;
+    var box = el("div", "hl-csat");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Rate this conversation");
+    box.appendChild(el("span", "", "How did we do?"));
+    var comment = el("input");
+    comment.type = "text";
+    comment.maxLength = 1000;
+    comment.placeholder = "Anything to add? (optional)";
+    comment.setAttribute("aria-label", "Comment on this conversation (optional)");
+    var row = el("div");
+    SCALE.forEach(function (words, i) {
+      var b = el("button", "", String(i + 1));
+      b.type = "button";
+      b.title = words;
+      b.setAttribute("aria-label", (i + 1) + " of 5, " + words);
+      b.addEventListener("click", function () {
+        sessionStorage.setItem("helpline.rated." + id, "1");
+        box.remove();
+        fetch(base + "/api/chat/" + encodeURIComponent(id) + "/csat", {
+          method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ rating: i + 1, comment: comment.value })
+        }).then(function (r) { note(r.ok || r.status === 409 ? "Thank you for your rating." : "Sorry, the rating did not go through."); },
+                function () { note("Sorry, the rating did not go through."); });
+      });
+      row.appendChild(b);
+    });
+    box.appendChild(row);
+    box.appendChild(comment);
+    log.appendChild(box);
+    log.scrollTop = log.scrollHeight;
+  }
+
   function poll() {
     var id = sessionStorage.getItem(KEY);
     if (!id) return;
@@ -129,6 +175,7 @@
           lastId = Math.max(lastId, m.id);
           add(m.role, m.text, m.id);
         });
+        if (data.status === "resolved" && !data.rated) askCsat();   // an agent closed the conversation
       })
       .catch(function () { /* offline for a moment: the next poll catches up */ });
   }
@@ -187,6 +234,7 @@
         if (data.reply) add("bot", data.reply, data.reply_message_id);
         quickReplies(data.quick_replies);
         if (data.handoff) note("You are now talking to a person. They will reply here.");
+        if (data.ask_csat) askCsat();
       })
       .catch(function () { note("Sorry, the chat is not reachable right now. Please try again."); })
       .then(function () { send.disabled = false; input.focus(); });

@@ -38,12 +38,19 @@ def _check_conversation(conv: object, where: str) -> dict:
 
 def read_transcripts(path: str | Path) -> list[dict]:
     """All conversations in a JSONL or CSV transcript file, validated."""
+    return list(iter_transcripts(path))
+
+
+def iter_transcripts(path: str | Path):
+    """The conversations of a JSONL or CSV transcript file one at a time, validated (JSONL is read a line at a
+    time, so a large file takes constant memory; a CSV is grouped by conversation_id first)."""
     path = Path(path)
     if not path.is_file():
         raise TranscriptError(f"{path}: no such transcript file.")
     if path.suffix.lower() == ".csv":
-        return _read_csv(path)
-    conversations = []
+        yield from _read_csv(path)
+        return
+    found = False
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, 1):
             if not line.strip():
@@ -52,14 +59,15 @@ def read_transcripts(path: str | Path) -> list[dict]:
                 conv = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TranscriptError(f"{path}:{line_no}: not valid JSON ({exc.msg}).") from None
-            conversations.append(_check_conversation(conv, f"{path}:{line_no}"))
-    if not conversations:
+            found = True
+            yield _check_conversation(conv, f"{path}:{line_no}")
+    if not found:
         raise TranscriptError(f"{path}: no conversations found.")
-    return conversations
 
 
 def _read_csv(path: Path) -> list[dict]:
     conversations: dict[str, dict] = {}
+    first_line: dict[str, int] = {}
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"conversation_id", "role", "text"} - set(reader.fieldnames or [])
@@ -71,10 +79,11 @@ def _read_csv(path: Path) -> list[dict]:
                 msg["intent"] = row["intent"]
             if row.get("emotions"):
                 msg["emotions"] = [e.strip() for e in row["emotions"].split(",") if e.strip()]
+            first_line.setdefault(row["conversation_id"], reader.line_num)
             conv = conversations.setdefault(row["conversation_id"], {"id": row["conversation_id"], "messages": []})
             conv["messages"].append(msg)
     for cid, conv in conversations.items():
-        _check_conversation(conv, f"{path}: conversation {cid}")
+        _check_conversation(conv, f"{path}:{first_line[cid]} (conversation {cid})")
     if not conversations:
         raise TranscriptError(f"{path}: no conversations found.")
     return list(conversations.values())

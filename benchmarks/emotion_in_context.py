@@ -1,0 +1,186 @@
+"""Frustration read in context against frustration read from the message alone, VADER and frozen MiniLM +
+GoEmotions logistic regression, in one run.
+
+    python benchmarks/emotion_in_context.py --model DIR [--labelled FILE ...] [--star FILE] [--star-conversations N]
+
+Sets (each scored by ROC AUC with a 95% bootstrap interval, upset = the positive class):
+  support_moods dev   the dev split of finetune/support_moods/ (every fifth conversation; never fitted on):
+                      per customer message, upset = labelled anger/annoyance/disappointment/disapproval/disgust;
+                      also the F1 of sentiment == "negative" on upset messages
+  STAR                conversations from HELPLINE_DATA/transcripts/star.jsonl (never trained on): per
+                      conversation, the agent's own report `agent_reported_customer_annoyed`; a conversation's
+                      score is its highest customer-message score
+  --csat-from-star    what CSAT labels add: the mood head refitted with half of the STAR sample as rated
+                      conversations (annoyed = a rating of 1, not annoyed = 5), scored on the other half against
+                      the head without them
+  --labelled FILE     any transcript file whose customer messages carry "emotions" (upset as above) or
+                      "satisfaction" (1-5; 1-2 = dissatisfied): the held-back sets are scored this way
+Writes benchmarks/results/emotion_in_context.json and the table in benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+from sklearn.metrics import f1_score, roc_auc_score
+
+from benchmarks.report import command_line, machine, markdown_table, publish
+
+METHODS = {"in_context": "Helpline, in context", "message_mood": "Helpline, message alone (mood head)",
+           "emotion_only": "Helpline, emotion head alone (noisy-OR)", "vader": "VADER",
+           "frozen_lr": "frozen MiniLM + GoEmotions LR"}
+
+
+def bootstrap_auc(y: np.ndarray, scores: np.ndarray, rounds: int = 1000, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(rounds):
+        idx = rng.integers(0, len(y), len(y))
+        if 0 < y[idx].sum() < len(idx):
+            values.append(roc_auc_score(y[idx], scores[idx]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return {"auc": round(float(roc_auc_score(y, scores)), 4), "ci95": [round(float(low), 4), round(float(high), 4)]}
+
+
+def message_label(message: dict) -> int | None:
+    from finetune.mood_fit import is_upset
+
+    if "emotions" in message:
+        return int(is_upset(message["emotions"]))
+    if isinstance(message.get("satisfaction"), (int, float)):
+        return int(message["satisfaction"] <= 2)
+    return None
+
+
+class Scorers:
+    """Every method's per-message score for customer messages of conversations (one encoder pass each)."""
+
+    def __init__(self, model_dir: str, emotion_data: str):
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        from bot.model.classifier import Classifier
+        from finetune.data import load_emotion_data
+        from finetune.mood_fit import is_upset
+
+        self.classifier = Classifier.load(model_dir)
+        self.vader = SentimentIntensityAnalyzer()
+        from benchmarks.baselines import FrozenEncoder
+        from sklearn.linear_model import LogisticRegression
+
+        self.frozen = FrozenEncoder()
+        emotions = load_emotion_data(emotion_data)
+        texts = list(emotions.train["text"])
+        upset = [int(is_upset(emotions.labels[i] for i in ids)) for ids in emotions.train["labels"]]
+        self.frozen_lr = LogisticRegression(C=1.0, max_iter=2000).fit(self.frozen.embed(texts), upset)
+
+    def score(self, conversations: list[list[dict]]) -> list[list[dict]]:
+        """Per conversation, per customer message: {index, label source fields, method scores, sentiment}."""
+        from bot.model.mood import read_conversations
+
+        texts = [t["text"] for turns in conversations for t in turns if t["role"] == "customer" and t["text"].strip()]
+        predictions = self.classifier.predict(texts) if texts else []
+        cached = iter(predictions)
+        read = read_conversations(lambda batch, batch_size: [next(cached) for _ in batch], self.classifier.mood,
+                                  conversations)
+        frozen = self.frozen_lr.predict_proba(self.frozen.embed(texts))[:, 1] if texts else []
+        alone = iter(zip(predictions, frozen))
+        out = []
+        for turns, messages in zip(conversations, read):
+            rows = []
+            for index, prediction, message_score in messages:
+                original, frozen_p = next(alone)
+                rows.append({"index": index, "turn": turns[index], "in_context": prediction.frustration,
+                             "message_mood": message_score, "emotion_only": original.frustration,
+                             "vader": -self.vader.polarity_scores(prediction.text)["compound"],
+                             "frozen_lr": float(frozen_p), "negative": prediction.sentiment == "negative",
+                             "vader_negative": self.vader.polarity_scores(prediction.text)["compound"] <= -0.05})
+            out.append(rows)
+        return out
+
+
+def per_message(scorers: Scorers, conversations: list[dict]) -> dict:
+    rows = [r for conv in scorers.score([c["messages"] for c in conversations]) for r in conv
+            if message_label(r["turn"]) is not None]
+    y = np.array([message_label(r["turn"]) for r in rows])
+    result = {"unit": "customer message", "n": len(rows), "positives": int(y.sum())}
+    for method in METHODS:
+        result[method] = bootstrap_auc(y, np.array([r[method] for r in rows]))
+    result["negative_sentiment_f1"] = round(float(f1_score(y, [r["negative"] for r in rows])), 4)
+    result["vader_negative_f1"] = round(float(f1_score(y, [r["vader_negative"] for r in rows])), 4)
+    return result
+
+
+def per_conversation(scorers: Scorers, conversations: list[dict]) -> dict:
+    scored = scorers.score([c["messages"] for c in conversations])
+    keep = [(c, rows) for c, rows in zip(conversations, scored) if rows]
+    y = np.array([int(bool(c["meta"]["agent_reported_customer_annoyed"])) for c, _ in keep])
+    result = {"unit": "conversation (its highest message score)", "n": len(keep), "positives": int(y.sum())}
+    for method in METHODS:
+        result[method] = bootstrap_auc(y, np.array([max(r[method] for r in rows) for _, rows in keep]))
+    return result
+
+
+def csat_effect(scorers: Scorers, star: list[dict], emotion_data: str, n: int) -> dict:
+    """STAR's conversation-level report standing in for CSAT: half the sample rated, the other half scored."""
+    from finetune.data import load_emotion_data
+    from finetune.mood_fit import mood_for
+
+    shuffled = random.Random(1).sample(star, min(2 * n, len(star)))
+    rated, scored = shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2:]
+    before = per_conversation(scorers, scored)
+    original = scorers.classifier.mood
+    scorers.classifier.mood, _ = mood_for(scorers.classifier, load_emotion_data(emotion_data), rated=[
+        (c, 1 if c["meta"]["agent_reported_customer_annoyed"] else 5) for c in rated])
+    after = per_conversation(scorers, scored)
+    scorers.classifier.mood = original
+    return {"star_without_csat": before, "star_with_csat": after}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from bot.transcripts import read_transcripts
+    from finetune.mood_fit import SUPPORT_MOODS, moods_split
+
+    data = Path(os.environ.get("HELPLINE_DATA", "../shared/datasets"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="model directory")
+    parser.add_argument("--emotion-data", default=str(data / "goemotions" / "original"),
+                        help="GoEmotions folder the frozen-encoder baseline is trained on (its train split)")
+    parser.add_argument("--star", default=str(data / "transcripts" / "star.jsonl"), help="STAR transcripts")
+    parser.add_argument("--star-conversations", type=int, default=1500,
+                        help="STAR conversations scored (a seeded sample of those with the annoyed report)")
+    parser.add_argument("--labelled", nargs="*", default=[], help="transcript files with per-message labels")
+    parser.add_argument("--csat-from-star", action="store_true",
+                        help="measure retraining the mood head on conversation-level ratings (STAR's annoyed report)")
+    args = parser.parse_args(argv)
+
+    scorers = Scorers(args.model, args.emotion_data)
+    sets = {"support_moods_dev": per_message(scorers, moods_split(read_transcripts(SUPPORT_MOODS), dev=True))}
+    star = [c for c in read_transcripts(args.star) if (c.get("meta") or {}).get("agent_reported_customer_annoyed")
+            is not None]
+    sample = random.Random(0).sample(star, min(args.star_conversations, len(star)))
+    sets["star_annoyed"] = per_conversation(scorers, sample)
+    if args.csat_from_star:
+        sets.update(csat_effect(scorers, star, args.emotion_data, args.star_conversations))
+    for path in args.labelled:
+        sets[Path(path).stem] = per_message(scorers, read_transcripts(path))
+    record = {"command": command_line("emotion_in_context.py", argv), "machine": machine(),
+              "date": dt.date.today().isoformat(), "model": args.model, "sets": sets}
+    rows = [[name, s["unit"], f"{s['n']} ({s['positives']} upset)",
+             *(f"{s[m]['auc']:.3f} ({s[m]['ci95'][0]:.3f}-{s[m]['ci95'][1]:.3f})" for m in METHODS),
+             f"{s['negative_sentiment_f1']:.3f} / {s['vader_negative_f1']:.3f}" if "negative_sentiment_f1" in s
+             else "-"] for name, s in sets.items()]
+    lines = [f"{record['date']}; {record['machine']}; `{record['command']}`", "",
+             *markdown_table(["set", "unit", "n", *(f"{v}: AUC (95% CI)" for v in METHODS.values()),
+                              "negative-sentiment F1: Helpline / VADER"], rows)]
+    publish("emotion_in_context", "Frustration in context", record, lines)
+    return record
+
+
+if __name__ == "__main__":
+    main()
