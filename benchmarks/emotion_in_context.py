@@ -1,18 +1,18 @@
 """Frustration read in context against frustration read from the message alone, VADER and frozen MiniLM +
 GoEmotions logistic regression, in one run.
 
-    python benchmarks/emotion_in_context.py --model DIR [--labelled FILE ...] [--star FILE] [--star-conversations N]
+    python benchmarks/emotion_in_context.py --model DIR [--labelled FILE ...] [--star FILE] [--ablate-star]
 
 Sets (each scored by ROC AUC with a 95% bootstrap interval, upset = the positive class):
   support_moods dev   the dev split of finetune/support_moods/ (every fifth conversation; never fitted on):
                       per customer message, upset = labelled anger/annoyance/disappointment/disapproval/disgust;
                       also the F1 of sentiment == "negative" on upset messages
-  STAR                conversations from HELPLINE_DATA/transcripts/star.jsonl (never trained on): per
-                      conversation, the agent's own report `agent_reported_customer_annoyed`; a conversation's
-                      score is its highest customer-message score
-  --csat-from-star    what CSAT labels add: the mood head refitted with half of the STAR sample as rated
-                      conversations (annoyed = a rating of 1, not annoyed = 5), scored on the other half against
-                      the head without them
+  STAR                the held-out fifth of HELPLINE_DATA/transcripts/star.jsonl (the mood head learns from
+                      the other four fifths' reports, finetune/mood_fit.py: star_rated): per conversation, the
+                      agent's own report `agent_reported_customer_annoyed`; a conversation's score is its highest
+                      customer-message score
+  --ablate-star       what the STAR reports (conversation-level labels, as CSAT ratings are) add: the same
+                      held-out fifth scored by the mood head refitted without them
   --labelled FILE     any transcript file whose customer messages carry "emotions" (upset as above) or
                       "satisfaction" (1-5; 1-2 = dissatisfied): the held-back sets are scored this way
 Writes benchmarks/results/emotion_in_context.json and the table in benchmarks/RESULTS.md.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import random
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,8 +69,9 @@ class Scorers:
 
         self.classifier = Classifier.load(model_dir)
         self.vader = SentimentIntensityAnalyzer()
-        from benchmarks.baselines import FrozenEncoder
         from sklearn.linear_model import LogisticRegression
+
+        from benchmarks.baselines import FrozenEncoder
 
         self.frozen = FrozenEncoder()
         emotions = load_emotion_data(emotion_data)
@@ -126,20 +126,17 @@ def per_conversation(scorers: Scorers, conversations: list[dict]) -> dict:
     return result
 
 
-def csat_effect(scorers: Scorers, star: list[dict], emotion_data: str, n: int) -> dict:
-    """STAR's conversation-level report standing in for CSAT: half the sample rated, the other half scored."""
+def without_star(scorers: Scorers, star: list[dict], emotion_data: str) -> dict:
+    """The STAR set scored by a mood head fitted without STAR's reports (everything else as the model's)."""
     from finetune.data import load_emotion_data
     from finetune.mood_fit import mood_for
 
-    shuffled = random.Random(1).sample(star, min(2 * n, len(star)))
-    rated, scored = shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2:]
-    before = per_conversation(scorers, scored)
     original = scorers.classifier.mood
-    scorers.classifier.mood, _ = mood_for(scorers.classifier, load_emotion_data(emotion_data), rated=[
-        (c, 1 if c["meta"]["agent_reported_customer_annoyed"] else 5) for c in rated])
-    after = per_conversation(scorers, scored)
-    scorers.classifier.mood = original
-    return {"star_without_csat": before, "star_with_csat": after}
+    scorers.classifier.mood, _ = mood_for(scorers.classifier, load_emotion_data(emotion_data))
+    try:
+        return per_conversation(scorers, star)
+    finally:
+        scorers.classifier.mood = original
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -152,21 +149,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--emotion-data", default=str(data / "goemotions" / "original"),
                         help="GoEmotions folder the frozen-encoder baseline is trained on (its train split)")
     parser.add_argument("--star", default=str(data / "transcripts" / "star.jsonl"), help="STAR transcripts")
-    parser.add_argument("--star-conversations", type=int, default=1500,
-                        help="STAR conversations scored (a seeded sample of those with the annoyed report)")
     parser.add_argument("--labelled", nargs="*", default=[], help="transcript files with per-message labels")
-    parser.add_argument("--csat-from-star", action="store_true",
-                        help="measure retraining the mood head on conversation-level ratings (STAR's annoyed report)")
+    parser.add_argument("--ablate-star", action="store_true",
+                        help="also score STAR with the mood head refitted without STAR's reports")
     args = parser.parse_args(argv)
 
     scorers = Scorers(args.model, args.emotion_data)
     sets = {"support_moods_dev": per_message(scorers, moods_split(read_transcripts(SUPPORT_MOODS), dev=True))}
-    star = [c for c in read_transcripts(args.star) if (c.get("meta") or {}).get("agent_reported_customer_annoyed")
-            is not None]
-    sample = random.Random(0).sample(star, min(args.star_conversations, len(star)))
-    sets["star_annoyed"] = per_conversation(scorers, sample)
-    if args.csat_from_star:
-        sets.update(csat_effect(scorers, star, args.emotion_data, args.star_conversations))
+    star = moods_split([c for c in read_transcripts(args.star)
+                        if (c.get("meta") or {}).get("agent_reported_customer_annoyed") is not None], dev=True)
+    sets["star_annoyed"] = per_conversation(scorers, star)
+    if args.ablate_star:
+        sets["star_annoyed_head_without_star"] = without_star(scorers, star, args.emotion_data)
     for path in args.labelled:
         sets[Path(path).stem] = per_message(scorers, read_transcripts(path))
     record = {"command": command_line("emotion_in_context.py", argv), "machine": machine(),

@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     from benchmarks.baselines import FrozenEncoder, frozen_lr_intents, tfidf_svc_intents
     from bot import Classifier, HelplineModel
+    from bot.transcripts import read_transcripts
     from finetune.evaluate import evaluate
     from finetune.retrain import main as retrain
-    from bot.transcripts import read_transcripts
 
     rows = openings(read_transcripts(Path(args.data) / "transcripts" / "star.jsonl"))
     if args.test:

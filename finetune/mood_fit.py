@@ -3,6 +3,7 @@ support conversations written for it (finetune/support_moods/, whose dev split i
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,8 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
 
 from bot.model.lexical import ANALYZERS, LexicalHead
-from bot.model.mood import (CONTEXT_FEATURES, UPSET, MoodContext, MoodHead, context_features, message_features,
-                            read_conversations)
+from bot.model.mood import (
+    CONTEXT_FEATURES,
+    UPSET,
+    MoodContext,
+    MoodHead,
+    context_features,
+    message_features,
+    read_conversations,
+)
 from bot.transcripts import read_transcripts
 
 from .lexical_fit import vectorizers
@@ -22,6 +30,25 @@ from .lexical_fit import vectorizers
 SUPPORT_MOODS = Path(__file__).parent / "support_moods" / "conversations.jsonl"
 FOLDS = 5
 GOEMOTIONS_ROWS = 6000   # GoEmotions rows the two regressions see beside the support conversations
+
+
+STAR_CALM_PER_ANNOYED = 4  # conversations without the annoyed report taken per one with it
+
+
+def star_rated(path: Path, seed: int = 42) -> list[tuple[dict, int]]:
+    """STAR conversations as rated ones (bot.transcripts format): the agent's own report that the customer was
+    annoyed stands for a rating of 1, its absence for 5. The held-out fifth (`moods_split(dev=True)` of the
+    labelled ones) is left for benchmarks/emotion_in_context.py; of the rest, every annoyed conversation and
+    STAR_CALM_PER_ANNOYED times as many others, so that calm task talk does not swamp the support set."""
+    if not Path(path).is_file():
+        return []
+    labelled = [c for c in read_transcripts(path)
+                if (c.get("meta") or {}).get("agent_reported_customer_annoyed") is not None]
+    train = moods_split(labelled, dev=False)
+    annoyed = [c for c in train if c["meta"]["agent_reported_customer_annoyed"]]
+    calm = [c for c in train if not c["meta"]["agent_reported_customer_annoyed"]]
+    calm = random.Random(seed).sample(calm, min(len(calm), STAR_CALM_PER_ANNOYED * len(annoyed)))
+    return [(c, 1) for c in annoyed] + [(c, 5) for c in calm]
 
 
 def moods_split(conversations: list[dict], dev: bool) -> list[dict]:
@@ -33,10 +60,11 @@ def is_upset(labels) -> bool:
     return bool(set(labels) & set(UPSET))
 
 
-def customer_rows(conversations: list[dict]) -> list[tuple[int, str, bool]]:
-    """(conversation number, text, upset) for every labelled customer message."""
-    return [(n, m["text"], is_upset(m["emotions"])) for n, c in enumerate(conversations) for m in c["messages"]
-            if m["role"] == "customer" and m["text"].strip() and "emotions" in m]
+def customer_rows(conversations: list[dict]) -> list[tuple[int, str, bool, bool]]:
+    """(conversation number, text, upset, weak) for every labelled customer message; weak: a label inferred
+    from a conversation-level rating (csat_labelled), not read from the message."""
+    return [(n, m["text"], is_upset(m["emotions"]), bool(c.get("weak"))) for n, c in enumerate(conversations)
+            for m in c["messages"] if m["role"] == "customer" and m["text"].strip() and "emotions" in m]
 
 
 def fit_lexical_upset(texts: list[str], upset: list[bool], weights: np.ndarray, C: float = 2.0) -> LexicalHead:
@@ -57,9 +85,18 @@ def _logistic(features: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.nd
     return np.append(clf.coef_[0], clf.intercept_[0])
 
 
-def _domain_weights(n_general: int, n_support: int) -> np.ndarray:
-    # the few support messages weigh as much in all as the many GoEmotions ones
-    return np.concatenate([np.ones(n_general), np.full(n_support, n_general / max(n_support, 1))])
+WEAK_SHARE = 1 / 3   # of the support rows' weight, what the weakly labelled ones (rated conversations) get at most
+
+
+def _domain_weights(n_general: int, weak: list[bool]) -> np.ndarray:
+    """Row weights: the support messages weigh as much in all as the many GoEmotions ones, and of that the
+    weakly labelled ones (thousands, from ratings) at most WEAK_SHARE, so they cannot drown the read ones."""
+    n_weak = sum(weak)
+    n_read = len(weak) - n_weak
+    weak_total = n_general * (WEAK_SHARE if n_read else 1.0) if n_weak else 0.0
+    read_total = n_general - weak_total
+    support = [weak_total / n_weak if w else read_total / max(n_read, 1) for w in weak]
+    return np.concatenate([np.ones(n_general), np.asarray(support, dtype=float)])
 
 
 def fit_mood(model, lexical_texts: list[str], lexical_upset: list[bool], general_texts: list[str],
@@ -75,27 +112,27 @@ def fit_mood(model, lexical_texts: list[str], lexical_upset: list[bool], general
     def lexical_on(support_rows):
         texts = list(lexical_texts) + [rows[i][1] for i in support_rows]
         upset = list(lexical_upset) + [rows[i][2] for i in support_rows]
-        return fit_lexical_upset(texts, upset, np.maximum(_domain_weights(len(lexical_texts), len(support_rows))
-                                                          / 4, 1.0))   # in the lexical model, a quarter as much
+        weights = _domain_weights(len(lexical_texts), [rows[i][3] for i in support_rows])
+        return fit_lexical_upset(texts, upset, np.maximum(weights / 4, 1.0))   # in the lexical model, a quarter
 
     lexical = lexical_on(range(len(rows)))
     general_lexical = lexical.probabilities(list(general_texts))[:, 1] if general_texts else np.zeros(0)
     held_out = np.zeros(len(rows))
     folds = rng.integers(0, FOLDS, size=len(support))
     for fold in range(FOLDS):
-        outside = [i for i, (n, _, _) in enumerate(rows) if folds[n] == fold]
+        outside = [i for i, (n, *_) in enumerate(rows) if folds[n] == fold]
         if outside:
-            fold_head = lexical_on([i for i, (n, _, _) in enumerate(rows) if folds[n] != fold])
+            fold_head = lexical_on([i for i, (n, *_) in enumerate(rows) if folds[n] != fold])
             held_out[outside] = fold_head.probabilities([rows[i][1] for i in outside])[:, 1]
-    upset = list(general_upset) + [u for _, _, u in rows]
+    upset = list(general_upset) + [u for _, _, u, _ in rows]
 
     groups = model.metadata.get("sentiment_groups") or {}
     general_predictions = model.predict(list(general_texts)) if general_texts else []
-    support_predictions = model.predict([t for _, t, _ in rows]) if rows else []
+    support_predictions = model.predict([t for _, t, *_ in rows]) if rows else []
     msg = np.array([message_features(p, float(u), groups) for p, u in zip(general_predictions, general_lexical)]
                    + [message_features(p, float(u), groups) for p, u in zip(support_predictions, held_out)])
     y = np.asarray(upset, dtype=int)
-    w = _domain_weights(len(general_texts), len(rows))
+    w = _domain_weights(len(general_texts), [weak for *_, weak in rows])
     message_weights = _logistic(msg, y, w)
     head = MoodHead(lexical, message_weights, np.zeros(len(CONTEXT_FEATURES) + 1), 0.5, groups)
 
@@ -125,7 +162,9 @@ def fit_mood(model, lexical_texts: list[str], lexical_upset: list[bool], general
     ctx = np.array(ctx)
     head.context_weights = _logistic(ctx, y, w)
     frustration = np.array([head._apply(head.context_weights, list(f)) for f in ctx])
-    head.negative_cut = best_cut(frustration, y, w)
+    read = np.array([False] * len(general_texts) + [not weak for *_, weak in rows])
+    read[: len(general_texts)] = True   # the cut is chosen on labels read from the messages, not inferred
+    head.negative_cut = best_cut(frustration[read], y[read], w[read])
     report = {"support_messages": len(rows), "general_messages": len(general_texts),
               "fit_auc": round(float(roc_auc_score(y, frustration, sample_weight=w)), 4),
               "negative_cut": head.negative_cut, "seconds": round(time.time() - started, 1)}
@@ -154,16 +193,22 @@ def csat_labelled(predict, head: MoodHead, rated: list[tuple[dict, int]]) -> lis
         for index, turn in enumerate(turns):
             if turn["role"] == "customer" and turn["text"].strip() and (csat >= 4 or index == peak):
                 turn["emotions"] = ["neutral"] if csat >= 4 else ["annoyance"]
-        out.append({"id": conversation.get("id"), "messages": turns})
+        out.append({"id": conversation.get("id"), "messages": turns, "weak": True})
     return out
 
 
 def fit_mood_head(model, emotions, support_file: Path = SUPPORT_MOODS, seed: int = 42,
-                  rated: list[tuple[dict, int]] | None = None) -> str:
-    """Fit the mood head (`mood_for`) and attach it to ``model``; returns what it did, for the training log."""
-    head, report = mood_for(model, emotions, support_file, seed, rated)
+                  rated: list[tuple[dict, int]] | None = None, star: Path | None = None) -> str:
+    """Fit the mood head (`mood_for`) and attach it to ``model``; returns what it did, for the training log.
+    ``star``: STAR transcripts whose annoyed reports join ``rated`` (default: under HELPLINE_DATA, when there)."""
+    from .environment import data_dir
+
+    star = Path(data_dir()) / "transcripts" / "star.jsonl" if star is None else star
+    from_star = star_rated(star, seed)
+    head, report = mood_for(model, emotions, support_file, seed, list(rated or []) + from_star)
     if head is None:
         return report
+    report["star_conversations"] = len(from_star)
     model.mood = head
     model.update_metadata(mood={"dir": "mood", **report})
     return "mood head: " + json.dumps(report)
@@ -190,7 +235,7 @@ def mood_for(model, emotions, support_file: Path = SUPPORT_MOODS, seed: int = 42
     if rated:
         weak = csat_labelled(model.predict, head, rated)
         head, report = fit_mood(model, *data, support + weak, seed)
-        report["csat_conversations"] = len(weak)
+        report["rated_conversations"] = len(weak)
         head.info = report
     return head, report
 
@@ -202,6 +247,9 @@ class MoodArguments:
     support_moods: str = field(default=str(SUPPORT_MOODS), metadata={
         "help": "Labelled support conversations (transcript JSONL, customer messages with 'emotions'); its "
                 "every fifth conversation is left out for benchmarks."})
+    star: str | None = field(default=None, metadata={
+        "help": "STAR transcripts whose agents' annoyed reports are weak labels (default: HELPLINE_DATA's "
+                "transcripts/star.jsonl when present; an empty string leaves STAR out)."})
     seed: int = field(default=42, metadata={"help": "Random seed (GoEmotions sample, lexical folds)."})
 
 
@@ -218,7 +266,9 @@ def main(argv: list[str] | None = None) -> None:
     (args,) = HfArgumentParser(MoodArguments, prog="python -m finetune mood",
                                description=main.__doc__).parse_args_into_dataclasses(args=argv)
     model = HelplineModel.from_pretrained(args.model)
-    message = fit_mood_head(model, load_emotion_data(args.emotion_data), Path(args.support_moods), args.seed)
+    star = None if args.star is None else Path(args.star)   # Path("") is no file: STAR left out
+    message = fit_mood_head(model, load_emotion_data(args.emotion_data), Path(args.support_moods), args.seed,
+                            star=star)
     if model.mood is None:
         raise ValueError(message)
     model.mood.save(Path(args.model))

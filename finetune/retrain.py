@@ -25,9 +25,9 @@ from transformers import HfArgumentParser
 from bot.conversation.redact import PLACEHOLDERS, redact
 from bot.model.format import METADATA_FILE, write_metadata
 from bot.model.prediction import OOS
+from bot.transcripts import opening_message, read_transcripts
 
 from .arguments import TrainArguments
-from bot.transcripts import opening_message, read_transcripts
 
 # Continuing from a trained model, GoEmotions is replayed (not relearnt): fewer examples per epoch keep the
 # emotion head where it was (measured in benchmarks/RESULTS.md) at a fraction of the time.

@@ -29,8 +29,8 @@ from .data import (
     validation_share,
 )
 from .lexical_fit import fit_lexical_head
-from .mood_fit import fit_mood_head
 from .loop import fit, log
+from .mood_fit import fit_mood_head
 
 
 def load_intents(args: TrainArguments, extra: list[IntentData] = ()):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import gradio as gr
 
 from bot.conversation.service import Turn
-from bot.serving.ratelimit import RateLimited, source_of
 from bot.conversation.state import Status
+from bot.serving.ratelimit import RateLimited, source_of
 from bot.store.database import StoreUnavailable, is_unavailable
 from bot.store.ratings import AlreadyRated
 

@@ -28,7 +28,8 @@ def build(ctx):
         table = console.queue_table(ctx.helpline())
         label = (f"Queue: {len(table)} conversation{'s' if len(table) != 1 else ''} (most urgent first; click a row "
                  "to open it)" if len(table) else "Queue: nobody is waiting for a person right now")
-        return gr.Dataframe(value=table.style.map(console.badge_colour, subset=["sentiment", "frustration"]),
+        badges = ["sentiment", "frustration", "satisfaction risk"]
+        return gr.Dataframe(value=table.style.map(console.badge_colour, subset=badges),
                             label=label)
 
     def intent_choices() -> list[str]:

@@ -156,8 +156,9 @@ class Helpline:
         prediction: Prediction = classify(text)
         with self.store.turn(conversation_id, channel, source) as conversation:
             # frustration and sentiment read in the conversation's context, as `python -m bot analyze` reads them
-            prediction, mood_score = in_context(getattr(classifier, "mood", None), prediction,
-                                                context_of(conversation.history()), conversation.now.timestamp())
+            mood = getattr(classifier, "mood", None)
+            history = context_of(conversation.history()) if mood is not None else None   # a read saved
+            prediction, mood_score = in_context(mood, prediction, history, conversation.now.timestamp())
             state = ConversationState.from_dict(conversation.state)
             decision, state = policy.decide(prediction, state)
             priority, level = turn_priority(prediction, self.intent_priority(catalogue, decision.intent),

@@ -169,7 +169,7 @@ class MoodHead:
                    float(meta["negative_cut"]), meta["sentiment_groups"], meta.get("info", {}))
 
 
-def in_context(head: MoodHead | None, prediction: Prediction, context: MoodContext,
+def in_context(head: MoodHead | None, prediction: Prediction, context: MoodContext | None,
                time: float | None = None) -> tuple[Prediction, float]:
     """The prediction with frustration and sentiment read in context, and its message-level score (what the
     context of later messages remembers of it). Without a mood head, the emotion-only reading stands."""

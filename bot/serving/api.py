@@ -31,8 +31,8 @@ from bot.serving.api_models import (
     MAX_BATCH,
     ChatIn,
     ChatOut,
-    CsatIn,
     ClassifyIn,
+    CsatIn,
     LabelIn,
     LoginIn,
     TextIn,
@@ -43,8 +43,8 @@ from bot.serving.login import LoginFailed, checked_login
 from bot.serving.ratelimit import RateLimited, RateLimits, source_of
 from bot.serving.workers import NoWorkers, TurnWorkers, WorkerUnavailable
 from bot.store.conversations import UnknownConversation
-from bot.store.ratings import AlreadyRated
 from bot.store.database import MAX_ID, RETRY_AFTER_SECONDS, StoreUnavailable, is_unavailable
+from bot.store.ratings import AlreadyRated
 
 log = logging.getLogger("helpline.api")
 STATIC = Path(__file__).resolve().parent / "static"
