@@ -34,8 +34,11 @@ UPDATE_CONVERSATION = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindpara
 INSERT_CONVERSATION, INSERT_MESSAGE, INSERT_HANDOFF = insert(CONVERSATIONS), insert(MESSAGES), insert(HANDOFFS)
 INSERT_RECEIPT = insert(RECEIPTS)
 HISTORY = 40   # the latest messages a turn reads its conversation's context from (bot/model/mood.py)
+# the two fields of the prediction JSON are extracted by the database: decoding whole predictions (every emotion,
+# the alternatives) in Python for each earlier message was a measurable part of a turn's time
 READ_HISTORY = (select(MESSAGES.c.role, MESSAGES.c.text, MESSAGES.c.created, MESSAGES.c.intent, MESSAGES.c.frustration,
-                       MESSAGES.c.prediction)
+                       MESSAGES.c.prediction["model_intent"].as_string(),
+                       MESSAGES.c.prediction["mood_score"].as_float())
                 .where(MESSAGES.c.conversation_id == bindparam("conversation_id"))
                 .order_by(MESSAGES.c.id.desc()).limit(bindparam("limit")))
 FIND_RECEIPT = select(RECEIPTS.c.message_hash, RECEIPTS.c.response).where(RECEIPTS.c.key == bindparam("key"))
@@ -87,12 +90,11 @@ class ConversationTurn:
             return []
         rows = self.connection.execute(READ_HISTORY, {"conversation_id": self.id, "limit": limit}).all()
         turns = []
-        for role, text, created, intent, frustration, prediction in reversed(rows):
+        for role, text, created, intent, frustration, model_intent, mood_score in reversed(rows):
             turn = {"role": role, "text": text, "time": epoch(created)}
             if role == "customer":
-                prediction = prediction or {}
-                turn.update(intent=prediction.get("model_intent", intent),
-                            mood_score=prediction.get("mood_score", frustration or 0.0))
+                turn.update(intent=model_intent or intent,
+                            mood_score=mood_score if mood_score is not None else frustration or 0.0)
             turns.append(turn)
         return turns
 
