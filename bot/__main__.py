@@ -1,6 +1,6 @@
 """python -m bot COMMAND: the runtime from a terminal, no UI.
 
-  analyze    --transcripts FILE... --output OUT.jsonl [--model DIR]
+  analyze    --transcripts FILE... --output OUT.jsonl [--model DIR] [--report DIR] [--resume]
                                               every customer message in its conversation's context, one JSON
                                               line each (intent, emotions, sentiment, frustration)
   chat       [--model DIR]                    a conversation: reply, intent, emotion and handoff per turn
@@ -62,6 +62,8 @@ def classify(args) -> int:
 
 
 def analyze_command(args) -> int:
+    from pathlib import Path
+
     from bot.analyze import analyze
     from bot.model.classifier import Classifier
 
@@ -69,15 +71,28 @@ def analyze_command(args) -> int:
     if classifier.mood is None:
         print(f"note: {args.model} has no mood head; frustration is read from each message alone (fit one with "
               "`python -m finetune mood --model DIR --emotion-data ...`)", file=sys.stderr)
-    output = args.output + ".part"   # renamed when complete: a half-written file never looks finished
+    partial = Path(args.output + ".part")   # renamed when complete: a half-written file never looks finished
+    if args.resume and not partial.exists():
+        print(f"note: no interrupted run at {partial}; starting from the beginning", file=sys.stderr)
+    report = None
+    if args.report:
+        from bot.report import Report
+
+        report = Report(args.report)
     try:
-        with open(output, "w", encoding="utf-8") as out:
-            written = analyze(classifier, args.transcripts, out, batch_size=args.batch_size)
+        written = analyze(classifier, args.transcripts, partial, batch_size=args.batch_size, report=report,
+                          resume=args.resume)
     except BaseException:
-        os.unlink(output)
+        if partial.exists() and partial.stat().st_size == 0:
+            partial.unlink()
+        elif partial.exists():
+            print(f"interrupted: {partial} keeps what was done; run the same command with --resume to go on",
+                  file=sys.stderr)
         raise
-    os.replace(output, args.output)
+    os.replace(partial, args.output)
     print(f"{written} customer messages written to {args.output}", file=sys.stderr)
+    if report is not None:
+        print(f"report: {report.finish()} and {report.directory / 'conversations.csv'}", file=sys.stderr)
     return 0
 
 
@@ -173,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="transcript files: JSON Lines (one conversation a line) or CSV (one message a row)")
     p.add_argument("--output", required=True, metavar="OUT.jsonl", help="where to write the JSON lines")
     p.add_argument("--batch-size", type=int, default=64, help="messages per inference batch")
+    p.add_argument("--report", metavar="DIR", help="also write DIR/conversations.csv (one row per conversation) "
+                                                   "and DIR/report.html (plots, at-risk conversations, themes)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (OUT.jsonl.part) after its last complete conversation")
     p.set_defaults(run=analyze_command)
     p = commands.add_parser("chat", help="talk to the bot in the terminal")
     _model_arg(p)

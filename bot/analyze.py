@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sys
 from itertools import islice
-from typing import IO, Iterable, Iterator
+from pathlib import Path
+from typing import Iterable, Iterator
 
 from bot.model.mood import read_conversations
 from bot.transcripts import iter_transcripts
@@ -23,19 +24,27 @@ def conversations_of(paths: list[str]) -> Iterator[dict]:
         yield from iter_transcripts(path)
 
 
-def analyze_lines(classifier, conversations: Iterable[dict], batch_size: int = 64) -> Iterator[dict]:
-    """The output rows of a stream of conversations (transcript dicts), in order."""
+def analyzed(classifier, conversations: Iterable[dict], batch_size: int = 64) -> Iterator[tuple[dict, list[dict]]]:
+    """(conversation, its output rows) for a stream of conversations (transcript dicts), in order."""
     conversations = iter(conversations)
     while chunk := list(islice(conversations, CHUNK)):
         turns = [c["messages"] for c in chunk]
         for conversation, read in zip(chunk, read_conversations(classifier.predict, classifier.mood, turns,
                                                                 batch_size)):
+            rows = []
             for index, prediction, _ in read:
                 summary = prediction.summary()
-                yield {"conversation_id": str(conversation.get("id", "")), "index": index,
-                       "text": prediction.text, "intent": summary["intent"], "confidence": summary["confidence"],
-                       "emotions": summary["emotions"], "sentiment": summary["sentiment"],
-                       "frustration": summary["frustration"]}
+                rows.append({"conversation_id": str(conversation.get("id", "")), "index": index,
+                             "text": prediction.text, "intent": summary["intent"],
+                             "confidence": summary["confidence"], "emotions": summary["emotions"],
+                             "sentiment": summary["sentiment"], "frustration": summary["frustration"]})
+            yield conversation, rows
+
+
+def analyze_lines(classifier, conversations: Iterable[dict], batch_size: int = 64) -> Iterator[dict]:
+    """The output rows of a stream of conversations, in order."""
+    for _, rows in analyzed(classifier, conversations, batch_size):
+        yield from rows
 
 
 def count_customer_messages(paths: list[str]) -> int:
@@ -44,15 +53,53 @@ def count_customer_messages(paths: list[str]) -> int:
                if m["role"] == "customer" and m["text"].strip())
 
 
-def analyze(classifier, paths: list[str], out: IO[str], batch_size: int = 64, progress: bool = True) -> int:
-    """Write the rows of every file to ``out``; returns how many were written."""
+def written_so_far(path: Path) -> tuple[list[list[dict]], int]:
+    """An interrupted run's output: its complete conversations' rows (every conversation but the last, which
+    may have been cut short) and the byte length they take, where the file is cut before resuming."""
+    groups: list[list[dict]] = []
+    ends: list[int] = []
+    offset = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break   # a line cut short by the interruption
+            row = json.loads(line)
+            if not groups or groups[-1][0]["conversation_id"] != row["conversation_id"]:
+                groups.append([])
+                ends.append(offset)
+            groups[-1].append(row)
+            offset += len(line)
+    if not groups:
+        return [], 0
+    return groups[:-1], ends[-1]
+
+
+def analyze(classifier, paths: list[str], out_path: Path, batch_size: int = 64, progress: bool = True,
+            report=None, resume: bool = False) -> int:
+    """Write the rows of every file to ``out_path`` (appending after the complete conversations already there
+    when ``resume``); feed ``report`` (bot.report.Report) each conversation. Returns the rows written in all."""
     from tqdm import tqdm
 
     total = count_customer_messages(paths)   # also validates every file before any output is written
-    written = 0
-    with tqdm(total=total, unit="msg", file=sys.stderr, disable=not progress) as bar:
-        for row in analyze_lines(classifier, conversations_of(paths), batch_size):
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            written += 1
-            bar.update(1)
+    done, keep = written_so_far(out_path) if resume and out_path.exists() else ([], 0)
+    conversations = conversations_of(paths)
+    written = sum(len(rows) for rows in done)
+    for rows in done:   # the conversations finished before the interruption: their rows, not a second pass
+        conversation = next(conversations)
+        while str(conversation.get("id", "")) != rows[0]["conversation_id"]:   # ones without customer messages
+            if report is not None:
+                report.add(conversation, [])
+            conversation = next(conversations)
+        if report is not None:
+            report.add(conversation, rows)
+    with out_path.open("r+" if resume and out_path.exists() else "w", encoding="utf-8") as out:
+        out.seek(keep)
+        out.truncate()
+        with tqdm(total=total, initial=written, unit="msg", file=sys.stderr, disable=not progress) as bar:
+            for conversation, rows in analyzed(classifier, conversations, batch_size):
+                out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+                written += len(rows)
+                bar.update(len(rows))
+                if report is not None:
+                    report.add(conversation, rows)
     return written

@@ -29,7 +29,8 @@ from bot.model.prediction import OOS, Prediction
 
 MOOD_DIR = "mood"
 MOOD_FORMAT_VERSION = 1
-UPSET = ("anger", "annoyance", "disappointment", "disapproval", "disgust")   # what "frustrated" means here
+UPSET = ("anger", "annoyance", "disappointment", "disgust")   # what "upset with us" means: frustrated,
+# angry or disappointed; not disapproval, which GoEmotions gives to a plain disagreement ("No.")
 CALM_FAMILY = ("fear", "nervousness", "sadness", "grief", "remorse", "embarrassment")  # negative, not at us
 CLEARLY_SAD = 0.8   # a fear/sadness-family probability that reads negative without frustration
 
