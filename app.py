@@ -29,7 +29,7 @@ from bot.serving.reloader import ModelWatcher  # noqa: E402
 from bot.serving.settings import Settings, check_agent_token  # noqa: E402
 from bot.serving.workers import TurnWorkers  # noqa: E402
 from bot.store.retention import start_daily_purge  # noqa: E402
-from ui import Context, chat, console, insights, model  # noqa: E402
+from ui import Context, analyze, chat, console, insights, model  # noqa: E402
 
 UPLOAD_LIMIT = "5mb"              # Gradio uploads (the catalogue, transcripts); larger files are refused
 UPLOAD_CACHE = (3600, 24 * 3600)  # uploaded files are deleted a day after upload, checked every hour
@@ -85,6 +85,7 @@ with gr.Blocks(title="Helpline", delete_cache=UPLOAD_CACHE) as demo:
     token = console.build(ctx)
     insights.build(ctx, token)
     model.build(ctx, token)
+    analyze.build(ctx, token, UPLOAD_LIMIT)
 
 
 def build_app(workers=None, first_start: FirstStart | None = None):

@@ -123,6 +123,7 @@ def plots(report: Report) -> dict[str, str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out = {}
     top = report.volume.most_common(20)
@@ -144,6 +145,7 @@ def plots(report: Report) -> dict[str, str]:
         axis.set_xlabel(f"customer message number in the conversation ({MAX_TURN} = {MAX_TURN} or later)")
         axis.set_ylabel("mean frustration")
         axis.set_ylim(0, 1)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))   # message numbers are whole
         axis.set_title("Frustration through a conversation")
         out["turns"] = _png(fig)
         plt.close(fig)
@@ -154,10 +156,12 @@ def render(report: Report, themes: list[dict]) -> str:
     charts = plots(report)
     esc = html.escape
     risk = sorted(report.at_risk, reverse=True)
-    parts = [f"<!doctype html><meta charset='utf-8'><title>Helpline conversation report</title>",
-             "<style>body{font:14px system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1b1b1b}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccd;padding:4px 8px;text-align:left}"
-             "img{max-width:100%}</style>",
+    # styles scoped to the report's own div: the Analyze tab shows the same page inside the app's
+    parts = ["<!doctype html><meta charset='utf-8'><title>Helpline conversation report</title>",
+             "<style>.hl-report{font:14px system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1b1b1b}"
+             ".hl-report table{border-collapse:collapse}"
+             ".hl-report td,.hl-report th{border:1px solid #ccd;padding:4px 8px;text-align:left}"
+             ".hl-report img{max-width:100%}</style><div class='hl-report'>",
              "<h1>Helpline conversation report</h1>",
              f"<p>{report.conversations} conversations, {sum(report.volume.values())} customer messages, "
              f"{report.handoffs} handed from the bot to a person. One row per conversation: "
@@ -184,4 +188,4 @@ def render(report: Report, themes: list[dict]) -> str:
                      + "</table>")
     else:
         parts.append("<p>Too few out-of-scope messages to group into themes.</p>")
-    return "\n".join(parts)
+    return "\n".join(parts) + "</div>"

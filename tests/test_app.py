@@ -90,7 +90,7 @@ def test_no_named_endpoint_shows_stored_data_without_login(served):
         for parameter in endpoint["parameters"]:
             kind = parameter["python_type"]["type"]
             args.append("hello" if (name in customer and kind == "str") or kind.startswith("Literal")
-                        else [] if kind.startswith("list")
+                        else [] if kind.startswith("list") else None if kind == "filepath"
                         else table if kind.startswith("dict") else canary.message_id if kind == "int"
                         else 90.0 if kind == "float" else True if kind == "bool" else canary.conversation_id)
         try:

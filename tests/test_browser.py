@@ -189,6 +189,33 @@ def test_customer_markdown_is_plain_text_in_the_console(browser, served):
         agent.close()
 
 
+def test_the_analyze_tab_reads_an_upload_and_shows_the_report(browser, served, tmp_path):
+    import json
+
+    export = tmp_path / "export.jsonl"
+    export.write_text("".join(json.dumps({"id": f"c{i}", "messages": [
+        {"role": "customer", "text": "where is my refund"}, {"role": "bot", "text": "Sorry, I didn't understand."},
+        {"role": "customer", "text": "still no refund?? third time"}]}) + "\n" for i in range(12)))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "messages": [{"role": "customer", "text": "hi"}]}\nnot json\n')
+    agent = console_login(browser, served.url)
+    agent.get_by_role("tab", name="Analyze").click()
+    agent.locator("#analyze-upload input[type=file]").set_input_files(str(bad))
+    agent.locator("#analyze-upload").get_by_text("bad.jsonl").wait_for()       # uploaded
+    agent.get_by_role("button", name="Analyze", exact=True).click()
+    agent.get_by_text("bad.jsonl:2: not valid JSON").first.wait_for()           # the file and the line
+    agent.locator("#analyze-upload").get_by_role("button", name="Clear").click()
+    agent.locator("#analyze-upload input[type=file]").set_input_files(str(export))
+    agent.locator("#analyze-upload").get_by_text("export.jsonl").wait_for()
+    agent.get_by_role("button", name="Analyze", exact=True).click()
+    agent.get_by_text("12 conversations, 24 customer messages").wait_for(timeout=60_000)
+    assert agent.locator(".hl-report img[src^='data:image/png']").count() == 2   # the plots, in the page
+    agent.get_by_text("conversations.csv").first.wait_for()                    # and the downloads
+    agent.screenshot(path=os.path.join(os.environ.get("HELPLINE_SCREENSHOTS") or str(tmp_path), "tab-analyze.png"),
+                     full_page=True)
+    agent.close()
+
+
 @pytest.fixture(params=["fresh", "busy"])
 def database_state(request, served, tmp_path):
     """The served app on a database as a new install has it (no conversation yet), or with a day's traffic."""
