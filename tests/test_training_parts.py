@@ -215,7 +215,7 @@ def test_emotion_positive_weights_lift_rare_labels():
 
 def test_training_never_imports_serving_code():
     """Dependencies point one way: finetune/ writes model directories and may use bot's model format, store and
-    registry, never its serving code (API, workers, settings)."""
+    registry and transcript format, never its serving code (API, workers, settings)."""
     import subprocess
     import sys
 
