@@ -67,7 +67,7 @@ def analyze_command(args) -> int:
     from bot.analyze import analyze
     from bot.model.classifier import Classifier
 
-    classifier = Classifier.load(args.model, backend=args.backend)
+    classifier = Classifier.load(args.model, backend=args.backend, device=args.device)
     if classifier.mood is None:
         print(f"note: {args.model} has no mood head; frustration is read from each message alone (fit one with "
               "`python -m finetune mood --model DIR --emotion-data ...`)", file=sys.stderr)
@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64, help="messages per inference batch")
     p.add_argument("--report", metavar="DIR", help="also write DIR/conversations.csv (one row per conversation) "
                                                    "and DIR/report.html (plots, at-risk conversations, themes)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="where the encoder runs: cpu (default, the int8 ONNX graph), cuda (the torch weights on a "
+                        "GPU), auto (cuda when torch sees one)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run (OUT.jsonl.part) after its last complete conversation")
     p.set_defaults(run=analyze_command)

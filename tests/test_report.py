@@ -93,3 +93,33 @@ def test_analyze_streams_in_constant_memory(tiny_model_dir, tmp_path):
         sizes[conversations] = peak_mb(tiny_model_dir, path, tmp_path / f"{conversations}.out.jsonl")
         assert sum(1 for _ in (tmp_path / f"{conversations}.out.jsonl").open()) == 2 * conversations
     assert sizes[100_000] - sizes[10_000] < 50, sizes
+
+
+def test_the_device_is_the_cpu_unless_a_gpu_is_asked_for_and_seen(tiny_model_dir, tmp_path, monkeypatch):
+    import pytest
+    import torch
+
+    from bot import Classifier
+    from bot.model.device import pick_device
+
+    assert pick_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == "cpu"
+    with pytest.raises(ValueError, match="torch sees no CUDA device"):
+        pick_device("cuda")
+    with pytest.raises(ValueError, match="device must be one of"):
+        pick_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == "cuda"
+    with pytest.raises(ValueError, match="ONNX backend runs on the CPU only"):
+        Classifier.load(tiny_model_dir, backend="onnx", device="cuda")
+    monkeypatch.undo()
+    on_cpu = Classifier.load(tiny_model_dir, backend="torch", device="auto")   # no GPU here: the CPU
+    assert on_cpu.backend == "torch" and on_cpu.predict("where is my order").intent
+    (tmp_path / "e.jsonl").write_text(json.dumps({"id": "a", "messages": [{"role": "customer", "text": "hi"}]}))
+    result = run("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "e.jsonl"), "--output",
+                 str(tmp_path / "o.jsonl"), "--device", "cuda")
+    if not torch.cuda.is_available():   # on a machine with a GPU this is a real run instead
+        assert result.returncode == 2 and "torch sees no CUDA device" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ import numpy as np
 
 from bot.model import lexical
 from bot.model.mood import MoodHead
+from bot.model.device import pick_device
 from bot.model.format import METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata
 from bot.model.prediction import Decoder, Prediction, batched, predict_texts
 
@@ -76,13 +77,18 @@ class Classifier(ModelInfo):
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None,
-             spin: bool = True) -> "Classifier":
+             spin: bool = True, device: str = "cpu") -> "Classifier":
         """backend: "auto" (ONNX when the directory has the graph, else torch), "onnx" or "torch".
         threads: ONNX Runtime intra-op threads (default: all cores).
         spin: let ONNX Runtime's threads spin-wait between calls (fastest for back-to-back calls; a server turns
         it off, because a spinning thread takes the core its request threads need)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        device = pick_device(device)
+        if device != "cpu":   # the int8 ONNX graph is a CPU graph: a GPU runs the torch weights
+            if backend == "onnx":
+                raise ValueError("the ONNX backend runs on the CPU only; use --backend torch (or auto) on a GPU")
+            backend = "torch"
         directory = locate(model_dir)
         metadata = read_metadata(directory)
         has_onnx = (directory / ONNX_FILE).is_file()
@@ -99,7 +105,7 @@ class Classifier(ModelInfo):
         else:
             from bot.model.helpline_model import HelplineModel  # torch, only when there is no ONNX graph
 
-            model = HelplineModel.from_pretrained(directory)
+            model = HelplineModel.from_pretrained(directory).to(device)
             classifier = cls(model._heads, model.metadata, "torch", directory)
         classifier.check_outputs()
         return classifier

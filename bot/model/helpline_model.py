@@ -119,10 +119,22 @@ class HelplineModel(ModelInfo):
         return self.tokenizer(texts, padding=True, truncation=True, max_length=self.metadata["max_length"],
                               return_tensors="pt")
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    def to(self, device: str) -> "HelplineModel":
+        """Run on ``device`` ("cpu", "cuda"; see bot.model.device.pick_device)."""
+        self.network.to(device)
+        return self
+
     @torch.inference_mode()
     def _heads(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        intent_logits, emotion_logits = self.network(**self.tokenize(texts))
-        return torch.softmax(intent_logits, -1).numpy(), torch.sigmoid(emotion_logits).numpy()
+        device = self.device
+        batch = {k: v.to(device) for k, v in self.tokenize(texts).items()}
+        intent_logits, emotion_logits = self.network(**batch)
+        return (torch.softmax(intent_logits.float(), -1).cpu().numpy(),
+                torch.sigmoid(emotion_logits.float()).cpu().numpy())
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Intent probabilities (softmax) and emotion probabilities (sigmoid), one row per text, in order."""
