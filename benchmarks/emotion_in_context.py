@@ -95,11 +95,11 @@ class Scorers:
             rows = []
             for index, prediction, message_score in messages:
                 original, frozen_p = next(alone)
+                compound = self.vader.polarity_scores(prediction.text)["compound"]
                 rows.append({"index": index, "turn": turns[index], "in_context": prediction.frustration,
                              "message_mood": message_score, "emotion_only": original.frustration,
-                             "vader": -self.vader.polarity_scores(prediction.text)["compound"],
-                             "frozen_lr": float(frozen_p), "negative": prediction.sentiment == "negative",
-                             "vader_negative": self.vader.polarity_scores(prediction.text)["compound"] <= -0.05})
+                             "vader": -compound, "frozen_lr": float(frozen_p),
+                             "negative": prediction.sentiment == "negative", "vader_negative": compound <= -0.05})
             out.append(rows)
         return out
 

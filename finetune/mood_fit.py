@@ -20,6 +20,7 @@ from bot.model.mood import (
     MoodContext,
     MoodHead,
     context_features,
+    customer_turns,
     message_features,
     read_conversations,
 )
@@ -146,24 +147,19 @@ def fit_mood(model, lexical_texts: list[str], lexical_upset: list[bool], general
     unlabelled = iter(model.predict(unlabelled_texts) if unlabelled_texts else [])
     for conversation in support:
         context = MoodContext()
-        for turn in conversation["messages"]:
-            if turn["role"] != "customer":
-                context.add_reply(turn["text"], turn.get("time"))
-                continue
-            if not turn["text"].strip():
-                continue
+        for _, turn, when in customer_turns(conversation["messages"], context):
             if "emotions" in turn:
                 prediction, score = next(labelled)
-                ctx.append(context_features(score, prediction, context, turn.get("time")))
+                ctx.append(context_features(score, prediction, context, when))
             else:
                 prediction = next(unlabelled)
                 score = head.message_score(prediction)
-            context.add_customer(turn["text"], prediction.intent, score, turn.get("time"))
+            context.add_customer(turn["text"], prediction.intent, score, when)
     ctx = np.array(ctx)
     head.context_weights = _logistic(ctx, y, w)
     frustration = np.array([head._apply(head.context_weights, list(f)) for f in ctx])
-    read = np.array([False] * len(general_texts) + [not weak for *_, weak in rows])
-    read[: len(general_texts)] = True   # the cut is chosen on labels read from the messages, not inferred
+    # the cut is chosen on labels read from the messages, not inferred from a rating
+    read = np.array([True] * len(general_texts) + [not weak for *_, weak in rows])
     head.negative_cut = best_cut(frustration[read], y[read], w[read])
     report = {"support_messages": len(rows), "general_messages": len(general_texts),
               "fit_auc": round(float(roc_auc_score(y, frustration, sample_weight=w)), 4),

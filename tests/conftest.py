@@ -29,6 +29,15 @@ TINY_EMOTION_ROWS = [("this is great, thank you so much", "15"), ("I am so angry
                      ("that's disappointing", "9"), ("thanks, really helpful", "15,4")]
 
 
+def run_bot(*args, stdin=None, timeout=300):
+    """`python -m bot ARGS` in a child process, as a user runs it (stdout, stderr and the exit code captured)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True,
+                          input=stdin, timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> str:
     """A 2-layer, 32-wide BERT with random weights and the bundled MiniLM tokenizer."""

@@ -1,7 +1,6 @@
 """`python -m bot classify | chat | agents` and the Helpline service on the tiny real model."""
 import json
-import subprocess
-import sys
+from functools import partial
 
 import pytest
 
@@ -9,12 +8,9 @@ from bot import Classifier
 from bot.conversation.service import Helpline
 from bot.store.conversations import Store
 from intents import load_catalogue
-from tests.conftest import ROOT
+from tests.conftest import run_bot
 
-
-def run(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True,
-                          input=stdin, timeout=120)
+run = partial(run_bot, timeout=120)
 
 
 def test_classify_texts_prints_one_json_line_each(tiny_model_dir):

@@ -2,8 +2,6 @@
 same in-context scores."""
 import datetime as dt
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from bot.model.mood import CONTEXT_FEATURES, MoodContext, MoodHead, context_feat
 from bot.model.prediction import Prediction
 from bot.store.conversations import Store
 from intents import load_catalogue
-from tests.conftest import ROOT
+from tests.conftest import run_bot
 
 
 def prediction(text, intent="refund_status"):
@@ -67,9 +65,6 @@ def test_context_changes_the_score_of_a_repeated_complaint(tiny_model_dir):
     assert alone[0][1].frustration == scores[0]   # a single message is just that message
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_analyze_writes_one_line_per_customer_message_in_input_order(tiny_model_dir, tmp_path):
@@ -82,7 +77,7 @@ def test_analyze_writes_one_line_per_customer_message_in_input_order(tiny_model_
     csv = tmp_path / "export.csv"
     csv.write_text("conversation_id,role,text\nx,customer,hello\nx,bot,Hi! How can I help?\nx,customer,refund\n")
     out = tmp_path / "out.jsonl"
-    result = run("analyze", "--model", tiny_model_dir, "--transcripts", str(jsonl), str(csv), "--output", str(out))
+    result = run_bot("analyze", "--model", tiny_model_dir, "--transcripts", str(jsonl), str(csv), "--output", str(out))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 1402 and "msg" in result.stderr
@@ -101,7 +96,7 @@ def test_analyze_writes_one_line_per_customer_message_in_input_order(tiny_model_
 def test_analyze_names_the_file_and_line_of_a_bad_transcript(tiny_model_dir, tmp_path, content, error):
     (tmp_path / "export.jsonl").write_text(content)
     out = tmp_path / "out.jsonl"
-    result = run("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
+    result = run_bot("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
                  "--output", str(out))
     assert result.returncode == 2 and error in result.stderr and "Traceback" not in result.stderr
     assert not out.exists() and not (tmp_path / "out.jsonl.part").exists()

@@ -6,12 +6,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import ROOT
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+from tests.conftest import ROOT, run_bot
 
 
 def export(path, n=40):
@@ -30,7 +25,7 @@ def export(path, n=40):
 
 def test_report_has_a_row_per_conversation_and_a_self_contained_page(tiny_model_dir, tmp_path):
     export(tmp_path / "export.jsonl")
-    result = run("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
+    result = run_bot("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
                  "--output", str(tmp_path / "out.jsonl"), "--report", str(tmp_path / "report"))
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader((tmp_path / "report" / "conversations.csv").open()))
@@ -48,12 +43,12 @@ def test_report_has_a_row_per_conversation_and_a_self_contained_page(tiny_model_
 def test_resume_continues_after_the_last_complete_conversation(tiny_model_dir, tmp_path):
     export(tmp_path / "export.jsonl", n=30)
     full = tmp_path / "full.jsonl"
-    assert run("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
+    assert run_bot("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
                "--output", str(full)).returncode == 0
     lines = full.read_text().splitlines(keepends=True)
     partial = tmp_path / "out.jsonl.part"       # as an interruption leaves it: 7 lines and half of the 8th
     partial.write_text("".join(lines[:7]) + lines[7][:20])
-    result = run("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
+    result = run_bot("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
                  "--output", str(tmp_path / "out.jsonl"), "--resume", "--report", str(tmp_path / "report"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.jsonl").read_text() == full.read_text()        # no line twice, none missing
@@ -117,7 +112,7 @@ def test_the_device_is_the_cpu_unless_a_gpu_is_asked_for_and_seen(tiny_model_dir
     on_cpu = Classifier.load(tiny_model_dir, backend="torch", device="auto")   # no GPU here: the CPU
     assert on_cpu.backend == "torch" and on_cpu.predict("where is my order").intent
     (tmp_path / "e.jsonl").write_text(json.dumps({"id": "a", "messages": [{"role": "customer", "text": "hi"}]}))
-    result = run("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "e.jsonl"), "--output",
+    result = run_bot("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "e.jsonl"), "--output",
                  str(tmp_path / "o.jsonl"), "--device", "cuda")
     if not torch.cuda.is_available():   # on a machine with a GPU this is a real run instead
         assert result.returncode == 2 and "torch sees no CUDA device" in result.stderr

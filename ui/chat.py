@@ -50,11 +50,12 @@ def build(ctx) -> None:
         seen = max(turn.message_id, turn.reply_message_id or 0)
         return ("", history, analysis(turn), turn.emotions or {"neutral": 0.0}, turn.conversation_id, seen,
                 gr.Radio(choices=turn.quick_replies, value=None, visible=bool(turn.quick_replies)),
-                gr.Markdown(HANDOFF_BANNER, visible=turn.handoff), ask_csat(turn.conversation_id, turn.ask_csat))
+                gr.Markdown(HANDOFF_BANNER, visible=turn.handoff),
+                ask_csat(ctx.helpline().store.conversation(turn.conversation_id) if turn.ask_csat else None))
 
-    def ask_csat(conversation_id: str | None, ending: bool):
-        """Show "How did we do?" when the conversation ends, unless it was rated already (never asked twice)."""
-        found = ctx.helpline().store.conversation(conversation_id) if conversation_id and ending else None
+    def ask_csat(found) -> gr.Column:
+        """Show "How did we do?" for an ended conversation (None: not ended), unless it was rated already (never
+        asked twice)."""
         return gr.Column(visible=found is not None and found.csat is None)
 
     def rate(choice: str | None, comment: str, conversation_id: str | None):
@@ -78,7 +79,7 @@ def build(ctx) -> None:
         (and ask for a rating once an agent has resolved the conversation)."""
         shown, seen = agent_messages(conversation_id, last_seen or 0)
         found = ctx.helpline().store.conversation(conversation_id) if conversation_id else None
-        csat = ask_csat(conversation_id, True) if found is not None and found.status == Status.RESOLVED else gr.skip()
+        csat = ask_csat(found) if found is not None and found.status == Status.RESOLVED else gr.skip()
         if not shown:
             return gr.skip(), seen, csat
         return (history or []) + shown, seen, csat

@@ -21,6 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -181,6 +182,19 @@ def in_context(head: MoodHead | None, prediction: Prediction, context: MoodConte
     return replace(prediction, frustration=frustration, sentiment=head.sentiment(prediction, frustration)), score
 
 
+def customer_turns(turns: list[dict], context: MoodContext) -> Iterator[tuple[int, dict, float | None]]:
+    """Walk a conversation's turns ({"role", "text", "time"?}) in order, adding the replies to ``context``, and
+    yield (index, turn, time) for each customer message, with ``context`` holding everything before it; the
+    caller adds that message (`context.add_customer`) once it has its score. The one walk that serving
+    (`read_conversations`, `context_of`) and fitting (finetune/mood_fit.py) share."""
+    for index, turn in enumerate(turns):
+        time = turn.get("time") if isinstance(turn.get("time"), (int, float)) else None
+        if turn["role"] != "customer":
+            context.add_reply(turn["text"], time)
+        elif turn["text"].strip():
+            yield index, turn, time
+
+
 def read_conversations(predict, head: MoodHead | None, conversations: list[list[dict]],
                        batch_size: int = 64) -> list[list[tuple[int, Prediction, float]]]:
     """Every customer message of each conversation (a list of {"role", "text", "time"?} turns), read in the
@@ -193,14 +207,10 @@ def read_conversations(predict, head: MoodHead | None, conversations: list[list[
     out = []
     for turns in conversations:
         context, read = MoodContext(), []
-        for index, turn in enumerate(turns):
-            time = turn.get("time") if isinstance(turn.get("time"), (int, float)) else None
-            if turn["role"] != "customer":
-                context.add_reply(turn["text"], time)
-            elif turn["text"].strip():
-                prediction, score = in_context(head, next(predictions), context, time)
-                read.append((index, prediction, score))
-                context.add_customer(turn["text"], prediction.intent, score, time)
+        for index, turn, time in customer_turns(turns, context):
+            prediction, score = in_context(head, next(predictions), context, time)
+            read.append((index, prediction, score))
+            context.add_customer(turn["text"], prediction.intent, score, time)
         out.append(read)
     return out
 
@@ -209,10 +219,6 @@ def context_of(turns: list[dict]) -> MoodContext:
     """The context stored turns give the next customer message (as `ConversationTurn.history` returns them:
     customer turns carry the "intent" and "mood_score" read when they arrived)."""
     context = MoodContext()
-    for turn in turns:
-        if turn["role"] == "customer":
-            context.add_customer(turn["text"], turn.get("intent") or OOS, float(turn.get("mood_score") or 0.0),
-                                 turn.get("time"))
-        else:
-            context.add_reply(turn["text"], turn.get("time"))
+    for _, turn, time in customer_turns(turns, context):
+        context.add_customer(turn["text"], turn.get("intent") or OOS, float(turn.get("mood_score") or 0.0), time)
     return context

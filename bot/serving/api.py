@@ -125,6 +125,11 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     # GIL is what limits turns/s on two cores (see benchmarks/RESULTS.md, Load).
     turns = ThreadPoolExecutor(TURN_THREADS, thread_name_prefix="helpline-turn")
 
+    def require_id_shape(conversation_id: str) -> None:
+        """A customer endpoint's conversation id: one the server could have made, else 404 before any lookup."""
+        if not CONVERSATION_ID.fullmatch(conversation_id):
+            raise HTTPException(404, "no such conversation")
+
     def chat_json(turn: dict) -> dict:
         return {k: v for k, v in turn.items() if k in ChatOut.model_fields}
 
@@ -167,8 +172,7 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
 
     @api.get("/chat/{conversation_id}/messages", summary="The customer's view of a conversation (for live updates)")
     def customer_messages(conversation_id: str, after: int = Query(0, ge=0, le=MAX_ID)) -> dict:
-        if not CONVERSATION_ID.fullmatch(conversation_id):
-            raise HTTPException(404, "no such conversation")
+        require_id_shape(conversation_id)
         store = helpline().store
         conversation = store.conversation(conversation_id)
         if conversation is None:
@@ -182,8 +186,7 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
                          409: {"description": "the conversation was already rated"}})
     def csat(conversation_id: str, body: CsatIn, request: Request) -> dict:
         limits.hit("chat_address", address(request))
-        if not CONVERSATION_ID.fullmatch(conversation_id):
-            raise HTTPException(404, "no such conversation")
+        require_id_shape(conversation_id)
         try:
             rated = helpline().store.rate(conversation_id, body.rating, body.comment)
         except KeyError:
