@@ -136,7 +136,7 @@ class MoodHead:
 
     def sentiment(self, prediction: Prediction, frustration: float) -> str:
         """Negative when the customer reads upset in context, or clearly afraid or sad (a strong fear/sadness
-        family probability: the emotion head gives every label ~0.5 on many calm support messages, so its own
+        family probability: the emotion head gives many labels middling scores on calm support messages, so its own
         sentiment group would call them negative); otherwise the emotion head's positive/ambiguous, or neutral."""
         if frustration >= self.negative_cut:
             return "negative"
