@@ -1,4 +1,4 @@
-# Helpline: `make run` sets up and starts the app, `make test` runs the tests.
+# Helpline: `make run` sets up and starts the app, `make test` runs the tests (with the optional Ray extra).
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -10,6 +10,11 @@ export GRADIO_ANALYTICS_ENABLED ?= False
 .PHONY: setup run test
 setup: $(VENV)/.installed
 
+# the tests also run the optional Ray engine of `python -m bot analyze --ray`
+$(VENV)/.installed-ray: $(VENV)/.installed requirements-ray.txt
+	$(VENV)/bin/pip install --quiet -r requirements-ray.txt
+	touch $@
+
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
@@ -20,5 +25,5 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 run: setup
 	$(PY) app.py
 
-test: setup
+test: setup $(VENV)/.installed-ray
 	$(PY) -m pytest

@@ -77,14 +77,27 @@ def helpline(work: Path, task: str, max_steps: int) -> dict:
         train(["--intent-data", str(data), "--emotion-data", str(work / "goemotions"), "--output", str(out)]
               + (["--max-steps", str(max_steps)] if max_steps > 0 else []))
     model = HelplineModel.from_pretrained(out)
+    before = None
+    if task == "clinc150":   # the same model deciding out-of-scope as before (max-softmax and its threshold)
+        chosen, oos_cut = model.oos, model.metadata.get("oos_score_threshold")
+        model.oos = None
+        model.update_metadata(oos_score_threshold=None)
+        before = evaluate(model, intent_test=str(work / f"{task}_test.csv"))
+        before = {k: v for k, v in before.items() if not isinstance(v, (dict, list)) and k != "model"}
+        model.oos = chosen
+        model.update_metadata(oos_score_threshold=oos_cut)
     if TASKS[task] == "intent":
         result = evaluate(model, intent_test=str(work / f"{task}_test.csv"), keep_predictions=True)
     else:
         result = evaluate(model, emotion_test=str(work / "goemotions_test.tsv"), keep_predictions=True)
     keep = {k: v for k, v in result.items() if not isinstance(v, (dict, list)) and k != "model"}
     save_predictions(work, "helpline", task, result[f"{TASKS[task]}_predictions"])
-    return keep | {"train_seconds": model.metadata["training"]["wall_seconds"], "model_version": model.version,
-                   "intent_data": intents}
+    keep |= {"train_seconds": model.metadata["training"]["wall_seconds"], "model_version": model.version,
+             "intent_data": intents}
+    if before is not None:
+        keep["before"] = before | {"train_seconds": keep["train_seconds"]}
+        keep["oos_selection"] = model.metadata.get("oos_selection")
+    return keep
 
 
 def save_predictions(work: Path, method: str, task: str, predictions: list) -> None:
@@ -152,8 +165,10 @@ def main(argv: list[str] | None = None) -> dict:
             for method in args.methods:
                 print(f"\n=== {task}: {method}", file=sys.stderr, flush=True)
                 results.setdefault(task, {})[method] = spawn(method, task, work, args.max_steps)
+                if "before" in results[task][method]:   # today's method on the same model, as its own row
+                    results[task]["helpline_msp"] = results[task][method].pop("before")
                 print(json.dumps(results[task][method]), file=sys.stderr, flush=True)
-            versus = comparisons(work, task, list(results[task]))
+            versus = comparisons(work, task, [m for m in results[task] if m in METHODS])
             if versus:
                 results[task]["helpline"]["vs"] = versus
     record = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),

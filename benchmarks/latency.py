@@ -64,7 +64,8 @@ def timed_batch(predict_many, texts: list[str]) -> float:
     return round(len(texts) / (time.perf_counter() - started), 1)
 
 
-PATHS = ("transformers pipeline (torch)", "Helpline torch", "Helpline ONNX int8", "Helpline ONNX int8, encoder only")
+PLAN = "Helpline analyze (batch plan)"
+PATHS = ("transformers pipeline (torch)", "Helpline torch", "Helpline ONNX int8", "Helpline ONNX int8, encoder only", PLAN)
 
 
 def worker(name: str, model: str, texts_file: str, repeat: int, batch_texts: int) -> dict:
@@ -89,6 +90,16 @@ def worker(name: str, model: str, texts_file: str, repeat: int, batch_texts: int
             classifier.lexical = None
         single, many = classifier.predict, classifier.predict
     row = timed_single(single, texts, repeat)
+    if name == PLAN:   # `python -m bot analyze` on this CPU: its plan's processes, threads and batch size
+        from benchmarks.batch_speed import run_option
+        from bot.model.batch_plan import plan_for_this_cpu
+
+        plan = plan_for_this_cpu()
+        del classifier   # its threads would compete with the plan's processes
+        row["batched_msgs_per_s"] = run_option(model, batch, plan.processes, plan.threads or 1, plan.batch_size,
+                                               True)["msgs_per_s"]
+        row["plan"] = f"{plan.processes} processes x {plan.threads} threads, batch {plan.batch_size}"
+        return row
     row["batched_msgs_per_s"] = timed_batch(many, batch)
     return row
 
@@ -153,10 +164,14 @@ def main(argv: list[str] | None = None) -> dict:
     results = {}
     for name in PATHS:
         rows = [one[name] for one in rounds]
-        results[name] = {key: round(statistics.median(row[key] for row in rows), 3) for key in rows[0]}
+        results[name] = {key: round(statistics.median(row[key] for row in rows), 3) for key in rows[0]
+                         if key != "plan"}
         results[name]["p50_ms_range"] = [min(row["p50_ms"] for row in rows), max(row["p50_ms"] for row in rows)]
         results[name]["speedup_p50"] = round(statistics.median(
             one["transformers pipeline (torch)"]["p50_ms"] / one[name]["p50_ms"] for one in rounds), 2)
+        results[name]["speedup_batched"] = round(statistics.median(
+            one[name]["batched_msgs_per_s"] / one["transformers pipeline (torch)"]["batched_msgs_per_s"]
+            for one in rounds), 2)
     onnx = Classifier.load(args.model, backend="onnx")
     torch_path = Classifier.load(args.model, backend="torch")
     serving = {"onnx": serving_probe(args.model, "onnx"), "torch": serving_probe(args.model, "torch")}
@@ -180,10 +195,13 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
              f"Medians over {args.rounds} rounds in which the paths take turns (p50 range over the rounds in "
              "brackets); the speed-up is paired within each round.", ""]
-    lines += markdown_table(["path", "p50 ms", "p99 ms", "vs pipeline (p50)", "batched msgs/s"], [
+    lines += markdown_table(["path", "p50 ms", "p99 ms", "vs pipeline (p50)", "batched msgs/s",
+                             "vs pipeline (batched)"], [
         [name, f"{row['p50_ms']:.2f} ({row['p50_ms_range'][0]:.2f}-{row['p50_ms_range'][1]:.2f})",
-         f"{row['p99_ms']:.2f}", f"{row['speedup_p50']:.1f}x", f"{row['batched_msgs_per_s']:.0f}"]
-        for name, row in results.items()])
+         f"{row['p99_ms']:.2f}", f"{row['speedup_p50']:.1f}x", f"{row['batched_msgs_per_s']:.0f}",
+         f"{row['speedup_batched']:.1f}x"] for name, row in results.items()])
+    lines += ["", f"{PLAN}: {rounds[0][PLAN]['plan']} (bot/model/batch_plan.py), one-message conversations "
+              "through analyze's engine, mood head included; its intents against the live bot's are in Batch path."]
     a = record["agreement"]
     lines += ["", f"Serving process (load a model, classify 500 messages): ONNX {serving['onnx']['peak_rss_mb']} MB "
               f"peak RSS, loaded in {serving['onnx']['load_seconds']} s; torch {serving['torch']['peak_rss_mb']} MB, "

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NAMES = {"tfidf_svc": "TF-IDF + LinearSVC", "frozen_lr": "frozen MiniLM + LR", "helpline": "Helpline"}
+NAMES = {"tfidf_svc": "TF-IDF + LinearSVC", "frozen_lr": "frozen MiniLM + LR", "helpline": "Helpline",
+         "helpline_msp": "Helpline, max-softmax OOS (before)"}
 COLUMNS = {"banking77": [("intent_accuracy", "accuracy")],
-           "clinc150": [("in_scope_accuracy", "in-scope acc."), ("oos_recall", "OOS recall")],
+           "clinc150": [("in_scope_accuracy", "in-scope acc."), ("oos_recall", "OOS recall"), ("oos_f1", "OOS F1"),
+                        ("oos_auroc", "OOS AUROC"), ("oos_fpr95", "OOS FPR95")],
            "goemotions": [("emotion_macro_f1", "macro-F1"), ("emotion_micro_f1", "micro-F1")]}
 
 

@@ -61,13 +61,40 @@ def classify(args) -> int:
     return 0
 
 
+def batch_plan(args):
+    """How analyze runs the model: the fastest plan for this CPU (bot/model/batch_plan.py) unless the flags say."""
+    from bot.model.batch_plan import BATCH_SIZE, BatchPlan, plan_for_this_cpu
+
+    if args.device != "cpu":   # torch on a GPU: one process, big batches
+        plan = BatchPlan(processes=1, threads=None, batch_size=64)
+    elif args.ray is not None:   # Ray runs the actors; each is single-threaded and batches as this CPU's plan does
+        plan = BatchPlan(processes=1, threads=1, batch_size=BATCH_SIZE)
+    else:
+        plan = plan_for_this_cpu()
+    return plan.override(processes=args.processes, batch_size=args.batch_size, threads=args.threads)
+
+
+def engine_for(args, plan, classifier):
+    """None (this process), a local process pool, or a Ray job (bot/analyze_engines.py)."""
+    from bot import analyze_engines
+
+    if args.ray is not None:
+        return analyze_engines.ray_job(args.model, None if args.ray == "local" else args.ray, args.ray_workers,
+                                       classifier.backend, plan.batch_size, plan.threads or 1)
+    if plan.processes > 1:
+        return analyze_engines.ProcessPool(args.model, plan.processes, classifier.backend, plan.batch_size,
+                                            plan.threads or 1)
+    return None
+
+
 def analyze_command(args) -> int:
     from pathlib import Path
 
     from bot.analyze import analyze
     from bot.model.classifier import Classifier
 
-    classifier = Classifier.load(args.model, backend=args.backend, device=args.device)
+    plan = batch_plan(args)
+    classifier = Classifier.load(args.model, backend=args.backend, device=args.device, threads=plan.threads)
     if classifier.mood is None:
         print(f"note: {args.model} has no mood head; frustration is read from each message alone (fit one with "
               "`python -m finetune mood --model DIR --emotion-data ...`)", file=sys.stderr)
@@ -80,8 +107,8 @@ def analyze_command(args) -> int:
 
         report = Report(args.report)
     try:
-        written = analyze(classifier, args.transcripts, partial, batch_size=args.batch_size, report=report,
-                          resume=args.resume)
+        written = analyze(classifier, args.transcripts, partial, batch_size=plan.batch_size, report=report,
+                          resume=args.resume, engine=engine_for(args, plan, classifier))
     except BaseException:
         if partial.exists() and partial.stat().st_size == 0:
             partial.unlink()
@@ -187,7 +214,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transcripts", nargs="+", required=True, metavar="FILE",
                    help="transcript files: JSON Lines (one conversation a line) or CSV (one message a row)")
     p.add_argument("--output", required=True, metavar="OUT.jsonl", help="where to write the JSON lines")
-    p.add_argument("--batch-size", type=int, default=64, help="messages per inference batch")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="messages per inference batch (default: the fastest for this CPU)")
+    p.add_argument("--processes", type=int, default=None,
+                   help="worker processes on this machine, each with its own model (default: the fastest for "
+                        "this CPU; 1 runs in this process)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="ONNX Runtime threads per process (default: the fastest for this CPU)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run as a Ray Data job: local Ray without ADDRESS, else that cluster ('auto', "
+                        "'ray://head:10001'); needs `pip install -r requirements-ray.txt`")
+    p.add_argument("--ray-workers", type=int, default=None,
+                   help="with --ray: actors, each with its own model (default: the cluster's CPUs)")
     p.add_argument("--report", metavar="DIR", help="also write DIR/conversations.csv (one row per conversation) "
                                                    "and DIR/report.html (plots, at-risk conversations, themes)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",

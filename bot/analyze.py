@@ -24,21 +24,37 @@ def conversations_of(paths: list[str]) -> Iterator[dict]:
         yield from iter_transcripts(path)
 
 
+def rows_of(conversation: dict, read) -> list[dict]:
+    """The output rows of one conversation from `read_conversations`' reading of it."""
+    rows = []
+    for index, prediction, _ in read:
+        summary = prediction.summary()
+        rows.append({"conversation_id": str(conversation.get("id", "")), "index": index,
+                     "text": prediction.text, "intent": summary["intent"],
+                     "confidence": summary["confidence"], "emotions": summary["emotions"],
+                     "sentiment": summary["sentiment"], "frustration": summary["frustration"]})
+    return rows
+
+
+def analyze_chunk(classifier, chunk: list[dict], batch_size: int = 64) -> list[list[dict]]:
+    """The rows of each conversation of one chunk. The chunk is the unit every engine hands a worker (this
+    process, a local process pool or a Ray actor), so all of them batch the same messages together and write
+    the same numbers: the int8 graph quantizes activations per batch, so a batch's company matters."""
+    turns = [c["messages"] for c in chunk]
+    reads = read_conversations(classifier.predict, classifier.mood, turns, batch_size)
+    return [rows_of(conversation, read) for conversation, read in zip(chunk, reads)]
+
+
+def chunks_of(conversations: Iterable[dict], size: int = CHUNK) -> Iterator[list[dict]]:
+    conversations = iter(conversations)
+    while chunk := list(islice(conversations, size)):
+        yield chunk
+
+
 def analyzed(classifier, conversations: Iterable[dict], batch_size: int = 64) -> Iterator[tuple[dict, list[dict]]]:
     """(conversation, its output rows) for a stream of conversations (transcript dicts), in order."""
-    conversations = iter(conversations)
-    while chunk := list(islice(conversations, CHUNK)):
-        turns = [c["messages"] for c in chunk]
-        for conversation, read in zip(chunk, read_conversations(classifier.predict, classifier.mood, turns,
-                                                                batch_size)):
-            rows = []
-            for index, prediction, _ in read:
-                summary = prediction.summary()
-                rows.append({"conversation_id": str(conversation.get("id", "")), "index": index,
-                             "text": prediction.text, "intent": summary["intent"],
-                             "confidence": summary["confidence"], "emotions": summary["emotions"],
-                             "sentiment": summary["sentiment"], "frustration": summary["frustration"]})
-            yield conversation, rows
+    for chunk in chunks_of(conversations):
+        yield from zip(chunk, analyze_chunk(classifier, chunk, batch_size))
 
 
 def analyze_lines(classifier, conversations: Iterable[dict], batch_size: int = 64) -> Iterator[dict]:
@@ -75,28 +91,38 @@ def written_so_far(path: Path) -> tuple[list[list[dict]], int]:
 
 
 def analyze(classifier, paths: list[str], out_path: Path, batch_size: int = 64, progress: bool = True,
-            report=None, resume: bool = False) -> int:
+            report=None, resume: bool = False, engine=None) -> int:
     """Write the rows of every file to ``out_path`` (appending after the complete conversations already there
-    when ``resume``); feed ``report`` (bot.report.Report) each conversation. Returns the rows written in all."""
+    when ``resume``); feed ``report`` (bot.report.Report) each conversation. Returns the rows written in all.
+    ``engine``: a function (conversations) -> (conversation, rows) in order that runs the model elsewhere (a
+    process pool, a Ray job; ``classifier`` is then unused); default: `analyzed` with ``classifier`` here."""
     from tqdm import tqdm
 
     total = count_customer_messages(paths)   # also validates every file before any output is written
     done, keep = written_so_far(out_path) if resume and out_path.exists() else ([], 0)
     conversations = conversations_of(paths)
-    written = sum(len(rows) for rows in done)
+    written, consumed = sum(len(rows) for rows in done), 0
     for rows in done:   # the conversations finished before the interruption: their rows, not a second pass
-        conversation = next(conversations)
+        conversation, consumed = next(conversations), consumed + 1
         while str(conversation.get("id", "")) != rows[0]["conversation_id"]:   # ones without customer messages
             if report is not None:
                 report.add(conversation, [])
-            conversation = next(conversations)
+            conversation, consumed = next(conversations), consumed + 1
         if report is not None:
             report.add(conversation, rows)
+    # Go on from the chunk boundary before them, dropping what is written already: every chunk then holds what
+    # it holds in a run that was never interrupted, and so do the batches the numbers come from.
+    start = consumed - consumed % CHUNK
+    conversations, skip = islice(conversations_of(paths), start, None), consumed - start
     with out_path.open("r+" if resume and out_path.exists() else "w", encoding="utf-8") as out:
         out.seek(keep)
         out.truncate()
         with tqdm(total=total, initial=written, unit="msg", file=sys.stderr, disable=not progress) as bar:
-            for conversation, rows in analyzed(classifier, conversations, batch_size):
+            stream = engine(conversations) if engine else analyzed(classifier, conversations, batch_size)
+            for conversation, rows in stream:
+                if skip:
+                    skip -= 1
+                    continue
                 out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
                 written += len(rows)
                 bar.update(len(rows))

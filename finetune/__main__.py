@@ -1,4 +1,4 @@
-"""python -m finetune {train,evaluate,export,retrain,mood,discover,register,promote,rollback,versions} ...: see `python -m finetune COMMAND --help`."""
+"""python -m finetune {train,evaluate,export,retrain,mood,oos,discover,register,promote,rollback,versions} ...: see `python -m finetune COMMAND --help`."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,7 @@ COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score 
             "export": "Add an int8 ONNX graph to a model directory (fast serving)",
             "retrain": "Learn from new transcripts and the Helpline database",
             "mood": "Fit the mood head (in-context frustration, sentiment) of an existing model",
+            "oos": "Choose an existing model's out-of-scope score and threshold by cross-validation",
             "discover": "Cluster out-of-scope and uncertain messages into candidate new intents",
             "register": "Add a model to the registry, scored on its fixed evaluation set",
             "promote": "Serve a registered version (refused when it is worse, unless --force)",
@@ -23,10 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if not os.environ.get("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from . import discover, evaluate, export, mood_fit, registry_cli, retrain, train
+    from . import discover, evaluate, export, mood_fit, oos_fit, registry_cli, retrain, train
 
     commands = {"train": train.main, "evaluate": evaluate.main, "export": export.main, "retrain": retrain.main,
-                "discover": discover.main, "mood": mood_fit.main}
+                "discover": discover.main, "mood": mood_fit.main, "oos": oos_fit.main}
     command = commands.get(argv[0]) or (lambda rest: registry_cli.main(argv[0], rest))
     try:
         command(argv[1:])

@@ -61,9 +61,12 @@ class TrainArguments:
         "help": "With no out-of-scope validation data: 0 = no OOS threshold (nothing to calibrate it on; add "
                 "out-of-scope examples for that); above 0, the highest threshold costing at most this "
                 "validation accuracy (e.g. 0.003), so the least certain guesses get a rephrase prompt."})
+    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={
+        "help": "Where to train: auto = a CUDA GPU when torch sees one, else the CPU; cpu; cuda (an error "
+                "without one). The saved model is the same float32 model either way."})
     bf16: Literal["auto", "yes", "no"] = field(default="auto", metadata={
-        "help": "Train in bfloat16 autocast (about 1.5x faster on CPUs with AVX512-BF16 or AMX); auto = when "
-                "the CPU has it. Inference stays float32."})
+        "help": "Train in bfloat16 autocast (faster on CPUs with AVX512-BF16 or AMX and on bfloat16 GPUs); "
+                "auto = when the device has it. Inference stays float32."})
     freeze_word_embeddings: bool = field(default=True, metadata={
         "help": "Keep the word-embedding matrix fixed (half of MiniLM's weights; faster steps, "
                 "same accuracy in our runs)."})
@@ -79,6 +82,11 @@ class TrainArguments:
         "help": "With out-of-scope validation data: the share of it the OOS threshold must catch (the lowest "
                 "threshold that does is chosen, keeping in-scope accuracy as high as possible). 0.88 aims a "
                 "little above 85%%, so that new out-of-scope messages are caught at least 85%% of the time."})
+    oos_method: str = field(default="auto", metadata={
+        "help": "How out-of-scope messages are told, with out-of-scope validation data: auto = the best of msp "
+                "(the intent head's top probability), knn1, knn10 (distance to the nearest training messages' "
+                "sentence vectors), mahalanobis and knn_negatives (nearer the out-of-scope training examples than "
+                "the in-scope ones), by 5-fold cross-validation on validation data; or one of them."})
     rdrop_alpha: float = field(default=1.0, metadata={
         "help": "R-Drop on the intent head: run each intent batch twice and add this times the symmetric KL "
                 "between the two (0 = off; the intent batches' work doubles)."})

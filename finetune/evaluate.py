@@ -14,6 +14,7 @@ from bot.model.prediction import OOS
 from .arguments import EvaluateArguments
 from .data import DataError, load_emotion_data, load_intent_data
 from .metrics import confused_pairs, emotion_metrics, intent_metrics, label_indices, multi_hot, per_intent_scores
+from .oos_fit import in_scope_guesses, threshold_free
 
 
 def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test: str | None = None,
@@ -31,6 +32,9 @@ def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test:
         predictions = model.predict(list(data["text"]), batch_size=batch_size)
         y_pred = [p.intent for p in predictions]
         result.update(intent_metrics(list(data["intent"]), y_pred))
+        is_oos = np.asarray(list(data["intent"])) == OOS
+        if is_oos.any() and (~is_oos).any():   # how well the model's OOS score ranks, whatever its threshold
+            result.update(oos_score_metrics(model, list(data["text"]), is_oos, batch_size))
         result["per_intent"] = per_intent_scores(list(data["intent"]), y_pred)
         result["confused_pairs"] = confused_pairs(list(data["intent"]), y_pred)
         if keep_predictions:
@@ -52,14 +56,27 @@ def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test:
     return result
 
 
+def oos_score_metrics(model: HelplineModel, texts: list[str], is_oos: np.ndarray, batch_size: int) -> dict:
+    """AUROC and FPR95 of the score the model decides out-of-scope with (its OOS detector's, else 1 - the top
+    in-scope probability); an explicit OOS class that wins outright counts as the highest score."""
+    outputs = model.outputs(texts, batch_size)
+    msp, forced, _ = in_scope_guesses(outputs.intent, model.intent_labels)
+    scores = outputs.oos if outputs.oos is not None else msp
+    scores = np.where(forced, scores.max() + 1.0, scores)
+    return {f"oos_{k}": v for k, v in threshold_free(scores, is_oos).items()} | {
+        "oos_method": (model.metadata.get("oos_selection") or {}).get("chosen", "msp")}
+
+
 def report(result: dict) -> str:
     lines = [f"model {result['model']}"]
     if "intent_accuracy" in result:
         lines += ["", f"intent: {result['n_intent']} messages", f"  accuracy       {result['intent_accuracy']:.4f}",
                   f"  macro-F1       {result['intent_macro_f1']:.4f}"]
-        for key in ("in_scope_accuracy", "oos_recall", "oos_precision"):
+        for key in ("in_scope_accuracy", "oos_recall", "oos_precision", "oos_f1", "oos_auroc", "oos_fpr95"):
             if key in result:
-                lines.append(f"  {key.replace('_', ' '):<14} {result[key]:.4f}")
+                lines.append(f"  {key.replace('_', ' '):<17} {result[key]:.4f}")
+        if "oos_method" in result:
+            lines.append(f"  {'oos score':<17} {result['oos_method']}")
         lines += ["", f"  {'intent':<32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}"]
         for label, s in sorted(result["per_intent"].items(), key=lambda kv: kv[1]["f1"]):
             lines.append(f"  {label:<32} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:5d}")

@@ -27,18 +27,21 @@ from .fusion import fuse_attention
 from .smoothing import detach_attention_scales, has_bert_layout, smoothed
 
 OPSET = 17
+OUTPUTS = ("intent", "emotion", "sentence")
 
 
 class _Probabilities(torch.nn.Module):
-    """The network with its output activations, as exported."""
+    """The network with its output activations, as exported, and the pooled sentence vector (what the
+    out-of-scope detector reads, bot/model/oos.py)."""
 
     def __init__(self, network: torch.nn.Module):
         super().__init__()
         self.network = network.eval()
 
     def forward(self, input_ids, attention_mask):
-        intent_logits, emotion_logits = self.network(input_ids=input_ids, attention_mask=attention_mask)
-        return torch.softmax(intent_logits, -1), torch.sigmoid(emotion_logits)
+        pooled = self.network.embed(input_ids=input_ids, attention_mask=attention_mask)
+        intent_logits, emotion_logits = self.network.heads(pooled)
+        return torch.softmax(intent_logits, -1), torch.sigmoid(emotion_logits), pooled
 
 
 QUANTIZATIONS = ("dynamic", "blockwise")
@@ -77,10 +80,10 @@ def _export_fp32(network: torch.nn.Module, sample: dict, path: Path) -> None:
     # The TorchScript-based exporter (dynamo=False) handles the Hugging Face BERT graph without extra
     # packages; dynamic axes keep batch size and sequence length free.
     torch.onnx.export(_Probabilities(network), (sample["input_ids"], sample["attention_mask"]), str(path),
-                      input_names=["input_ids", "attention_mask"], output_names=["intent", "emotion"],
+                      input_names=["input_ids", "attention_mask"], output_names=list(OUTPUTS),
                       dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
                                     "attention_mask": {0: "batch", 1: "sequence"},
-                                    "intent": {0: "batch"}, "emotion": {0: "batch"}},
+                                    **{name: {0: "batch"} for name in OUTPUTS}},
                       opset_version=OPSET, dynamo=False)
 
 
@@ -139,7 +142,7 @@ def export_onnx(model: HelplineModel, directory: str | os.PathLike, quantization
             ", fused attention" if fused else "")
         os.replace(partial, target)  # a reader never sees half a graph
     model.metadata["onnx"] = {"file": ONNX_FILE, "opset": OPSET, "quantization": description + (", SmoothQuant" if smooth else ""),
-                              "inputs": ["input_ids", "attention_mask"], "outputs": ["intent", "emotion"]}
+                              "inputs": ["input_ids", "attention_mask"], "outputs": list(OUTPUTS)}
     write_metadata(directory, model.metadata)
     print(f"exported {target} ({target.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")
     return target

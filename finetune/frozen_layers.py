@@ -78,8 +78,9 @@ class FrozenLayers:
             module.requires_grad_(False)
 
     @torch.no_grad()
-    def precompute(self, sequences: list[list[int]], bf16: bool, what: str, batch: int = 128) -> list[torch.Tensor]:
-        """Hidden states after the top frozen layer, one [length, hidden] float16 tensor per sequence."""
+    def precompute(self, sequences: list[list[int]], device, what: str, batch: int = 128) -> list[torch.Tensor]:
+        """Hidden states after the top frozen layer, one [length, hidden] float16 tensor per sequence (kept in
+        the host's memory; ``device``: the finetune.device.TrainingDevice they are computed on)."""
         was_training = self.network.training
         self.network.eval()  # no dropout: the states are what inference computes
         record = self.layers[self.n - 1].register_forward_hook(
@@ -93,10 +94,10 @@ class FrozenLayers:
             for start in tqdm(range(0, len(order), batch), desc=f"caching frozen layers ({what})", unit="batch",
                               file=sys.stderr):
                 idx = order[start:start + batch]
-                inputs = pad_batch([sequences[i] for i in idx], self.pad_id)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                inputs = device.put(pad_batch([sequences[i] for i in idx], self.pad_id))
+                with device.autocast():
                     hidden = self.network.encoder(**inputs).last_hidden_state
-                hidden = hidden.to(torch.float16)
+                hidden = hidden.to(torch.float16).cpu()
                 for row, i in enumerate(idx):
                     out[i] = hidden[row, :len(sequences[i])].clone()
         finally:
@@ -106,10 +107,10 @@ class FrozenLayers:
             self.network.train(was_training)
         return out
 
-    def batch(self, sequences: list[list[int]], states: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The network's inputs for these sequences; their cached states go to the stand-in layer."""
-        inputs = pad_batch(sequences, self.pad_id)
-        padded = nn.utils.rnn.pad_sequence(states, batch_first=True).to(torch.float32)
+    def batch(self, sequences: list[list[int]], states: list[torch.Tensor], device) -> dict[str, torch.Tensor]:
+        """The network's inputs for these sequences on ``device``; their cached states go to the stand-in layer."""
+        inputs = device.put(pad_batch(sequences, self.pad_id))
+        padded = nn.utils.rnn.pad_sequence(states, batch_first=True).to(device.type, torch.float32)
         self.layers[self.n - 1].states = padded
         return inputs
 

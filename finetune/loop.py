@@ -24,7 +24,8 @@ from .data import EmotionData
 from .frozen_layers import FrozenLayers
 from .losses import emotion_loss, emotion_positive_weights, intent_loss
 from .metrics import multi_hot
-from .probe import linear_probe, use_bf16
+from .device import training_device
+from .probe import linear_probe
 
 
 def log(message: str) -> None:
@@ -106,37 +107,37 @@ class Step:
     def __init__(self, model: HelplineModel, tasks: dict[str, Task], args: TrainArguments, total: int):
         self.model, self.tasks, self.args = model, tasks, args
         self.pad_id = model.tokenizer.pad_token_id or 0
-        self.bf16 = use_bf16(args)
+        self.device = training_device(args.device, args.bf16)
         self.frozen = FrozenLayers(model.network, args.frozen_layers, self.pad_id) if args.frozen_layers else None
         self.optimizer, self.scheduler = make_optimizer(model, args, total)
         emotion = tasks.get("emotion")
-        self.positive_weight = (emotion_positive_weights(emotion.targets, args.emotion_positive_weight)
-                                if emotion is not None else None)
+        weight = emotion_positive_weights(emotion.targets, args.emotion_positive_weight) if emotion else None
+        self.positive_weight = weight.to(self.device.type) if weight is not None else None
         self.cache = {}
 
     def precompute_frozen(self) -> None:
         """With frozen layers: their output for every example, once (the layers never change)."""
         if self.frozen is not None:
-            self.cache = {name: self.frozen.precompute(task.ids, self.bf16, name) if task.per_epoch else []
+            self.cache = {name: self.frozen.precompute(task.ids, self.device, name) if task.per_epoch else []
                           for name, task in self.tasks.items()}
 
     def inputs(self, task: str, batch: list[int], copies: int) -> dict:
         sequences = [self.tasks[task].ids[i] for i in batch] * copies
         if self.frozen is None:
-            return pad_batch(sequences, self.pad_id)
-        return self.frozen.batch(sequences, [self.cache[task][i] for i in batch] * copies)
+            return self.device.put(pad_batch(sequences, self.pad_id))
+        return self.frozen.batch(sequences, [self.cache[task][i] for i in batch] * copies, self.device)
 
     def __call__(self, task: str, batch: list[int]) -> float:
         args = self.args
         copies = 2 if task == "intent" and args.rdrop_alpha > 0 else 1  # R-Drop: two dropout masks each
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with self.device.autocast():
             intent_logits, emotion_logits = self.model.network(**self.inputs(task, batch, copies))
-        targets = self.tasks[task].targets
+        targets, where = self.tasks[task].targets, self.device.type
         if task == "intent":
-            loss = intent_loss(intent_logits, torch.tensor([targets[i] for i in batch]), args.label_smoothing,
-                               args.rdrop_alpha)
+            loss = intent_loss(intent_logits, torch.tensor([targets[i] for i in batch], device=where),
+                               args.label_smoothing, args.rdrop_alpha)
         else:
-            loss = emotion_loss(emotion_logits, torch.from_numpy(targets[batch]), args.emotion_loss_weight,
+            loss = emotion_loss(emotion_logits, torch.from_numpy(targets[batch]).to(where), args.emotion_loss_weight,
                                 self.positive_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.network.parameters(), 1.0)
@@ -153,13 +154,15 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     tasks = encode_tasks(model, train, emotions, args)
     steps_per_epoch = sum(math.ceil(task.per_epoch / args.batch_size) for task in tasks.values())
     total = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.epochs
+    device = training_device(args.device, args.bf16)
+    model.to(device.type)   # before the optimiser is made: fused AdamW keeps its state beside the weights
     step_once = Step(model, tasks, args, total)
     intent, emotion = tasks["intent"], tasks.get("emotion")
-    log(f"training {total} steps{' in bfloat16' if step_once.bf16 else ''}: {len(intent.ids)} intent examples "
+    log(f"training {total} steps {device.describe()}: {len(intent.ids)} intent examples "
         f"({len(model.intent_labels)} intents), {len(emotion.ids) if emotion else 0} emotion examples; per epoch "
         f"{intent.per_epoch} intent + {emotion.per_epoch if emotion else 0} emotion examples")
     if args.linear_probe and args.init_from is None:  # a model we start from already has a trained head
-        linear_probe(model, intent.ids, intent.targets, args)
+        linear_probe(model, intent.ids, intent.targets, args, device)
     step_once.precompute_frozen()
     model.network.train()
     step, seen, started = 0, 0, time.time()
@@ -181,4 +184,4 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     model.network.eval()
     seconds = time.time() - started
     return {"steps": step, "examples": seen, "seconds": round(seconds, 1),
-            "examples_per_second": round(seen / max(seconds, 1e-9), 1)}
+            "examples_per_second": round(seen / max(seconds, 1e-9), 1), "device": device.type}

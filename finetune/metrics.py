@@ -45,7 +45,8 @@ class F1(evaluate.Metric):
 
 
 def intent_metrics(y_true: list[str], y_pred: list[str]) -> dict:
-    """Accuracy and macro-F1 over all rows; in-scope accuracy and OOS recall when ``oos`` rows exist."""
+    """Accuracy and macro-F1 over all rows; in-scope accuracy, and OOS recall, precision and F1 when ``oos`` rows
+    exist."""
     y_true, y_pred = list(y_true), list(y_pred)
     metrics = {"intent_accuracy": Accuracy().compute(predictions=y_pred, references=y_true)["accuracy"],
                "intent_macro_f1": F1().compute(predictions=y_pred, references=y_true, labels=sorted(set(y_true)),
@@ -59,6 +60,8 @@ def intent_metrics(y_true: list[str], y_pred: list[str]) -> dict:
         metrics["oos_recall"] = float(np.mean([p == OOS for p in oos]))
         predicted_oos = [t for t, p in zip(y_true, y_pred) if p == OOS]
         metrics["oos_precision"] = float(np.mean([t == OOS for t in predicted_oos])) if predicted_oos else 0.0
+        total = metrics["oos_precision"] + metrics["oos_recall"]
+        metrics["oos_f1"] = 2 * metrics["oos_precision"] * metrics["oos_recall"] / total if total else 0.0
     return metrics
 
 

@@ -1,4 +1,4 @@
-"""The linear-probe start of the intent head (LP-FT, Kumar et al. 2022), and when training runs in bfloat16.
+"""The linear-probe start of the intent head (LP-FT, Kumar et al. 2022).
 
 Fitting the intent head on frozen encoder features first means fine-tuning starts from a good head instead of
 a random one, which would pull the encoder about in the first steps.
@@ -15,24 +15,28 @@ from bot import HelplineModel
 
 from .arguments import TrainArguments
 from .batching import pad_batch
+from .device import TrainingDevice
 
 
 @torch.no_grad()
-def embed_all(model: HelplineModel, sequences: list[list[int]], pad_id: int, bf16: bool, batch: int = 128):
+def embed_all(model: HelplineModel, sequences: list[list[int]], pad_id: int, device: TrainingDevice,
+              batch: int = 128) -> torch.Tensor:
+    """Pooled sentence vectors of token-id sequences, on the training device."""
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    out = torch.zeros(len(sequences), model.network.intent_head.in_features)
+    out = torch.zeros(len(sequences), model.network.intent_head.in_features, device=device.type)
     for start in range(0, len(order), batch):
         idx = order[start:start + batch]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out[idx] = model.network.embed(**pad_batch([sequences[i] for i in idx], pad_id)).float()
+        with device.autocast():
+            out[idx] = model.network.embed(**device.put(pad_batch([sequences[i] for i in idx], pad_id))).float()
     return out
 
 
-def linear_probe(model: HelplineModel, sequences: list[list[int]], labels: list[int], args: TrainArguments) -> None:
+def linear_probe(model: HelplineModel, sequences: list[list[int]], labels: list[int], args: TrainArguments,
+                 device: TrainingDevice) -> None:
     """Fit the intent head on frozen pooled features (full-batch AdamW; a few seconds), in place."""
     model.network.eval()
-    features = embed_all(model, sequences, model.tokenizer.pad_token_id or 0, use_bf16(args))
-    target = torch.tensor(labels)
+    features = embed_all(model, sequences, model.tokenizer.pad_token_id or 0, device)
+    target = torch.tensor(labels, device=device.type)
     head = model.network.intent_head
     optimizer = torch.optim.AdamW(head.parameters(), lr=1e-2, weight_decay=1e-4)
     with torch.enable_grad():
@@ -44,11 +48,3 @@ def linear_probe(model: HelplineModel, sequences: list[list[int]], labels: list[
     accuracy = (head(features).argmax(1) == target).float().mean().item()
     tqdm.write(f"linear probe on frozen features: training accuracy {accuracy:.3f}, loss {loss.item():.3f}",
                file=sys.stderr)
-
-
-def use_bf16(args: TrainArguments) -> bool:
-    if args.bf16 != "auto":
-        return args.bf16 == "yes"
-    cpu = torch.cpu
-    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
-                or getattr(cpu, "_is_amx_tile_supported", lambda: False)())

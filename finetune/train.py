@@ -31,6 +31,7 @@ from .data import (
 from .lexical_fit import fit_lexical_head
 from .loop import fit, log
 from .mood_fit import fit_mood_head
+from .oos_fit import fit_oos_detector
 
 
 def load_intents(args: TrainArguments, extra: list[IntentData] = ()):
@@ -106,6 +107,7 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     if args.lexical_head:
         log(fit_lexical_head(model, train_data, validation, args.lexical_weight))
     metrics = calibrate(model, validation, emotions, args)
+    log(fit_oos_detector(model, train_data, validation, args.oos_target_recall, args.oos_method, args.seed))
     if args.mood_head:   # after calibration: it reads the decoded predictions (thresholds, sentiment groups)
         log(fit_mood_head(model, emotions, seed=args.seed, rated=rated))
     log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
@@ -118,6 +120,7 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
                   "wall_seconds": round(time.time() - started, 1), "torch_threads": torch.get_num_threads()},
     )
     model.metadata.pop("created", None)
+    model.to("cpu")   # a GPU-trained model is saved, exported and served from the CPU
     path = model.save_pretrained(args.output)
     log(f"saved model {model.version} to {path} in {time.time() - started:.0f} s")
     if args.export_onnx:

@@ -6,8 +6,10 @@ import torch
 
 from bot import HelplineModel
 from finetune.batching import pad_batch
+from finetune.device import TrainingDevice
 from finetune.frozen_layers import FrozenLayers, layer_list
 
+CPU = TrainingDevice("cpu", False)
 TEXTS = ["where is my order", "refund please", "hi", "cancel my subscription right now please"]
 
 
@@ -20,7 +22,7 @@ def test_cached_states_give_what_the_whole_encoder_computes(tiny_base):
     model = tiny_model(tiny_base)
     ids = model.tokenizer(TEXTS)["input_ids"]
     frozen = FrozenLayers(model.network, 1, pad_id=0)
-    states = frozen.precompute(ids, bf16=False, what="test")
+    states = frozen.precompute(ids, CPU, what="test")
     assert [s.shape[0] for s in states] == [len(x) for x in ids] and states[0].dtype == torch.float16
     real_layers = list(layer_list(model.network.encoder))
     model.network.eval()
@@ -28,7 +30,7 @@ def test_cached_states_give_what_the_whole_encoder_computes(tiny_base):
         expected = model.network(**pad_batch(ids, 0))
         with frozen.skipping():
             assert layer_list(model.network.encoder)[0] is not real_layers[0]
-            cached = model.network(**frozen.batch(ids, states))
+            cached = model.network(**frozen.batch(ids, states, CPU))
         again = model.network(**pad_batch(ids, 0))
     for want, got in zip(expected, cached):
         torch.testing.assert_close(got, want, atol=2e-3, rtol=1e-3)  # float16 cache

@@ -71,6 +71,7 @@ def test_linear_probe_fits_the_intent_head(tiny_base, tiny_data):
     from bot import HelplineModel
     from finetune.arguments import TrainArguments
     from finetune.data import load_intent_data
+    from finetune.device import TrainingDevice
     from finetune.probe import embed_all, linear_probe
 
     train = load_intent_data(tiny_data["intents"]).train
@@ -79,9 +80,9 @@ def test_linear_probe_fits_the_intent_head(tiny_base, tiny_data):
     ids = model.tokenizer(list(train["text"]))["input_ids"]
     y = [labels.index(i) for i in train["intent"]]
     args = TrainArguments(output="unused", intent_data=["unused"], emotion_data="unused", bf16="no")
-    features = embed_all(model, ids, 0, bf16=False)
+    features = embed_all(model, ids, 0, TrainingDevice("cpu", False))
     before = (model.network.intent_head(features).argmax(1).numpy() == np.asarray(y)).mean()
-    linear_probe(model, ids, y, args)
+    linear_probe(model, ids, y, args, TrainingDevice("cpu", False))
     after = (model.network.intent_head(features).argmax(1).numpy() == np.asarray(y)).mean()
     assert after >= 0.9 and after > before
 

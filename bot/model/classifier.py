@@ -15,7 +15,8 @@ from bot.model import lexical
 from bot.model.mood import MoodHead
 from bot.model.device import pick_device
 from bot.model.format import METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata
-from bot.model.prediction import Decoder, Prediction, batched, predict_texts
+from bot.model.oos import OosDetector
+from bot.model.prediction import Decoder, ModelOutputs, Prediction, batched, predict_texts
 
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -49,17 +50,19 @@ class _OnnxHeads:
     def encode(self, texts: list[str]) -> list:
         return self.tokenizer.encode_batch(texts)
 
-    def run(self, encodings: list) -> tuple[np.ndarray, np.ndarray]:
-        """Encodings of one batch -> (intent probs, emotion probs), padded to the batch's longest."""
+    def run(self, encodings: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Encodings of one batch -> (intent probs, emotion probs, sentence vectors), padded to the batch's
+        longest. A graph exported before the sentence output gives vectors of width 0."""
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, encoding in enumerate(encodings):
             ids[row, :len(encoding.ids)], mask[row, :len(encoding.ids)] = encoding.ids, 1
-        intent, emotion = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return intent, emotion
+        outputs = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        intent, emotion = outputs[0], outputs[1]
+        return intent, emotion, outputs[2] if len(outputs) > 2 else np.zeros((len(intent), 0), np.float32)
 
-    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.run(self.encode(texts))
 
 
@@ -74,6 +77,7 @@ class Classifier(ModelInfo):
         self.decoder = Decoder.from_metadata(metadata)
         self.lexical = lexical.attach(directory, metadata)
         self.mood = MoodHead.load(directory)
+        self.oos = OosDetector.load(directory, metadata)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None,
@@ -114,7 +118,7 @@ class Classifier(ModelInfo):
         """A test prediction, checked against the labels: a model whose outputs do not match its helpline.json
         must fail here, at load time (where the serving model stays), not on some customer's message later."""
         try:
-            intent, emotion = self._heads(["hello, where is my order?", "x"])
+            intent, emotion, sentence = self._heads(["hello, where is my order?", "x"])
         except Exception as exc:  # noqa: BLE001 - whatever the backend raises
             raise ValueError(f"{self.directory}: a test prediction failed ({type(exc).__name__}: {exc})") from exc
         for what, probs, labels in (("intent", intent, self.intent_labels), ("emotion", emotion, self.emotion_labels)):
@@ -124,17 +128,26 @@ class Classifier(ModelInfo):
                                  "models: retrain or re-export it")
             if not np.all(np.isfinite(probs)):
                 raise ValueError(f"{self.directory}: the model's {what} scores are not finite numbers")
+        if self.oos is not None and sentence.shape[-1] == 0:
+            raise ValueError(f"{self.directory}: the model has an out-of-scope detector but its {ONNX_FILE} gives no "
+                             f"sentence vectors (exported by an older Helpline); re-export it with "
+                             f"`python -m finetune export --model {self.directory}`")
+
+    def outputs(self, texts: list[str], batch_size: int = 64) -> ModelOutputs:
+        """Intent and emotion probabilities and out-of-scope scores, one row per text, in order."""
+        if len(texts) == 1:  # the common serving case: skip the sorting and copying
+            raw = self._heads(texts)
+        elif self.backend == "onnx":  # tokenized once, batched by token count: less padding
+            raw = batched(self._heads.run, self._heads.encode(texts), batch_size,
+                          length=lambda encoding: len(encoding.ids))
+        else:
+            raw = batched(self._heads, texts, batch_size)
+        return ModelOutputs.of(raw, texts, self.lexical, self.metadata, self.oos)
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        if len(texts) == 1:  # the common serving case: skip the sorting and copying
-            intent, emotion = self._heads(texts)
-        elif self.backend == "onnx":  # tokenized once, batched by token count: less padding
-            intent, emotion = batched(self._heads.run, self._heads.encode(texts), batch_size, len(self.intent_labels),
-                                      len(self.emotion_labels), length=lambda encoding: len(encoding.ids))
-        else:
-            intent, emotion = batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
-        return lexical.apply(self.lexical, self.metadata, texts, intent), emotion
+        outputs = self.outputs(texts, batch_size)
+        return outputs.intent, outputs.emotion
 
     def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
         """One text -> a Prediction; a list -> a list of Predictions in the same order."""
-        return predict_texts(texts, self.probabilities, self.decoder, batch_size)
+        return predict_texts(texts, self.outputs, self.decoder, batch_size)

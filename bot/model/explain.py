@@ -42,8 +42,10 @@ def explain(classifier, text: str) -> Explanation:
     words = text.split()
     shown = words[:MAX_WORDS]
     variants = [text] + [" ".join(words[:i] + words[i + 1:]) or "." for i in range(len(shown))]
-    intent_probs, emotion_probs = classifier.probabilities(variants)
-    prediction = classifier.decoder.decode(text, intent_probs[0], emotion_probs[0])
+    outputs = classifier.outputs(variants)
+    intent_probs, emotion_probs = outputs.intent, outputs.emotion
+    prediction = classifier.decoder.decode(text, intent_probs[0], emotion_probs[0],
+                                           None if outputs.oos is None else float(outputs.oos[0]))
     labels = classifier.decoder.intent_labels
     # For an out-of-scope message, explain its best in-scope guess: which words made it look like that intent.
     intent = prediction.alternatives[0][0] if prediction.intent == OOS else prediction.intent

@@ -27,7 +27,8 @@ from bot.model.format import (
     write_metadata,
 )
 from bot.model.network import HelplineNetwork
-from bot.model.prediction import Decoder, Prediction, batched, predict_texts
+from bot.model.oos import OOS_FILE, OosDetector
+from bot.model.prediction import Decoder, ModelOutputs, Prediction, batched, predict_texts
 
 DEFAULT_MAX_LENGTH = 64  # customer messages are short; longer ones are truncated (GoEmotions p99 is ~50 tokens)
 
@@ -42,6 +43,7 @@ class HelplineModel(ModelInfo):
         self.decoder = Decoder.from_metadata(metadata)
         self.lexical = None  # the optional lexical head (bot/lexical.py), blended into the intent probabilities
         self.mood = None     # the optional mood head (bot/model/mood.py): frustration and sentiment in context
+        self.oos = None      # the optional out-of-scope detector (bot/model/oos.py) on the sentence vectors
 
     # ----------------------------------------------------------------------------------------- building
     @classmethod
@@ -94,6 +96,7 @@ class HelplineModel(ModelInfo):
         model = cls(network, tokenizer, metadata)
         model.lexical = lexical.attach(directory, metadata)
         model.mood = MoodHead.load(directory)
+        model.oos = OosDetector.load(directory, metadata)
         return model
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
@@ -109,6 +112,12 @@ class HelplineModel(ModelInfo):
             self.lexical.save(directory)
         if self.mood is not None:
             self.mood.save(directory)
+        (directory / OOS_FILE).unlink(missing_ok=True)
+        if self.oos is not None:
+            self.metadata["oos_detector"] = self.oos.save(directory)
+        else:
+            self.metadata.pop("oos_detector", None)
+            self.metadata.pop("oos_score_threshold", None)
         self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         write_metadata(directory, self.metadata)
         (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")
@@ -129,19 +138,29 @@ class HelplineModel(ModelInfo):
         return self
 
     @torch.inference_mode()
-    def _heads(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _heads(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         device = self.device
         batch = {k: v.to(device) for k, v in self.tokenize(texts).items()}
-        intent_logits, emotion_logits = self.network(**batch)
+        pooled = self.network.embed(**batch)
+        intent_logits, emotion_logits = self.network.heads(pooled)
         return (torch.softmax(intent_logits.float(), -1).cpu().numpy(),
-                torch.sigmoid(emotion_logits.float()).cpu().numpy())
+                torch.sigmoid(emotion_logits.float()).cpu().numpy(), pooled.float().cpu().numpy())
+
+    def outputs(self, texts: list[str], batch_size: int = 64) -> ModelOutputs:
+        """Intent and emotion probabilities and out-of-scope scores, one row per text, in order."""
+        self.network.eval()
+        return ModelOutputs.of(batched(self._heads, texts, batch_size), texts, self.lexical, self.metadata, self.oos)
+
+    def sentence_vectors(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """The pooled sentence vectors the OOS detector reads, one row per text."""
+        self.network.eval()
+        return batched(self._heads, texts, batch_size)[2]
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Intent probabilities (softmax) and emotion probabilities (sigmoid), one row per text, in order."""
-        self.network.eval()
-        intent, emotion = batched(self._heads, texts, batch_size, len(self.intent_labels), len(self.emotion_labels))
-        return lexical.apply(self.lexical, self.metadata, texts, intent), emotion
+        outputs = self.outputs(texts, batch_size)
+        return outputs.intent, outputs.emotion
 
     def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
         """Predict one text (returns a Prediction) or a list of texts (returns a list, same order)."""
-        return predict_texts(texts, self.probabilities, self.decoder, batch_size)
+        return predict_texts(texts, self.outputs, self.decoder, batch_size)

@@ -125,13 +125,19 @@ class MoodHead:
         z = float(np.dot(weights[:-1], features) + weights[-1])
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
-    def message_score(self, prediction: Prediction) -> float:
-        upset = float(self.lexical.probabilities([prediction.text])[0, 1])
+    def lexical_upset(self, texts: list[str]) -> np.ndarray:
+        """The lexical model's upset probability of each text (one call for many: the batch path's way)."""
+        return self.lexical.probabilities(texts)[:, 1] if texts else np.zeros(0)
+
+    def message_score(self, prediction: Prediction, upset: float | None = None) -> float:
+        """``upset``: the text's lexical upset probability when it was computed already (with others)."""
+        upset = float(self.lexical_upset([prediction.text])[0]) if upset is None else float(upset)
         return self._apply(self.message_weights, message_features(prediction, upset, self.sentiment_groups))
 
-    def read(self, prediction: Prediction, context: MoodContext, time: float | None = None) -> tuple[float, float]:
+    def read(self, prediction: Prediction, context: MoodContext, time: float | None = None,
+             upset: float | None = None) -> tuple[float, float]:
         """(message-level score, in-context frustration) of one customer message."""
-        score = self.message_score(prediction)
+        score = self.message_score(prediction, upset)
         return score, self._apply(self.context_weights, context_features(score, prediction, context, time))
 
     def sentiment(self, prediction: Prediction, frustration: float) -> str:
@@ -172,12 +178,12 @@ class MoodHead:
 
 
 def in_context(head: MoodHead | None, prediction: Prediction, context: MoodContext | None,
-               time: float | None = None) -> tuple[Prediction, float]:
+               time: float | None = None, upset: float | None = None) -> tuple[Prediction, float]:
     """The prediction with frustration and sentiment read in context, and its message-level score (what the
     context of later messages remembers of it). Without a mood head, the emotion-only reading stands."""
     if head is None:
         return prediction, prediction.frustration
-    score, frustration = head.read(prediction, context, time)
+    score, frustration = head.read(prediction, context, time, upset)
     frustration = round(frustration, 4)
     return replace(prediction, frustration=frustration, sentiment=head.sentiment(prediction, frustration)), score
 
@@ -204,11 +210,12 @@ def read_conversations(predict, head: MoodHead | None, conversations: list[list[
     texts = [turn["text"] for turns in conversations for turn in turns
              if turn["role"] == "customer" and turn["text"].strip()]
     predictions = iter(predict(texts, batch_size=batch_size) if texts else [])
+    upsets = iter(head.lexical_upset(texts) if head is not None else [None] * len(texts))
     out = []
     for turns in conversations:
         context, read = MoodContext(), []
         for index, turn, time in customer_turns(turns, context):
-            prediction, score = in_context(head, next(predictions), context, time)
+            prediction, score = in_context(head, next(predictions), context, time, next(upsets))
             read.append((index, prediction, score))
             context.add_customer(turn["text"], prediction.intent, score, time)
         out.append(read)

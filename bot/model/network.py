@@ -32,10 +32,12 @@ class HelplineNetwork(nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
         """(intent logits, emotion logits)."""
-        pooled = self.embed(input_ids, attention_mask, token_type_ids)
+        return self.heads(self.embed(input_ids, attention_mask, token_type_ids))
+
+    def heads(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(intent logits, emotion logits) of pooled sentence vectors (dropout while training)."""
         dropped = self.dropout(pooled)
-        logits = self.intent_head(dropped), self.emotion_head(dropped)
-        return logits
+        return self.intent_head(dropped), self.emotion_head(dropped)
 
     def head_state_dict(self) -> dict[str, torch.Tensor]:
         """The heads' weights, saved beside the encoder (which is saved in Hugging Face format)."""

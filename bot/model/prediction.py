@@ -49,6 +49,7 @@ class Decoder:
     intent_labels: list[str]
     emotion_labels: list[str]
     oos_threshold: float = 0.0
+    oos_score_threshold: float | None = None   # with an OOS detector (bot/model/oos.py): its score's cut
     emotion_thresholds: dict[str, float] | None = None
     sentiment_groups: dict[str, list[str]] | None = None
     frustration_weights: dict[str, float] | None = None
@@ -63,18 +64,27 @@ class Decoder:
         """Indices of the in-scope intents (every label but an explicit ``oos`` class), computed once."""
         return np.asarray([i for i, label in enumerate(self.intent_labels) if label != OOS], dtype=np.int64)
 
-    def intent_decision(self, probs: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
-        """(intent, confidence, alternatives) for one row of intent probabilities."""
+    def intent_decision(self, probs: np.ndarray,
+                        oos_score: float | None = None) -> tuple[str, float, list[tuple[str, float]]]:
+        """(intent, confidence, alternatives) for one row of intent probabilities. With the model's OOS detector
+        score and its threshold the message is out of scope when the score reaches the threshold; without, when
+        the best in-scope probability is below ``oos_threshold``. An explicit OOS class that wins outright is
+        out of scope either way."""
         ranked = self._in_scope[np.argsort(-probs[self._in_scope], kind="stable")]
         best = ranked[0]
         alternatives = [(self.intent_labels[i], round(float(probs[i]), 4)) for i in ranked[: self.n_alternatives]]
         top_is_oos = self.intent_labels[int(np.argmax(probs))] == OOS
-        if top_is_oos or probs[best] < self.oos_threshold:
+        if oos_score is not None and self.oos_score_threshold is not None:
+            unknown = oos_score >= self.oos_score_threshold
+        else:
+            unknown = probs[best] < self.oos_threshold
+        if top_is_oos or unknown:
             return OOS, round(1.0 - float(probs[best]), 4), alternatives
         return self.intent_labels[best], round(float(probs[best]), 4), alternatives
 
-    def decode(self, text: str, intent_probs: np.ndarray, emotion_probs: np.ndarray) -> Prediction:
-        intent, confidence, alternatives = self.intent_decision(intent_probs)
+    def decode(self, text: str, intent_probs: np.ndarray, emotion_probs: np.ndarray,
+               oos_score: float | None = None) -> Prediction:
+        intent, confidence, alternatives = self.intent_decision(intent_probs, oos_score)
         emotions = {label: round(float(p), 4) for label, p in zip(self.emotion_labels, emotion_probs)}
         thresholds = self.emotion_thresholds or {}
         detected = sorted((label for label, p in emotions.items() if p >= thresholds.get(label, 0.5)),
@@ -99,24 +109,52 @@ def check_texts(texts) -> tuple[list[str], bool]:
     return list(batch), single
 
 
-Heads = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]  # texts -> (intent probs, emotion probs)
+# texts -> (intent probs, emotion probs, sentence vectors)
+Heads = Callable[[list[str]], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-def batched(run: Heads, items: list, batch_size: int, n_intents: int, n_emotions: int, length=len):
+def batched(run, items: list, batch_size: int, length=len) -> tuple[np.ndarray, ...]:
     """Run the heads over items (texts, or encodings with ``length`` counting tokens) in batches of similar
-    length (less padding), returning rows in input order."""
+    length (less padding), returning each of their outputs with rows in input order."""
     order = sorted(range(len(items)), key=lambda i: length(items[i]))
-    intent = np.zeros((len(items), n_intents), dtype=np.float32)
-    emotion = np.zeros((len(items), n_emotions), dtype=np.float32)
+    outputs: list[np.ndarray] = []
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        intent[idx], emotion[idx] = run([items[i] for i in idx])
-    return intent, emotion
+        results = run([items[i] for i in idx])
+        if not outputs:
+            outputs = [np.zeros((len(items),) + r.shape[1:], dtype=r.dtype) for r in results]
+        for out, result in zip(outputs, results):
+            out[idx] = result
+    return tuple(outputs)
 
 
-def predict_texts(texts, probabilities, decoder: Decoder, batch_size: int):
-    """The `predict` of every model class: one text -> a Prediction, a list -> a list in the same order."""
+@dataclass
+class ModelOutputs:
+    """What one encoder pass gives a list of texts: intent probabilities (with the lexical head blended in),
+    emotion probabilities, and out-of-scope scores (None without an OOS detector)."""
+    intent: np.ndarray
+    emotion: np.ndarray
+    oos: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, raw: tuple[np.ndarray, ...], texts: list[str], lexical_head, metadata: dict, detector) -> "ModelOutputs":
+        """From the heads' raw (intent, emotion, sentence vectors) of ``texts``."""
+        from bot.model import lexical
+
+        if not raw:   # no texts: no batch ran
+            return cls(np.zeros((0, len(metadata["intent_labels"])), np.float32),
+                       np.zeros((0, len(metadata["emotion_labels"])), np.float32))
+        intent, emotion, sentence = raw
+        scores = detector.scores(sentence) if detector is not None else None
+        return cls(lexical.apply(lexical_head, metadata, texts, intent), emotion, scores)
+
+
+def predict_texts(texts, outputs, decoder: Decoder, batch_size: int):
+    """The `predict` of every model class: one text -> a Prediction, a list -> a list in the same order.
+    ``outputs``: texts, batch size -> ModelOutputs."""
     batch, single = check_texts(texts)
-    intent, emotion = probabilities(batch, batch_size)
-    predictions = [decoder.decode(t, i, e) for t, i, e in zip(batch, intent, emotion)]
+    out = outputs(batch, batch_size)
+    scores = out.oos if out.oos is not None else [None] * len(batch)
+    predictions = [decoder.decode(t, i, e, None if s is None else float(s))
+                   for t, i, e, s in zip(batch, out.intent, out.emotion, scores)]
     return predictions[0] if single else predictions

@@ -43,7 +43,7 @@ def first_start_estimate(flags: set[str] | None = None) -> str:
     """How long the first-start build takes here: training uses bfloat16 only where the CPU has it, and float32
     training takes two to three times as long (the ranges come from benchmarks/RESULTS.md)."""
     flags = cpu_flags() if flags is None else flags
-    if flags & {"avx512_bf16", "amx_tile"}:  # what finetune.probe.use_bf16 asks torch about
+    if flags & {"avx512_bf16", "amx_tile"}:  # what finetune.device.cpu_has_bf16 asks torch about
         return "about 4-6 minutes on 2 CPU cores"
     if flags:
         return "about 10-13 minutes on 2 CPU cores: this CPU has no bfloat16, so training runs in float32"
