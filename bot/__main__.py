@@ -3,6 +3,9 @@
   analyze    --transcripts FILE... --output OUT.jsonl [--model DIR] [--report DIR] [--resume]
                                               every customer message in its conversation's context, one JSON
                                               line each (intent, emotions, sentiment, frustration)
+  suggest    --transcripts HISTORY... --for FILE --output OUT.jsonl [--k 3] [--model DIR]
+                                              suggested replies for every agent message of FILE, from the
+                                              messages before it and the replies agents sent in HISTORY
   chat       [--model DIR]                    a conversation: reply, intent, emotion and handoff per turn
   classify   [--model DIR] TEXT ... | --file FILE
                                               one JSON line per message (batched; progress bar on stderr)
@@ -123,6 +126,12 @@ def analyze_command(args) -> int:
     return 0
 
 
+def suggest_command(args) -> int:
+    from bot.assist.suggest_command import run
+
+    return run(args)
+
+
 def chat(args) -> int:
     from bot.conversation.policy import DialoguePolicy, PolicyConfig
     from bot.conversation.service import Helpline
@@ -234,6 +243,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run (OUT.jsonl.part) after its last complete conversation")
     p.set_defaults(run=analyze_command)
+    p = commands.add_parser("suggest", help="suggested replies for every agent message of a transcript file")
+    _model_arg(p)
+    p.add_argument("--transcripts", nargs="+", required=True, metavar="HISTORY",
+                   help="transcripts whose agent replies are suggested (JSONL or CSV)")
+    p.add_argument("--for", dest="for_file", required=True, metavar="FILE",
+                   help="transcripts to suggest for: every agent message gets suggestions from what came before it")
+    p.add_argument("--output", required=True, metavar="OUT.jsonl", help="one JSON line per agent message")
+    p.add_argument("--k", type=int, default=3, help="suggestions per message")
+    p.add_argument("--catalogue", default=None, help="intent catalogue YAML whose replies are candidates too")
+    p.set_defaults(run=suggest_command)
     p = commands.add_parser("chat", help="talk to the bot in the terminal")
     _model_arg(p)
     p.add_argument("--db", help="SQLAlchemy URL for the conversation (default: a scratch SQLite file)")

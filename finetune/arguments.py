@@ -85,8 +85,10 @@ class TrainArguments:
     oos_method: str = field(default="auto", metadata={
         "help": "How out-of-scope messages are told, with out-of-scope validation data: auto = the best of msp "
                 "(the intent head's top probability), knn1, knn10 (distance to the nearest training messages' "
-                "sentence vectors), mahalanobis and knn_negatives (nearer the out-of-scope training examples than "
-                "the in-scope ones), by 5-fold cross-validation on validation data; or one of them."})
+                "sentence vectors), mahalanobis, knn_negatives (nearer the out-of-scope training examples than "
+                "the in-scope ones) and msp_mahalanobis (the two together), by 5-fold cross-validation on "
+                "validation data: the best in-scope accuracy among those whose OOS recall reaches 85%%; or one "
+                "of them."})
     rdrop_alpha: float = field(default=1.0, metadata={
         "help": "R-Drop on the intent head: run each intent batch twice and add this times the symmetric KL "
                 "between the two (0 = off; the intent batches' work doubles)."})

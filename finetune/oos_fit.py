@@ -19,14 +19,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from bot.model.oos import OOS_FILE, OosDetector
-from bot.model.prediction import OOS
+from bot.model.prediction import OOS, max_softmax_score
 
 from .calibrate import OOS_TARGET_RECALL
 
 FOLDS = 5
 # name: (OosDetector method, k); msp is the intent head's own top probability
 CANDIDATES = {"msp": None, "knn1": ("knn", 1), "knn10": ("knn", 10), "mahalanobis": ("mahalanobis", 1),
-              "knn_negatives": ("knn_negatives", 1)}
+              "knn_negatives": ("knn_negatives", 1), "msp_mahalanobis": ("msp_mahalanobis", 1)}
+WANTED_RECALL = 0.85   # the OOS recall wanted on new messages: a score whose estimate falls short is not kept
 
 
 def threshold_free(scores: np.ndarray, is_oos: np.ndarray) -> dict:
@@ -35,6 +36,11 @@ def threshold_free(scores: np.ndarray, is_oos: np.ndarray) -> dict:
     in_scope_cut = np.quantile(scores[~is_oos], 0.95)   # 95% of in-scope messages score at most this
     return {"auroc": round(float(roc_auc_score(is_oos, scores)), 4),
             "fpr95": round(float(np.mean(scores[is_oos] <= in_scope_cut)), 4)}
+
+
+def fold_count(is_oos: np.ndarray) -> int:
+    """FOLDS, or fewer when a class has fewer rows (each fold needs one of each)."""
+    return int(min(FOLDS, is_oos.sum(), (~is_oos).sum()))
 
 
 def choose_threshold(scores: np.ndarray, is_oos: np.ndarray, target_recall: float) -> float:
@@ -60,7 +66,7 @@ def cross_validated(scores: np.ndarray, truth: np.ndarray, forced: np.ndarray, g
                     target_recall: float, seed: int = 42) -> dict:
     """Each metric's mean and standard deviation over folds scored with thresholds from the other folds."""
     is_oos = truth == OOS
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(scores, is_oos)
+    folds = StratifiedKFold(fold_count(is_oos), shuffle=True, random_state=seed).split(scores, is_oos)
     per_fold = []
     for fit, held in folds:
         threshold = choose_threshold(scores[fit], is_oos[fit], target_recall)
@@ -74,7 +80,7 @@ def in_scope_guesses(probs: np.ndarray, intent_labels: list[str]) -> tuple[np.nd
     labels = np.asarray(intent_labels)
     in_scope = labels != OOS
     scoped = np.where(in_scope[None, :], probs, -1.0)
-    return 1.0 - scoped.max(1), ~in_scope[probs.argmax(1)], labels[scoped.argmax(1)]
+    return max_softmax_score(probs, intent_labels), ~in_scope[probs.argmax(1)], labels[scoped.argmax(1)]
 
 
 def candidate_scores(model, train_texts: list[str], train_intents: list[str], texts: list[str]):
@@ -90,9 +96,22 @@ def candidate_scores(model, train_texts: list[str], train_intents: list[str], te
     for name, spec in CANDIDATES.items():
         if spec is None or (spec[0] == "knn_negatives" and negatives is None):
             continue   # knn_negatives needs out-of-scope training examples
-        detector = OosDetector.fit(spec[0], bank, [train_intents[i] for i in keep], k=spec[1], negatives=negatives)
-        candidates[name] = (detector, detector.scores(vectors))
+        if spec[0] == "msp_mahalanobis":   # both views, as percentiles among these (validation) messages
+            detector = OosDetector.combined(candidates["mahalanobis"][0], msp, vectors)
+        else:
+            detector = OosDetector.fit(spec[0], bank, [train_intents[i] for i in keep], k=spec[1],
+                                       negatives=negatives)
+        candidates[name] = (detector, detector.scores(vectors, msp))
     return candidates, forced, guesses
+
+
+def best_candidate(table: dict) -> str:
+    """The best estimated in-scope accuracy among the scores whose estimated OOS recall reaches WANTED_RECALL
+    (AUROC breaks ties; if none reaches it, the best estimated recall)."""
+    reaching = [name for name, row in table.items() if row["oos_recall"]["mean"] >= WANTED_RECALL]
+    if not reaching:
+        return max(table, key=lambda name: (table[name]["oos_recall"]["mean"], table[name]["auroc"]))
+    return max(reaching, key=lambda name: (table[name]["in_scope_accuracy"]["mean"], table[name]["auroc"]))
 
 
 def fit_oos_detector(model, train, validation, target_recall: float, method: str = "auto", seed: int = 42) -> str:
@@ -102,14 +121,15 @@ def fit_oos_detector(model, train, validation, target_recall: float, method: str
     if validation is None or OOS not in set(validation["intent"]):
         return "out-of-scope detection: max-softmax (no out-of-scope validation messages to compare scores on)"
     texts, truth = list(validation["text"]), np.asarray(list(validation["intent"]))
+    if fold_count(truth == OOS) < 2:
+        return (f"out-of-scope detection: max-softmax ({int((truth == OOS).sum())} out-of-scope validation "
+                "message(s): too few to cross-validate scores on)")
     candidates, forced, guesses = candidate_scores(model, list(train["text"]), list(train["intent"]), texts)
     is_oos = truth == OOS
     table = {name: {**threshold_free(scores, is_oos),
                     **cross_validated(scores, truth, forced, guesses, target_recall, seed)}
              for name, (_, scores) in candidates.items()}
-    # the best estimate of in-scope accuracy plus OOS recall on new messages
-    merit = {name: row["in_scope_accuracy"]["mean"] + row["oos_recall"]["mean"] for name, row in table.items()}
-    chosen = max(merit, key=merit.get) if method == "auto" else method
+    chosen = best_candidate(table) if method == "auto" else method
     if chosen not in candidates:
         raise ValueError(f"--oos-method must be auto or one of {list(candidates)}, not {method!r}")
     detector, scores = candidates[chosen]
@@ -119,7 +139,8 @@ def fit_oos_detector(model, train, validation, target_recall: float, method: str
         model.update_metadata(oos_threshold=round(1.0 - threshold, 4), oos_score_threshold=None)
     else:
         model.update_metadata(oos_score_threshold=threshold)
-    model.metadata["oos_selection"] = {"chosen": chosen, "target_recall": target_recall, "folds": FOLDS,
+    model.metadata["oos_selection"] = {"chosen": chosen, "target_recall": target_recall,
+                                       "folds": fold_count(is_oos),
                                        "candidates": table}
     row = table[chosen]
     return (f"out-of-scope detection: {chosen} (cross-validated on {len(texts)} validation messages: in-scope "

@@ -276,3 +276,21 @@ def test_a_short_agent_token_on_the_command_line_is_refused_with_a_warning(capsy
     with pytest.raises(SystemExit, match="HELPLINE_AGENT_TOKEN is 5 characters; use at least 24"):
         app.main(["--agent-token", "short"])
     assert "--agent-token shows in `ps`" in capsys.readouterr().err
+
+
+def test_the_console_shows_a_handoff_summary_and_suggests_what_agents_replied_before(served, keyword_model):
+    from gradio_client import Client
+
+    service, store = app.helpline(), app.helpline().store
+    answer = "I have sent your refund again; it shows in 3-5 working days."
+    for _ in range(2):   # two earlier conversations where an agent answered the same request the same way
+        earlier = service.handle("where is my refund for the broken kettle?").conversation_id
+        store.agent_reply(earlier, answer)
+    service.suggestions.refresh()
+    waiting = service.handle("where is my refund for the broken kettle? order A55120").conversation_id
+    store.take_over(waiting)
+    agent = Client(served.url, verbose=False)
+    agent.predict(*AGENT, api_name="/login")
+    shown = agent.predict(waiting, api_name="/open_conversation")   # (the suggestion buttons are not API values)
+    assert "Customer wants: refund status." in shown[3] and "References: A55120." in shown[3]
+    assert answer in service.suggestions.for_conversation(waiting)   # what the buttons show

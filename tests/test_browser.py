@@ -260,3 +260,36 @@ def test_every_tab_renders_for_a_logged_in_agent(browser, served, database_state
     for name in ("console", "insights", "model", "chat"):
         assert os.path.getsize(shot(name)) > 10_000
     agent.close()
+
+
+def test_an_agent_clicks_a_suggestion_edits_it_and_the_widget_shows_it(browser, served, keyword_model):
+    from playwright.sync_api import expect
+
+    service = app.helpline()
+    answer = "I can see your order and I'm checking it with the courier now."
+    for _ in range(2):   # what agents replied before in the same situation
+        earlier = service.handle("I want a human about my order").conversation_id
+        service.store.agent_reply(earlier, answer)
+    service.suggestions.refresh()
+    customer = browser.new_page()
+    customer.set_default_timeout(20_000)
+    open_widget(customer, served.url)
+    send(customer, "I want a human about my order")
+    customer.locator(".hl-note", has_text="You are now talking to a person").wait_for()
+    conversation_id = customer.evaluate("sessionStorage.getItem('helpline.conversation')")
+
+    agent = console_login(browser, served.url)
+    agent.get_by_label("Conversation", exact=True).fill(conversation_id)
+    agent.get_by_role("button", name="Open", exact=True).click()
+    agent.get_by_label("Handoff summary").wait_for()
+    suggestion = agent.locator("button.suggestion", has_text=answer)
+    suggestion.wait_for()
+    suggestion.click()
+    reply = agent.get_by_label("Reply to the customer (Enter sends)")
+    expect(reply).to_have_value(answer)   # one click: the suggestion is in the reply box
+    reply.fill(answer + " It should be with you tomorrow.")   # edited before sending
+    reply.press("Enter")
+    customer.locator(".hl-agent", has_text="It should be with you tomorrow.").wait_for()
+    assert service.store.conversation(conversation_id).messages[-1].text.endswith("with you tomorrow.")
+    customer.close()
+    agent.close()

@@ -65,6 +65,32 @@ def test_cross_validation_scores_each_fold_with_a_threshold_from_the_others():
     assert 0.6 < result["in_scope_accuracy"]["mean"] < 1.0
 
 
+def test_the_best_candidate_reaches_the_wanted_recall_first_then_in_scope_accuracy():
+    from finetune.oos_fit import best_candidate
+
+    def row(accuracy, recall, auroc=0.9):
+        return {"in_scope_accuracy": {"mean": accuracy}, "oos_recall": {"mean": recall}, "auroc": auroc}
+
+    assert best_candidate({"a": row(0.97, 0.80), "b": row(0.95, 0.90), "c": row(0.96, 0.86)}) == "c"
+    assert best_candidate({"a": row(0.97, 0.80), "b": row(0.95, 0.82)}) == "b"   # none reaches it: best recall
+    assert best_candidate({"a": row(0.96, 0.9, 0.95), "b": row(0.96, 0.9, 0.97)}) == "b"
+
+
+def test_the_combined_score_adds_the_percentiles_of_both_views():
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(60, 5)).astype(np.float32)
+    mahalanobis = OosDetector.fit("mahalanobis", train, ["a"] * 30 + ["b"] * 30)
+    reference = rng.normal(size=(40, 5)).astype(np.float32)
+    msp = rng.uniform(size=40).astype(np.float32)
+    both = OosDetector.combined(mahalanobis, msp, reference)
+    scores = both.scores(reference, msp)
+    distance_rank = (np.argsort(np.argsort(mahalanobis.scores(reference))) + 1) / 40
+    msp_rank = (np.argsort(np.argsort(msp)) + 1) / 40
+    assert np.allclose(scores, distance_rank + msp_rank, atol=1e-6)
+    with pytest.raises(ValueError, match="need the messages' max-softmax scores"):
+        both.scores(reference)
+
+
 def test_the_decoder_uses_the_detector_score_when_the_model_has_one():
     decoder = Decoder(intent_labels=["a", "b"], emotion_labels=["joy"], oos_threshold=0.99, oos_score_threshold=0.5)
     probs = np.array([0.9, 0.1])
@@ -76,6 +102,7 @@ def test_the_decoder_uses_the_detector_score_when_the_model_has_one():
 def test_training_with_out_of_scope_validation_chooses_a_score_by_cross_validation(tiny_base, tiny_data, tmp_path):
     from bot import Classifier, HelplineModel
     from finetune.evaluate import evaluate
+    from finetune.oos_fit import best_candidate
     from finetune.train import main
 
     pairs = [[text, intent] for intent, texts in TINY_INTENTS.items() for text in texts]
@@ -90,12 +117,12 @@ def test_training_with_out_of_scope_validation_chooses_a_score_by_cross_validati
           "--no-mood-head"])
     model = HelplineModel.from_pretrained(out)
     selection = model.metadata["oos_selection"]
-    assert set(selection["candidates"]) == {"msp", "knn1", "knn10", "mahalanobis", "knn_negatives"}
+    assert set(selection["candidates"]) == {"msp", "knn1", "knn10", "mahalanobis", "knn_negatives",
+                                            "msp_mahalanobis"}
     for row in selection["candidates"].values():
         assert {"auroc", "fpr95", "in_scope_accuracy", "oos_recall", "oos_f1"} <= set(row)
     chosen = selection["chosen"]
-    merit = {n: r["in_scope_accuracy"]["mean"] + r["oos_recall"]["mean"] for n, r in selection["candidates"].items()}
-    assert merit[chosen] == max(merit.values())
+    assert chosen == best_candidate(selection["candidates"])
     assert (model.oos is None) == (chosen == "msp")
     served = Classifier.load(out)   # the ONNX graph gives the sentence vectors the detector reads
     texts = [p[0] for p in pairs[:6]] + oos[:4]

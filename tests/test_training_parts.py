@@ -245,3 +245,29 @@ def test_metrics_go_through_evaluate_offline_and_score_by_hand(monkeypatch):
     # joy: P=1, R=1/2 -> 2/3; anger: P=1, R=1/2 -> 2/3; micro: tp=2, fp=0, fn=2 -> 2/3
     assert abs(emotions["emotion_macro_f1"] - 2 / 3) < 1e-9
     assert abs(emotions["emotion_micro_f1"] - 2 / 3) < 1e-9
+
+
+def test_training_runs_on_a_gpu_when_torch_sees_one_and_on_the_cpu_otherwise(monkeypatch, tiny_base, tiny_data,
+                                                                              tmp_path, capsys):
+    import torch
+
+    from finetune.__main__ import main as finetune
+    from finetune.device import TrainingDevice, training_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert training_device("auto", "auto") == TrainingDevice("cuda", True)   # bf16 autocast where the GPU has it
+    assert training_device("auto", "no") == TrainingDevice("cuda", False)
+    assert training_device("cpu", "yes") == TrainingDevice("cpu", True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device("auto", "no") == TrainingDevice("cpu", False)
+    with pytest.raises(ValueError, match="torch sees no CUDA device"):
+        training_device("cuda")
+    assert TrainingDevice("cpu", False).put({"x": torch.ones(2)})["x"].device.type == "cpu"
+    with TrainingDevice("cpu", True).autocast():
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_cpu_enabled()
+    code = finetune(["train", "--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"],
+                     "--base-model", tiny_base, "--output", str(tmp_path / "m"), "--max-steps", "2",
+                     "--device", "cuda"])
+    assert code == 2 and "torch sees no CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

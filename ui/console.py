@@ -1,15 +1,22 @@
-"""The agents' console tab: login, the live triage queue, a conversation with its analysis and "why?", replies,
-take over, resolve, intent corrections, and the review queue of messages the model is least sure about."""
+"""The agents' console tab: login, the live triage queue, a conversation with its handoff summary, analysis and
+"why?", suggested and canned replies, take over, resolve, intent corrections, editing the canned responses, and
+the review queue of messages the model is least sure about."""
 from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
 
+from bot.assist.live import canned_path
 from bot.serving.login import LoginFailed, checked_login
 from bot.serving.ratelimit import RateLimited
+from intents import CatalogueError
+from intents.canned import save_canned
 from ui import console_data as console
 
-from . import client_address, require_agent
+from . import client_address, logged_in, require_agent
+
+
+SUGGESTIONS = 3   # suggested replies shown under the reply box
 
 
 def row_of(evt: gr.SelectData) -> int:
@@ -68,13 +75,20 @@ def build(ctx):
         return queue.iloc[row_of(evt)]["conversation"]
 
     def open_conversation(token: str | None, conversation_id: str):
+        """The transcript, its analysis and emotion plot, the handoff summary and the suggested replies."""
         agent(token)
         if not conversation_id:
             raise gr.Error("Pick a conversation in the queue.")
+        service = ctx.helpline()
         try:
-            return console.transcript(ctx.helpline(), conversation_id.strip())
+            shown = console.transcript(service, conversation_id.strip())
+            summary = console.handoff_summary_text(service, conversation_id.strip())
+            suggested = service.suggestions.for_conversation(conversation_id.strip(), k=SUGGESTIONS)
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
+        buttons = [gr.update(value=text, visible=True) for text in suggested]
+        buttons += [gr.update(value="", visible=False)] * (SUGGESTIONS - len(suggested))
+        return (*shown, summary, *buttons)
 
     def explain_row(token: str | None, table, evt: gr.SelectData):
         agent(token)
@@ -111,6 +125,32 @@ def build(ctx):
             raise gr.Error(f"No customer message {message_id}.") from None
         return f"Message {int(message_id)}: `{c.previous_intent}` → `{c.intent}` (stored for retraining).", review_table()
 
+    def canned_filter(token: str | None, conversation_id: str, typed: str):
+        """"/" and part of a title in the reply box: the matching canned responses to pick from."""
+        if not logged_in(ctx, token):
+            return gr.skip()
+        if not (typed or "").startswith("/"):
+            return gr.update(visible=False)
+        try:
+            found = ctx.helpline().suggestions.canned_for((conversation_id or "").strip() or None, typed)
+        except (ValueError, CatalogueError) as exc:
+            raise gr.Error(str(exc)) from None
+        return gr.update(choices=found, value=None, visible=True,
+                         label=f"Canned responses matching {typed!r}: {len(found)}")
+
+    def canned_load(token: str | None):
+        agent(token)
+        path = canned_path()
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+    def canned_save(token: str | None, text: str):
+        agent(token)
+        try:
+            saved = save_canned(canned_path(), text or "")
+        except CatalogueError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"Saved {len(saved)} canned responses."
+
     def pick_review(token: str | None, table, evt: gr.SelectData):
         agent(token)
         return int(table.iloc[row_of(evt)]["message id"])
@@ -134,9 +174,16 @@ def build(ctx):
             with gr.Row():
                 with gr.Column(scale=3):
                     # customer text is shown as typed: no Markdown, so no remote image or live link in it
+                    summary = gr.Textbox(label="Handoff summary", lines=4, interactive=False)
                     transcript = gr.Chatbot(label="Conversation", height=360, render_markdown=False,
                                             sanitize_html=True)
-                    reply_box = gr.Textbox(label="Reply to the customer (Enter sends)")
+                    reply_box = gr.Textbox(label="Reply to the customer (Enter sends)",
+                                           info="A suggestion below fills it; / and a title finds a canned response")
+                    with gr.Row():
+                        suggestions = [gr.Button(visible=False, size="sm", elem_classes="suggestion")
+                                       for _ in range(SUGGESTIONS)]
+                    canned_pick = gr.Dropdown(label="Canned responses", choices=[], visible=False,
+                                              elem_id="canned-pick")
                 with gr.Column(scale=2):
                     timeline = gr.LinePlot(x="turn", y="score", color="emotion", title="Customer emotion by turn",
                                            y_lim=[0, 1], height=260)
@@ -150,6 +197,12 @@ def build(ctx):
                 intent = gr.Dropdown(label="Correct intent", choices=[])
                 correct_button = gr.Button("Save correction")
             correction_status = gr.Markdown()
+            with gr.Accordion("Canned responses: edit (YAML, checked before it is saved)", open=False):
+                canned_text = gr.Code(language="yaml", label="intents/canned.yaml")
+                with gr.Row():
+                    canned_load_button = gr.Button("Load")
+                    canned_save_button = gr.Button("Save", variant="primary")
+                canned_status = gr.Markdown()
             with gr.Accordion("Review queue: messages the model is least sure about", open=False):
                 review = gr.Dataframe(interactive=False, wrap=True, headers=["message id", "text", "predicted", "margin"])
                 with gr.Row():
@@ -162,14 +215,20 @@ def build(ctx):
                            api_name="login")
         logout_button.click(logout, token, [token, status, desk, queue, transcript, table], api_name="logout")
         gr.Timer(3.0).tick(refresh_queue, token, queue, api_name="refresh_queue", show_progress="hidden")
-        queue.select(pick, [token, queue], selected).then(open_conversation, [token, selected],
-                                                         [transcript, table, timeline])
-        open_button.click(open_conversation, [token, selected], [transcript, table, timeline],
-                          api_name="open_conversation")
-        reply_box.submit(reply, [token, selected, reply_box], [reply_box, transcript, table, timeline, queue],
-                         api_name="agent_reply")
+        opened = [transcript, table, timeline, summary, *suggestions]
+        queue.select(pick, [token, queue], selected).then(open_conversation, [token, selected], opened)
+        open_button.click(open_conversation, [token, selected], opened, api_name="open_conversation")
+        reply_box.submit(reply, [token, selected, reply_box], [reply_box, *opened, queue], api_name="agent_reply")
+        for button in suggestions:   # one click puts the suggestion in the reply box, to edit before sending;
+            # in the browser only: no endpoint that echoes its input
+            button.click(None, button, reply_box, js="(text) => text", api_visibility="private")
         take_button.click(lambda t, c: act(t, c, "take_over"), [token, selected], queue, api_name="take_over")
         resolve_button.click(lambda t, c: act(t, c, "resolve"), [token, selected], queue, api_name="resolve")
+        reply_box.input(canned_filter, [token, selected, reply_box], canned_pick, show_progress="hidden",
+                        api_visibility="private")
+        canned_pick.select(None, canned_pick, reply_box, js="(text) => text", api_visibility="private")
+        canned_load_button.click(canned_load, token, canned_text, api_name="canned_load")
+        canned_save_button.click(canned_save, [token, canned_text], canned_status, api_name="canned_save")
         table.select(explain_row, [token, table], [why, message_id])
         correct_button.click(correct, [token, message_id, intent], [correction_status, review],
                              api_name="correct_label")

@@ -104,3 +104,13 @@ def model_summary(helpline: Helpline) -> tuple[str, pd.DataFrame]:
     lines += intent_validation_note(metrics)
     pairs = pd.DataFrame(metrics.get("confused_pairs", []), columns=["true", "predicted", "count"])
     return "\n".join(lines), pairs
+
+
+def handoff_summary_text(helpline: Helpline, conversation_id: str) -> str:
+    """The summary shown above the transcript (bot/assist/summary.py)."""
+    from bot.assist.summary import handoff_summary
+
+    conversation = helpline.store.conversation(conversation_id)
+    if conversation is None:
+        raise ValueError(f"no conversation {conversation_id}")
+    return handoff_summary(conversation.messages, (conversation.state or {}).get("handoff_reason"))["text"]

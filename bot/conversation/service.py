@@ -118,6 +118,17 @@ class Helpline:
         turn reads the reference once, and rebinding it is atomic). Each model gets its own batcher, so a batch
         never mixes two models."""
         self._serving = classifier, MicroBatcher(classifier.predict)
+        if getattr(self, "_suggestions", None) is not None:
+            self._suggestions.refresh()   # its contexts were embedded by the old encoder
+
+    @property
+    def suggestions(self):
+        """Suggested replies for the agents' console (bot/assist/live.py), built on first use."""
+        if getattr(self, "_suggestions", None) is None:
+            from bot.assist.live import LiveSuggestions, imported_transcripts
+
+            self._suggestions = LiveSuggestions(self, imported_transcripts())
+        return self._suggestions
 
     @staticmethod
     def intent_priority(catalogue: Catalogue, intent: str) -> str:

@@ -133,16 +133,25 @@ class Classifier(ModelInfo):
                              f"sentence vectors (exported by an older Helpline); re-export it with "
                              f"`python -m finetune export --model {self.directory}`")
 
+    def _raw(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, ...]:
+        if len(texts) == 1:  # the common serving case: skip the sorting and copying
+            return self._heads(texts)
+        if self.backend == "onnx":  # tokenized once, batched by token count: less padding
+            return batched(self._heads.run, self._heads.encode(texts), batch_size,
+                           length=lambda encoding: len(encoding.ids))
+        return batched(self._heads, texts, batch_size)
+
     def outputs(self, texts: list[str], batch_size: int = 64) -> ModelOutputs:
         """Intent and emotion probabilities and out-of-scope scores, one row per text, in order."""
-        if len(texts) == 1:  # the common serving case: skip the sorting and copying
-            raw = self._heads(texts)
-        elif self.backend == "onnx":  # tokenized once, batched by token count: less padding
-            raw = batched(self._heads.run, self._heads.encode(texts), batch_size,
-                          length=lambda encoding: len(encoding.ids))
-        else:
-            raw = batched(self._heads, texts, batch_size)
-        return ModelOutputs.of(raw, texts, self.lexical, self.metadata, self.oos)
+        return ModelOutputs.of(self._raw(texts, batch_size), texts, self.lexical, self.metadata, self.oos)
+
+    def sentence_vectors(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """The encoder's pooled sentence vector of each text (what the OOS detector and suggestions compare)."""
+        vectors = self._raw(texts, batch_size)[2]
+        if vectors.shape[-1] == 0:
+            raise ValueError(f"{self.directory / ONNX_FILE} gives no sentence vectors (exported by an older "
+                             f"Helpline); re-export it with `python -m finetune export --model {self.directory}`")
+        return vectors
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         outputs = self.outputs(texts, batch_size)

@@ -7,7 +7,11 @@ message's distance from the intents' training messages asks the question directl
 - ``mahalanobis``: the distance to the nearest intent's mean under one covariance shared by all intents
   (Lee et al., NeurIPS 2018), on length-normalised vectors;
 - ``knn_negatives``: with out-of-scope training examples (CLINC150's oos_train, a catalogue's
-  out_of_scope_examples), the k-NN similarity to them minus the k-NN similarity to the in-scope ones.
+  out_of_scope_examples), the k-NN similarity to them minus the k-NN similarity to the in-scope ones;
+- ``msp_mahalanobis``: the two views together, max-softmax (what the classifier makes of the message) and the
+  Mahalanobis distance (where the message lies): each turned into its percentile among reference messages
+  (the validation messages it was chosen on), and the percentiles added. They err on different messages, so
+  the sum ranks better than either.
 Higher is more out of scope. `finetune/oos_fit.py` fits them, compares them with MSP by cross-validation on
 the validation data and keeps the best; the decoder then calls a message out of scope from the kept score and
 its threshold (`oos_score_threshold` in helpline.json) instead of from the top probability.
@@ -24,7 +28,7 @@ import numpy as np
 
 OOS_FILE = "oos.npz"
 OOS_FORMAT_VERSION = 1
-METHODS = ("knn", "mahalanobis", "knn_negatives")
+METHODS = ("knn", "mahalanobis", "knn_negatives", "msp_mahalanobis")
 
 
 def normalised(vectors: np.ndarray) -> np.ndarray:
@@ -55,6 +59,8 @@ class OosDetector:
                     raise ValueError(f"knn_negatives needs at least k={k} out-of-scope training vectors")
                 arrays["negatives"] = normalised(negatives).astype(np.float16)
             return cls(method, arrays, k)
+        if method == "msp_mahalanobis":
+            raise ValueError("msp_mahalanobis is made from a fitted mahalanobis detector: OosDetector.combined")
         labels = np.asarray(labels)
         intents = sorted(set(labels))
         means = np.stack([vectors[labels == intent].mean(0) for intent in intents])
@@ -65,8 +71,24 @@ class OosDetector:
         return cls(method, {"means": means.astype(np.float32),
                             "precision": np.linalg.inv(covariance).astype(np.float32)})
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """One out-of-scope score per sentence vector (higher: further from every intent)."""
+    @classmethod
+    def combined(cls, mahalanobis: "OosDetector", reference_msp: np.ndarray,
+                 reference_vectors: np.ndarray) -> "OosDetector":
+        """max-softmax and ``mahalanobis`` as percentiles among the reference messages, added."""
+        arrays = dict(mahalanobis.arrays)
+        arrays["reference_msp"] = np.sort(np.asarray(reference_msp, dtype=np.float32))
+        arrays["reference_distance"] = np.sort(mahalanobis.scores(reference_vectors))
+        return cls("msp_mahalanobis", arrays)
+
+    def scores(self, vectors: np.ndarray, msp: np.ndarray | None = None) -> np.ndarray:
+        """One out-of-scope score per sentence vector (higher: further from every intent). ``msp``: each
+        message's 1 - best in-scope probability, which msp_mahalanobis reads too."""
+        if self.method == "msp_mahalanobis":
+            if msp is None:
+                raise ValueError("msp_mahalanobis scores need the messages' max-softmax scores too")
+            distance = OosDetector("mahalanobis", self.arrays).scores(vectors)
+            return (_percentile(self.arrays["reference_msp"], msp)
+                    + _percentile(self.arrays["reference_distance"], distance)).astype(np.float32)
         vectors = normalised(vectors)
         if self.method == "knn":
             return (1.0 - self._kth_similarity(vectors, self.arrays["bank"])).astype(np.float32)
@@ -79,6 +101,10 @@ class OosDetector:
         distances = ((xp * vectors).sum(1)[:, None] - 2 * xp @ means.T
                      + ((means @ precision) * means).sum(1)[None, :])
         return distances.min(1).astype(np.float32)
+
+    @property
+    def needs_msp(self) -> bool:
+        return self.method == "msp_mahalanobis"
 
     def _kth_similarity(self, vectors: np.ndarray, bank: np.ndarray) -> np.ndarray:
         similarity = vectors @ bank.T.astype(np.float32)
@@ -105,3 +131,8 @@ class OosDetector:
                              "the model directory is damaged: copy it again or retrain")
         with np.load(path) as stored:
             return cls(entry["method"], {name: stored[name] for name in stored.files}, int(entry.get("k", 1)))
+
+
+def _percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The share of the (sorted) reference values at or below each value."""
+    return np.searchsorted(reference, np.asarray(values, dtype=np.float32), side="right") / max(len(reference), 1)

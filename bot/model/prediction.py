@@ -145,8 +145,17 @@ class ModelOutputs:
             return cls(np.zeros((0, len(metadata["intent_labels"])), np.float32),
                        np.zeros((0, len(metadata["emotion_labels"])), np.float32))
         intent, emotion, sentence = raw
-        scores = detector.scores(sentence) if detector is not None else None
-        return cls(lexical.apply(lexical_head, metadata, texts, intent), emotion, scores)
+        intent = lexical.apply(lexical_head, metadata, texts, intent)
+        if detector is None:
+            return cls(intent, emotion)
+        msp = max_softmax_score(intent, metadata["intent_labels"]) if detector.needs_msp else None
+        return cls(intent, emotion, detector.scores(sentence, msp))
+
+
+def max_softmax_score(intent: np.ndarray, intent_labels: list[str]) -> np.ndarray:
+    """1 - each row's best in-scope probability: the max-softmax out-of-scope score."""
+    in_scope = np.asarray([label != OOS for label in intent_labels])
+    return 1.0 - np.where(in_scope[None, :], intent, -1.0).max(1)
 
 
 def predict_texts(texts, outputs, decoder: Decoder, batch_size: int):

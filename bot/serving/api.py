@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DataError, DBAPIError
 
+from bot.assist.summary import handoff_summary
 from bot.conversation.redact import redact
 from bot.conversation.service import CONVERSATION_ID, Helpline
 from bot.conversation.state import Status
@@ -221,12 +222,14 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
         ranked = order_queue(helpline().store.open_conversations(), now)[offset:offset + limit]
         return [conversation_json(c, score, reason) for c, score, reason in ranked]
 
-    @api.get("/conversations/{conversation_id}", summary="A conversation with every message and its prediction")
+    @api.get("/conversations/{conversation_id}",
+             summary="A conversation with every message and its prediction, and the handoff summary")
     def conversation(conversation_id: str, _agent=Depends(agent)) -> dict:
         found = helpline().store.conversation(conversation_id)
         if found is None:
             raise HTTPException(404, f"no conversation {conversation_id}")
-        return {**conversation_json(found), "messages": [message_json(m) for m in found.messages]}
+        summary = handoff_summary(found.messages, (found.state or {}).get("handoff_reason"))
+        return {**conversation_json(found), "summary": summary, "messages": [message_json(m) for m in found.messages]}
 
     @api.post("/conversations/{conversation_id}/reply", summary="Reply as an agent (the customer sees it live)")
     def reply(conversation_id: str, body: TextIn, who=Depends(agent)) -> dict:

@@ -1,0 +1,1 @@
+"""Agent assist: suggested replies (suggest.py) with replies as templates (templates.py)."""

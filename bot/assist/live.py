@@ -1,0 +1,101 @@
+"""Suggestions in the console: an index over the store's conversations (and any imported transcripts), the
+catalogue's replies and the canned responses (HELPLINE_CANNED, default intents/canned.yaml), rebuilt when it is
+older than ``max_age`` seconds or the canned responses change.
+
+The index is derived data, rebuilt from the database, so several app processes each keep their own and none
+holds anything the others lack for long.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+from bot.assist.suggest import Context, SuggestionIndex
+from bot.store.history import agent_reply_history
+from intents.canned import DEFAULT_CANNED, CannedResponse, fill, load_canned, matching
+
+MAX_AGE = 600.0
+ORDER_ID = re.compile(r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b")
+
+
+def canned_path() -> Path:
+    return Path(os.environ.get("HELPLINE_CANNED") or DEFAULT_CANNED)
+
+
+def imported_transcripts() -> list[dict]:
+    """The transcripts of HELPLINE_SUGGEST_TRANSCRIPTS (comma-separated files, e.g. a helpdesk export): what
+    agents replied before Helpline, learnt from beside the store's own conversations."""
+    from bot.transcripts import read_transcripts
+
+    paths = [p.strip() for p in os.environ.get("HELPLINE_SUGGEST_TRANSCRIPTS", "").split(",") if p.strip()]
+    return [conversation for path in paths for conversation in read_transcripts(path)]
+
+
+class LiveSuggestions:
+    def __init__(self, helpline, transcripts: list[dict] = (), max_age: float = MAX_AGE):
+        self.helpline, self.transcripts, self.max_age = helpline, list(transcripts), max_age
+        self._index: SuggestionIndex | None = None
+        self._built, self._canned_stamp = 0.0, 0.0
+        self._lock = threading.Lock()
+
+    def canned(self) -> list[CannedResponse]:
+        path = canned_path()
+        return load_canned(path) if path.is_file() else []
+
+    def index(self) -> SuggestionIndex:
+        with self._lock:
+            path = canned_path()
+            stamp = path.stat().st_mtime if path.is_file() else 0.0
+            if self._index is None or time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp:
+                classifier = self.helpline.classifier
+                encode = getattr(classifier, "sentence_vectors", None)
+                extra = [(reply, {name}) for name, intent in self.helpline.catalogue.intents.items()
+                         for reply in intent.replies]
+                extra += [(r.text, set(r.intents)) for r in self.canned() if r.intents]
+                self._canned_stamp = stamp
+                history = agent_reply_history(self.helpline.store) + self.transcripts
+                try:
+                    self._index = SuggestionIndex.build(history, encode=encode, extra=extra)
+                except ValueError:   # a model whose graph gives no sentence vectors: wording alone
+                    self._index = SuggestionIndex.build(history, extra=extra)
+                self._built = time.monotonic()
+            return self._index
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._index = None
+
+    def _conversation(self, conversation_id: str):
+        conversation = self.helpline.store.conversation(conversation_id)
+        if conversation is None:
+            raise ValueError(f"no conversation {conversation_id}")
+        return conversation
+
+    @staticmethod
+    def known(conversation) -> dict[str, str]:
+        """What placeholders the conversation can fill: the latest order number a customer gave."""
+        orders = [m.group(0).lstrip("#") for message in conversation.messages if message.role == "customer"
+                  for m in ORDER_ID.finditer(message.text)]
+        return {"order_id": orders[-1]} if orders else {}
+
+    def canned_for(self, conversation_id: str | None, typed: str) -> list[tuple[str, str]]:
+        """(title, text with what the conversation knows filled in) of the canned responses matching "/..."."""
+        known = self.known(self._conversation(conversation_id)) if conversation_id else {}
+        return [(r.title, fill(r.text, known)) for r in matching(self.canned(), typed)]
+
+    def for_conversation(self, conversation_id: str, k: int = 3) -> list[str]:
+        """The ``k`` best replies for the open conversation, from the messages so far (placeholders it knows
+        filled in, the others left visible)."""
+        conversation = self._conversation(conversation_id)
+        turns = [{"role": m.role, "text": m.text} for m in conversation.messages]
+        context = Context(turns)
+        likely = []
+        last = next((m for m in reversed(conversation.messages) if m.role == "customer"), None)
+        if last is not None and last.prediction:
+            likely = [a["intent"] if isinstance(a, dict) else a[0] for a in last.prediction.get("alternatives", [])]
+            likely = [last.intent, *likely] if last.intent else likely
+        known = self.known(conversation)
+        return [fill(reply, known) for reply in self.index().suggest([context], k=k, intents=[likely])[0]]

@@ -1,0 +1,34 @@
+"""Replies as templates: what varies from customer to customer becomes a placeholder.
+
+"Your order 48213 ships on Monday" and "Your order 99120 ships on Monday" are one reply, so an agent is offered
+"Your order {order_id} ships on Monday" with the placeholder left visible (or filled, when the conversation
+names the order). Only references that have a shape are replaced: order and account numbers (four or more
+letters and digits with a digit among them), e-mail addresses, amounts, times and dates. A name has none; a reply with a customer's name in it stays a one-off and is
+suggested only if agents sent it to several customers.
+"""
+from __future__ import annotations
+
+import re
+
+PLACEHOLDERS = [   # (pattern, placeholder), in the order they are tried
+    (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), "{email}"),
+    (re.compile(r"[$€£]\s?\d[\d,]*(\.\d+)?|\b\d[\d,]*(\.\d+)?\s?(dollars|euros|pounds|usd|eur|gbp)\b", re.I),
+     "{amount}"),
+    (re.compile(r"\b\d{1,2}:\d{2}(\s?[ap]\.?m\.?)?\b|\b\d{1,2}\s?[ap]\.?m\.?\b", re.I), "{time}"),
+    (re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"), "{date}"),
+    (re.compile(r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b"), "{order_id}"),
+]   # short numbers stay: "3-5 working days" is the same for every customer
+_SPACES = re.compile(r"\s+")
+
+
+def template_of(reply: str) -> str:
+    """The reply with its customer-specific references replaced by placeholders, white space folded."""
+    text = _SPACES.sub(" ", reply).strip()
+    for pattern, placeholder in PLACEHOLDERS:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def normalised(text: str) -> str:
+    """The form replies are compared in: templated, lower case, no trailing punctuation."""
+    return template_of(text).lower().rstrip(" .!?")
