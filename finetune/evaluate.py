@@ -9,7 +9,7 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from bot import HelplineModel
-from bot.model.prediction import OOS
+from bot.model.prediction import OOS, ModelOutputs, decoded
 
 from .arguments import EvaluateArguments
 from .data import DataError, load_emotion_data, load_intent_data
@@ -29,12 +29,13 @@ def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test:
             raise DataError(f"{intent_test}: {len(unknown)} intent label(s) the model does not know: {unknown[:30]}"
                             f"{' ...' if len(unknown) > 30 else ''}. Evaluate with a model trained on these "
                             "intents, or map them to known ones (or to 'oos').")
-        predictions = model.predict(list(data["text"]), batch_size=batch_size)
-        y_pred = [p.intent for p in predictions]
+        texts = list(data["text"])
+        outputs = model.outputs(texts, batch_size)   # one pass: the predictions and the OOS scores come from it
+        y_pred = [p.intent for p in decoded(texts, outputs, model.decoder)]
         result.update(intent_metrics(list(data["intent"]), y_pred))
         is_oos = np.asarray(list(data["intent"])) == OOS
         if is_oos.any() and (~is_oos).any():   # how well the model's OOS score ranks, whatever its threshold
-            result.update(oos_score_metrics(model, list(data["text"]), is_oos, batch_size))
+            result.update(oos_score_metrics(model, outputs, is_oos))
         result["per_intent"] = per_intent_scores(list(data["intent"]), y_pred)
         result["confused_pairs"] = confused_pairs(list(data["intent"]), y_pred)
         if keep_predictions:
@@ -56,10 +57,9 @@ def evaluate(model: HelplineModel, intent_test: str | None = None, emotion_test:
     return result
 
 
-def oos_score_metrics(model: HelplineModel, texts: list[str], is_oos: np.ndarray, batch_size: int) -> dict:
+def oos_score_metrics(model: HelplineModel, outputs: ModelOutputs, is_oos: np.ndarray) -> dict:
     """AUROC and FPR95 of the score the model decides out-of-scope with (its OOS detector's, else 1 - the top
     in-scope probability); an explicit OOS class that wins outright counts as the highest score."""
-    outputs = model.outputs(texts, batch_size)
     msp, forced, _ = in_scope_guesses(outputs.intent, model.intent_labels)
     scores = outputs.oos if outputs.oos is not None else msp
     scores = np.where(forced, scores.max() + 1.0, scores)

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from bot.model.oos import OOS_FILE, OosDetector
+from bot.model.oos import OosDetector
 from bot.model.prediction import OOS, max_softmax_score
 
 from .calibrate import OOS_TARGET_RECALL
@@ -86,12 +86,13 @@ def in_scope_guesses(probs: np.ndarray, intent_labels: list[str]) -> tuple[np.nd
 def candidate_scores(model, train_texts: list[str], train_intents: list[str], texts: list[str]):
     """{candidate: (detector or None, scores of ``texts``)}; also (forced, guesses): rows an explicit OOS class
     wins outright (out of scope whatever the score) and each row's best in-scope intent."""
-    msp, forced, guesses = in_scope_guesses(model.outputs(texts).intent, model.intent_labels)
+    outputs = model.outputs(texts)   # one encoder pass: probabilities and sentence vectors
+    msp, forced, guesses = in_scope_guesses(outputs.intent, model.intent_labels)
     keep = [i for i, intent in enumerate(train_intents) if intent != OOS]
     bank = model.sentence_vectors([train_texts[i] for i in keep])
     unknown = [text for text, intent in zip(train_texts, train_intents) if intent == OOS]
     negatives = model.sentence_vectors(unknown) if unknown else None
-    vectors = model.sentence_vectors(texts)
+    vectors = outputs.sentence
     candidates = {"msp": (None, msp)}
     for name, spec in CANDIDATES.items():
         if spec is None or (spec[0] == "knn_negatives" and negatives is None):
@@ -154,7 +155,8 @@ class OosArguments:
     intent_data: list[str] = field(metadata={
         "help": "The model's intent data (any `train` format) with a validation split that has out-of-scope "
                 "examples, such as CLINC150's JSON (val + oos_val)."})
-    oos_method: str = field(default="auto", metadata={"help": "auto (cross-validated) or msp, knn1, knn10, mahalanobis, knn_negatives."})
+    oos_method: str = field(default="auto", metadata={
+        "help": "auto (cross-validated) or msp, knn1, knn10, mahalanobis, knn_negatives, msp_mahalanobis."})
     oos_target_recall: float = field(default=OOS_TARGET_RECALL, metadata={
         "help": "The share of out-of-scope validation messages the threshold must catch."})
     seed: int = field(default=42, metadata={"help": "Seed of the folds."})
@@ -183,11 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     train = concatenate_datasets([s.train for s in sources])
     message = fit_oos_detector(model, train, concatenate_datasets(given), args.oos_target_recall, args.oos_method,
                                args.seed)
-    (directory / OOS_FILE).unlink(missing_ok=True)
-    if model.oos is not None:
-        model.metadata["oos_detector"] = model.oos.save(directory)
-    else:
-        model.metadata.pop("oos_detector", None)
+    model.save_oos(directory)
     write_metadata(directory, model.metadata)
     print(message, file=sys.stderr)
     if (directory / ONNX_FILE).is_file() and "sentence" not in model.metadata.get("onnx", {}).get("outputs", []):

@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 from bot.assist.suggest import Context, SuggestionIndex
+from bot.assist.templates import ORDER_ID
 from bot.store.history import agent_reply_history
 from intents.canned import DEFAULT_CANNED, CannedResponse, fill, load_canned, matching
 
 MAX_AGE = 600.0
-ORDER_ID = re.compile(r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b")
+ORDER_NUMBER = re.compile(ORDER_ID)
 
 
 def canned_path() -> Path:
@@ -78,7 +79,7 @@ class LiveSuggestions:
     def known(conversation) -> dict[str, str]:
         """What placeholders the conversation can fill: the latest order number a customer gave."""
         orders = [m.group(0).lstrip("#") for message in conversation.messages if message.role == "customer"
-                  for m in ORDER_ID.finditer(message.text)]
+                  for m in ORDER_NUMBER.finditer(message.text)]
         return {"order_id": orders[-1]} if orders else {}
 
     def canned_for(self, conversation_id: str | None, typed: str) -> list[tuple[str, str]]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
+from bot.assist.templates import ORDER_ID
 from bot.model.prediction import OOS
 
-REFERENCE = re.compile(r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b"                     # order / account numbers
-                       r"|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"                            # dates
+REFERENCE = re.compile(ORDER_ID                                      # order / account numbers
+                       + r"|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"           # dates
                        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
                        r"|[$€£]\s?\d[\d,]*(?:\.\d+)?", re.IGNORECASE)
 REDACTED = re.compile(r"\[[A-Z_]+\]")   # bot.conversation.redact's placeholders are never references

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 
+# an order or account number: four or more capitals, digits and dashes with a digit among them
+ORDER_ID = r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b"
+
 PLACEHOLDERS = [   # (pattern, placeholder), in the order they are tried
     (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), "{email}"),
     (re.compile(r"[$€£]\s?\d[\d,]*(\.\d+)?|\b\d[\d,]*(\.\d+)?\s?(dollars|euros|pounds|usd|eur|gbp)\b", re.I),
      "{amount}"),
     (re.compile(r"\b\d{1,2}:\d{2}(\s?[ap]\.?m\.?)?\b|\b\d{1,2}\s?[ap]\.?m\.?\b", re.I), "{time}"),
     (re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"), "{date}"),
-    (re.compile(r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b"), "{order_id}"),
+    (re.compile(ORDER_ID), "{order_id}"),
 ]   # short numbers stay: "3-5 working days" is the same for every customer
 _SPACES = re.compile(r"\s+")
 

@@ -7,9 +7,8 @@ the rule below is what those runs chose (benchmarks/RESULTS.md, "Batch path"):
   Runtime's threads spend much of a batch waiting on each other, while separate processes never wait;
 - small batches (16 messages): each process sorts its chunk of messages by token count, so a small batch holds
   messages of nearly one length (little padding) and its activations stay in cache; larger ones ran slower.
-- the int8 graph: about twice the fp32 graph's speed with VNNI. Without VNNI (AVX2 only) int8 matrix products
-  gain little over fp32 (Latency, fifth session), but the serving graph is int8, and the batch path reads with
-  the graph the live bot serves.
+- the int8 graph: faster than the fp32 graph on a VNNI CPU. Without VNNI (AVX2 only) int8 matrix products gain
+  little over fp32 (RESULTS.md, Latency), but the batch path reads with the graph the live bot serves.
 Any flag of the command (--processes, --threads, --batch-size) overrides the plan.
 """
 from __future__ import annotations

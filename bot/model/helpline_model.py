@@ -112,16 +112,20 @@ class HelplineModel(ModelInfo):
             self.lexical.save(directory)
         if self.mood is not None:
             self.mood.save(directory)
+        self.save_oos(directory)
+        self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        write_metadata(directory, self.metadata)
+        (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")
+        return directory
+
+    def save_oos(self, directory: Path) -> None:
+        """Write the OOS detector (or remove a stale one) and its metadata entry; the caller writes the metadata."""
         (directory / OOS_FILE).unlink(missing_ok=True)
         if self.oos is not None:
             self.metadata["oos_detector"] = self.oos.save(directory)
         else:
             self.metadata.pop("oos_detector", None)
             self.metadata.pop("oos_score_threshold", None)
-        self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-        write_metadata(directory, self.metadata)
-        (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")
-        return directory
 
     # ------------------------------------------------------------------------------------------ predicting
     def tokenize(self, texts: list[str]):

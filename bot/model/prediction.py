@@ -131,13 +131,15 @@ def batched(run, items: list, batch_size: int, length=len) -> tuple[np.ndarray, 
 @dataclass
 class ModelOutputs:
     """What one encoder pass gives a list of texts: intent probabilities (with the lexical head blended in),
-    emotion probabilities, and out-of-scope scores (None without an OOS detector)."""
+    emotion probabilities, out-of-scope scores (None without an OOS detector) and the sentence vectors."""
     intent: np.ndarray
     emotion: np.ndarray
     oos: np.ndarray | None = None
+    sentence: np.ndarray | None = None
 
     @classmethod
-    def of(cls, raw: tuple[np.ndarray, ...], texts: list[str], lexical_head, metadata: dict, detector) -> "ModelOutputs":
+    def of(cls, raw: tuple[np.ndarray, ...], texts: list[str], lexical_head, metadata: dict,
+           detector) -> "ModelOutputs":
         """From the heads' raw (intent, emotion, sentence vectors) of ``texts``."""
         from bot.model import lexical
 
@@ -147,9 +149,9 @@ class ModelOutputs:
         intent, emotion, sentence = raw
         intent = lexical.apply(lexical_head, metadata, texts, intent)
         if detector is None:
-            return cls(intent, emotion)
+            return cls(intent, emotion, None, sentence)
         msp = max_softmax_score(intent, metadata["intent_labels"]) if detector.needs_msp else None
-        return cls(intent, emotion, detector.scores(sentence, msp))
+        return cls(intent, emotion, detector.scores(sentence, msp), sentence)
 
 
 def max_softmax_score(intent: np.ndarray, intent_labels: list[str]) -> np.ndarray:
@@ -162,8 +164,12 @@ def predict_texts(texts, outputs, decoder: Decoder, batch_size: int):
     """The `predict` of every model class: one text -> a Prediction, a list -> a list in the same order.
     ``outputs``: texts, batch size -> ModelOutputs."""
     batch, single = check_texts(texts)
-    out = outputs(batch, batch_size)
-    scores = out.oos if out.oos is not None else [None] * len(batch)
-    predictions = [decoder.decode(t, i, e, None if s is None else float(s))
-                   for t, i, e, s in zip(batch, out.intent, out.emotion, scores)]
+    predictions = decoded(batch, outputs(batch, batch_size), decoder)
     return predictions[0] if single else predictions
+
+
+def decoded(texts: list[str], out: ModelOutputs, decoder: Decoder) -> list[Prediction]:
+    """The Predictions of ``texts`` from their ModelOutputs."""
+    scores = out.oos if out.oos is not None else [None] * len(texts)
+    return [decoder.decode(t, i, e, None if s is None else float(s))
+            for t, i, e, s in zip(texts, out.intent, out.emotion, scores)]
