@@ -84,14 +84,14 @@ def main(argv: list[str] | None = None) -> dict:
     classifier = Classifier.load(args.model)
     results, seconds = {}, {}
     started = time.perf_counter()
-    index = SuggestionIndex.build(train, encode=classifier.sentence_vectors)
+    index = SuggestionIndex.build(train, encode=classifier.sentence_vectors, progress=True)
     built = time.perf_counter() - started
     started = time.perf_counter()
     ours = []
     for start in range(0, len(cases), 512):
         ours += index.suggest([c for c, _ in cases[start:start + 512]], k=3)
-    seconds["Helpline (encoder + TF-IDF votes)"] = time.perf_counter() - started
-    results["Helpline (encoder + TF-IDF votes)"] = ours
+    seconds["Helpline (reply ranker)"] = time.perf_counter() - started
+    results["Helpline (reply ranker)"] = ours
     started = time.perf_counter()
     results["TF-IDF nearest contexts"] = tfidf_baseline(train, cases)
     seconds["TF-IDF nearest contexts"] = time.perf_counter() - started
@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> dict:
     base = rows["TF-IDF nearest contexts"]
     record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "model": args.model,
               "history_conversations": len(train), "test_conversations": len(test), "agent_messages": len(cases),
-              "index_entries": len(index.contexts), "reply_templates": len(index.templates),
+              "index_entries": index.examples, "reply_templates": len(index.templates),
               "index_seconds": round(built, 1), "methods": rows, "command": command_line("suggest.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
              f"{len(test)} held-out conversations, {len(cases)} agent messages; index from {len(train)} "
-             f"conversations ({len(index.contexts)} contexts, {len(index.templates)} reusable reply templates, "
-             f"built in {built:.0f} s).", ""]
+             f"conversations ({index.examples} agent messages, {len(index.templates)} reusable reply templates, "
+             f"ranker trained in {built:.0f} s).", ""]
     lines += markdown_table(["method", "recall@1", "recall@3", "vs TF-IDF (@3)", "seconds"], [
         [name, f"{row['recall@1']:.4f}", f"{row['recall@3']:.4f}", f"{row['recall@3'] / base['recall@3']:.2f}x",
          f"{row['seconds']:.1f}"] for name, row in rows.items()])

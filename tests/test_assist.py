@@ -34,6 +34,22 @@ def test_the_reply_after_a_near_identical_context_ranks_first():
     assert index.suggest([where], k=1) == [[TRACK]]
 
 
+def test_the_ranker_reads_where_the_conversation_stands_not_only_its_last_turns():
+    def booking(i: int, what: str, name: str, question: str) -> dict:
+        return {"id": f"{what}{i}", "messages": [
+            {"role": "agent", "text": f"Which {what} would you like?"}, {"role": "customer", "text": f"{name} {i}"},
+            {"role": "agent", "text": "Thanks."}, {"role": "customer", "text": "ok"},
+            {"role": "agent", "text": question}]}
+
+    history = [booking(i, "restaurant", "Lucca", "For how many people?") for i in range(4)]
+    history += [booking(i, "hotel", "Hilton", "For how many nights?") for i in range(4)]
+    index = SuggestionIndex.build(history)
+    for what, question in (("hotel", "For how many nights?"), ("restaurant", "For how many people?")):
+        # the last reply and the customer's last words are the same in both: only the earlier step differs
+        turns = booking(9, what, "Somewhere", question)["messages"][:-1]
+        assert index.suggest([Context(turns)], k=1) == [[question]]
+
+
 def test_one_off_replies_are_not_suggested_but_their_shared_template_is():
     index = SuggestionIndex.build(HISTORY)
     everything = {reply for row in index.suggest([Context([{"role": "customer", "text": t}])
@@ -124,3 +140,36 @@ def test_canned_responses_are_validated_filtered_by_title_and_filled(tmp_path):
     assert path.read_text() == DEFAULT_CANNED.read_text()   # a bad edit leaves the file as it was
     saved = save_canned(path, "format_version: 1\nresponses:\n  - title: Hello\n    text: Hi there!\n")
     assert [r.title for r in saved] == ["Hello"] and load_canned(path) == saved
+
+
+def test_the_console_keeps_serving_the_old_index_while_a_new_one_trains(monkeypatch, tmp_path):
+    import threading
+    import types
+
+    from bot.assist import live
+
+    history = list(HISTORY)
+    monkeypatch.setattr(live, "agent_reply_history", lambda store: list(history))
+    monkeypatch.setenv("HELPLINE_CANNED", str(tmp_path / "none.yaml"))
+    helpline = types.SimpleNamespace(classifier=None, store=None, catalogue=types.SimpleNamespace(intents={}))
+    suggestions = live.LiveSuggestions(helpline, max_age=0.0)
+    first = suggestions.index()                      # the first index is built before it is used
+    assert CANCEL in first.templates
+    training = threading.Event()
+    built = live.SuggestionIndex.build
+
+    def slow_build(*args, **kwargs):
+        training.wait(10)                            # still training when the console asks again
+        return built(*args, **kwargs)
+
+    monkeypatch.setattr(live.SuggestionIndex, "build", slow_build)
+    history.append(conversation(30, "I need a new password", "Here is a link to reset your password."))
+    history.append(conversation(31, "reset my password", "Here is a link to reset your password."))
+    assert suggestions.index() is first              # stale: a rebuild starts, the old index answers meanwhile
+    suggestions.max_age = 3600.0                     # (no further rebuilds while this test waits)
+    training.set()
+    for _ in range(200):
+        if not suggestions._rebuilding:
+            break
+        threading.Event().wait(0.05)
+    assert "Here is a link to reset your password." in suggestions.index().templates

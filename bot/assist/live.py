@@ -1,6 +1,6 @@
 """Suggestions in the console: an index over the store's conversations (and any imported transcripts), the
 catalogue's replies and the canned responses (HELPLINE_CANNED, default intents/canned.yaml), rebuilt when it is
-older than ``max_age`` seconds or the canned responses change.
+older than ``max_age`` seconds or the canned responses change (in the background: the old one serves meanwhile).
 
 The index is derived data, rebuilt from the database, so several app processes each keep their own and none
 holds anything the others lack for long.
@@ -40,30 +40,47 @@ class LiveSuggestions:
         self.helpline, self.transcripts, self.max_age = helpline, list(transcripts), max_age
         self._index: SuggestionIndex | None = None
         self._built, self._canned_stamp = 0.0, 0.0
-        self._lock = threading.Lock()
+        self._lock, self._rebuilding = threading.Lock(), False
 
     def canned(self) -> list[CannedResponse]:
         path = canned_path()
         return load_canned(path) if path.is_file() else []
 
     def index(self) -> SuggestionIndex:
+        """The current index. The first is built here; a stale one keeps serving while its successor trains in
+        a background thread (training the ranker on a big history takes a while on a CPU)."""
         with self._lock:
             path = canned_path()
             stamp = path.stat().st_mtime if path.is_file() else 0.0
-            if self._index is None or time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp:
-                classifier = self.helpline.classifier
-                encode = getattr(classifier, "sentence_vectors", None)
-                extra = [(reply, {name}) for name, intent in self.helpline.catalogue.intents.items()
-                         for reply in intent.replies]
-                extra += [(r.text, set(r.intents)) for r in self.canned() if r.intents]
-                self._canned_stamp = stamp
-                history = agent_reply_history(self.helpline.store) + self.transcripts
-                try:
-                    self._index = SuggestionIndex.build(history, encode=encode, extra=extra)
-                except ValueError:   # a model whose graph gives no sentence vectors: wording alone
-                    self._index = SuggestionIndex.build(history, extra=extra)
-                self._built = time.monotonic()
+            stale = self._index is None or time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp
+            if stale and self._index is None:
+                self._rebuild(stamp)
+            elif stale and not self._rebuilding:
+                self._rebuilding = True
+                threading.Thread(target=self._rebuild_in_background, args=(stamp,), daemon=True).start()
             return self._index
+
+    def _rebuild_in_background(self, stamp: float) -> None:
+        try:
+            index = self._built_index()
+            with self._lock:
+                self._index, self._built, self._canned_stamp = index, time.monotonic(), stamp
+        finally:
+            self._rebuilding = False
+
+    def _rebuild(self, stamp: float) -> None:
+        self._index, self._built, self._canned_stamp = self._built_index(), time.monotonic(), stamp
+
+    def _built_index(self) -> SuggestionIndex:
+        classifier = self.helpline.classifier
+        encode = getattr(classifier, "sentence_vectors", None)
+        extra = [(reply, {name}) for name, intent in self.helpline.catalogue.intents.items() for reply in intent.replies]
+        extra += [(r.text, set(r.intents)) for r in self.canned() if r.intents]
+        history = agent_reply_history(self.helpline.store) + self.transcripts
+        try:
+            return SuggestionIndex.build(history, encode=encode, extra=extra)
+        except ValueError:   # a model whose graph gives no sentence vectors: wording alone
+            return SuggestionIndex.build(history, extra=extra)
 
     def refresh(self) -> None:
         with self._lock:

@@ -18,7 +18,8 @@ def run(args) -> int:
     classifier = Classifier.load(args.model, backend=args.backend)
     history = [c for path in args.transcripts for c in read_transcripts(path)]
     targets = list(iter_transcripts(args.for_file))   # validated before anything is written
-    index = SuggestionIndex.build(history, encode=classifier.sentence_vectors, extra=catalogue_replies(args))
+    index = SuggestionIndex.build(history, encode=classifier.sentence_vectors, extra=catalogue_replies(args),
+                                  progress=True)
     with open(args.output, "w", encoding="utf-8") as out:
         for conversation in targets:
             cases = list(agent_turns(conversation))
