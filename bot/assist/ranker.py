@@ -62,6 +62,8 @@ class _Network(torch.nn.Module):
     def __init__(self, n_sparse: int, n_dense: int, n_out: int):
         super().__init__()
         self.sparse = torch.nn.EmbeddingBag(n_sparse, HIDDEN, mode="sum", sparse=True)
+        bound = n_sparse ** -0.5   # a linear layer's start: an embedding's N(0, 1) start drowns the TF-IDF weights
+        torch.nn.init.uniform_(self.sparse.weight, -bound, bound)
         self.dense = torch.nn.Linear(n_dense, HIDDEN) if n_dense else None
         self.bias = torch.nn.Parameter(torch.zeros(HIDDEN))
         self.out = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Dropout(DROPOUT), torch.nn.Linear(HIDDEN, n_out))
