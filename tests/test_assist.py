@@ -173,3 +173,40 @@ def test_the_console_keeps_serving_the_old_index_while_a_new_one_trains(monkeypa
             break
         threading.Event().wait(0.05)
     assert "Here is a link to reset your password." in suggestions.index().templates
+
+
+def test_an_index_that_began_training_before_a_model_swap_is_never_served(monkeypatch, tmp_path):
+    import threading
+    import types
+
+    from bot.assist import live
+
+    monkeypatch.setattr(live, "agent_reply_history", lambda store: list(HISTORY))
+    monkeypatch.setenv("HELPLINE_CANNED", str(tmp_path / "none.yaml"))
+    helpline = types.SimpleNamespace(classifier=None, store=None, catalogue=types.SimpleNamespace(intents={}))
+    suggestions = live.LiveSuggestions(helpline, max_age=0.0)
+    suggestions.index()
+    release, built, stale = threading.Event(), live.SuggestionIndex.build, []
+
+    started = threading.Event()
+
+    def build(*args, **kwargs):
+        if started.is_set():                         # the build after the swap
+            return built(*args, **kwargs)
+        started.set()
+        release.wait(10)                             # the build with the old model, still training
+        stale.append(built(*args, **kwargs))
+        return stale[-1]
+
+    monkeypatch.setattr(live.SuggestionIndex, "build", build)
+    suggestions.index()                              # a background rebuild starts with the old model
+    assert started.wait(10)
+    suggestions.refresh()                            # the model is swapped while it trains
+    fresh = suggestions.index()                      # built now, with the new model
+    suggestions.max_age = 3600.0
+    release.set()
+    for _ in range(200):
+        if not suggestions._rebuilding:
+            break
+        threading.Event().wait(0.05)
+    assert stale and suggestions.index() is fresh and suggestions.index() is not stale[0]

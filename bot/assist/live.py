@@ -40,7 +40,7 @@ class LiveSuggestions:
         self.helpline, self.transcripts, self.max_age = helpline, list(transcripts), max_age
         self._index: SuggestionIndex | None = None
         self._built, self._canned_stamp = 0.0, 0.0
-        self._lock, self._rebuilding = threading.Lock(), False
+        self._lock, self._rebuilding, self._generation = threading.Lock(), False, 0
 
     def canned(self) -> list[CannedResponse]:
         path = canned_path()
@@ -52,24 +52,26 @@ class LiveSuggestions:
         with self._lock:
             path = canned_path()
             stamp = path.stat().st_mtime if path.is_file() else 0.0
-            stale = self._index is None or time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp
-            if stale and self._index is None:
-                self._rebuild(stamp)
-            elif stale and not self._rebuilding:
+            if self._index is None:
+                self._install(self._built_index(), stamp, self._generation)
+            elif (time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp) and not self._rebuilding:
                 self._rebuilding = True
-                threading.Thread(target=self._rebuild_in_background, args=(stamp,), daemon=True).start()
+                threading.Thread(target=self._rebuild_in_background, args=(stamp, self._generation),
+                                 daemon=True).start()
             return self._index
 
-    def _rebuild_in_background(self, stamp: float) -> None:
+    def _rebuild_in_background(self, stamp: float, generation: int) -> None:
         try:
             index = self._built_index()
             with self._lock:
-                self._index, self._built, self._canned_stamp = index, time.monotonic(), stamp
+                self._install(index, stamp, generation)
         finally:
             self._rebuilding = False
 
-    def _rebuild(self, stamp: float) -> None:
-        self._index, self._built, self._canned_stamp = self._built_index(), time.monotonic(), stamp
+    def _install(self, index: SuggestionIndex, stamp: float, generation: int) -> None:
+        """Serve ``index`` unless a refresh (a model swap) came after its build began: it read the old encoder."""
+        if generation == self._generation:
+            self._index, self._built, self._canned_stamp = index, time.monotonic(), stamp
 
     def _built_index(self) -> SuggestionIndex:
         classifier = self.helpline.classifier
@@ -84,7 +86,7 @@ class LiveSuggestions:
 
     def refresh(self) -> None:
         with self._lock:
-            self._index = None
+            self._index, self._generation = None, self._generation + 1
 
     def _conversation(self, conversation_id: str):
         conversation = self.helpline.store.conversation(conversation_id)

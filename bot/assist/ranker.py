@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
+from bot.assist.templates import normalised
 from bot.model.oos import normalised as unit_rows
 
 HIDDEN = 256
@@ -46,8 +47,8 @@ class State:
     last_reply: str          # the last agent or bot message, as sent
 
 
-def state_of(turns: list[dict], key_of) -> State:
-    """The state before the next reply; ``key_of`` gives a sent reply's template key (the steps)."""
+def state_of(turns: list[dict]) -> State:
+    """The state before the next reply; the replies sent so far are read as their template keys."""
     since = []
     for turn in reversed(turns):
         if turn["role"] != "customer":
@@ -55,7 +56,7 @@ def state_of(turns: list[dict], key_of) -> State:
         since.append(turn["text"])
     replies = [t["text"] for t in turns if t["role"] != "customer"]
     return State(" ".join(reversed(since)), " ".join(t["text"] for t in turns if t["role"] == "customer"),
-                 " ".join(replies), [key_of(r) for r in replies], replies[-1] if replies else "")
+                 " ".join(replies), [normalised(r) for r in replies], replies[-1] if replies else "")
 
 
 class _Network(torch.nn.Module):

@@ -2,9 +2,8 @@
 
 Every agent message of the history becomes an example: the conversation before it and its reply as a template
 (`templates.py`: order numbers, e-mail addresses and amounts become placeholders; case and final punctuation
-do not count). A template seen in fewer than
-``min_conversations`` conversations is a one-off (a name, a promise to one customer) and is never suggested. A
-ranker (`ranker.py`) learns from these examples which template comes next given where the conversation stands;
+do not count). A template seen in fewer than ``min_conversations`` conversations is a one-off (a name, a promise
+to one customer) and is never suggested. A ranker (`ranker.py`) learns from these examples which template comes next given where the conversation stands;
 its most probable templates are the suggestions. Catalogue replies for the message's likely intents and canned
 responses join as candidates with a fixed share of the vote.
 """
@@ -66,7 +65,7 @@ class SuggestionIndex:
         index = cls(templates, len(rows), None, list(extra))
         if rows:
             index.ranker = ReplyRanker(len(templates), encode).fit(
-                [state_of(c.turns, normalised) for c, _ in rows], [t for _, t in rows], keys, progress)
+                [state_of(c.turns) for c, _ in rows], [t for _, t in rows], keys, progress)
         return index
 
     def suggest(self, contexts: list[Context], k: int = 3, intents: list[list[str]] | None = None) -> list[list[str]]:
@@ -75,7 +74,7 @@ class SuggestionIndex:
             return []
         votes = [defaultdict(float) for _ in contexts]
         if self.ranker is not None:
-            probabilities = self.ranker.scores([state_of(c.turns, normalised) for c in contexts])
+            probabilities = self.ranker.scores([state_of(c.turns) for c in contexts])
             for row, scores in zip(votes, probabilities):
                 for j in np.argsort(-scores)[:max(k, 10)]:
                     row[self.templates[j]] += float(scores[j])
