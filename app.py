@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def serve() -> None:
         """Once a model exists: load the stack, start the turn workers and the daily retention purge."""
-        helpline()
+        helpline().suggestions.warm()   # the console's suggestions train in the background from the start
         if args.workers:
             workers.append(TurnWorkers(settings, args.workers).start())
         start_daily_purge(helpline().store, settings.retention_days)

@@ -5,7 +5,9 @@
 Without --test the shared STAR transcripts are split by conversation (every fifth held out, seed-free); with it,
 the index is built from --transcripts and scored on the --test conversations. For every agent message of a
 held-out conversation each method sees only the messages before it; a suggestion counts when it equals the real
-reply after normalisation (bot/assist/templates.py: placeholders for references, case and final punctuation).
+reply after normalisation (bot/assist/templates.py: placeholders for references, case and final punctuation;
+numbers that vary between otherwise identical replies of the history as {number} slots, or as written with
+--literal-numbers).
 In the same run: TF-IDF retrieval (the replies after the nearest earlier contexts, the conversation so far as
 one text) and the most frequent replies. Writes benchmarks/results/suggest.json and the RESULTS.md table.
 """
@@ -31,8 +33,9 @@ def history_text(context) -> str:
     return " ".join(t["text"] for t in context.turns)
 
 
-def tfidf_baseline(train: list[dict], test_cases: list, k: int = 3) -> list[list[str]]:
-    """The replies after the k nearest distinct earlier contexts (the whole conversation so far, TF-IDF)."""
+def tfidf_baseline(train: list[dict], test_cases: list, key, k: int = 3) -> list[list[str]]:
+    """The replies after the k nearest earlier contexts with distinct replies (``key``: how replies compare;
+    the whole conversation so far as one text, TF-IDF)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from bot.assist.suggest import agent_turns
@@ -47,7 +50,7 @@ def tfidf_baseline(train: list[dict], test_cases: list, k: int = 3) -> list[list
         for row in similarity:
             picked: list[str] = []
             for j in np.argsort(-row)[:200]:
-                if rows[j][1] not in picked:
+                if key(rows[j][1]) not in {key(p) for p in picked}:
                     picked.append(rows[j][1])
                 if len(picked) == k:
                     break
@@ -55,10 +58,8 @@ def tfidf_baseline(train: list[dict], test_cases: list, k: int = 3) -> list[list
     return out
 
 
-def recall(suggestions: list[list[str]], truths: list[str], at: int) -> float:
-    from bot.assist.templates import normalised
-
-    return float(np.mean([normalised(t) in {normalised(s) for s in got[:at]} for got, t in zip(suggestions, truths)]))
+def recall(suggestions: list[list[str]], truths: list[str], at: int, key) -> float:
+    return float(np.mean([key(t) in {key(s) for s in got[:at]} for got, t in zip(suggestions, truths)]))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default=os.environ.get("HELPLINE_DATA", str(ROOT.parent / "shared" / "datasets")))
     parser.add_argument("--transcripts", help="history transcripts (default: STAR under --data)")
     parser.add_argument("--test", help="held-out transcripts to score (default: every fifth STAR conversation)")
+    parser.add_argument("--literal-numbers", action="store_true",
+                        help="compare replies with every number as written (no {number} slots learnt from the history)")
     args = parser.parse_args(argv)
 
     from bot.assist.suggest import SuggestionIndex, agent_turns
@@ -84,7 +87,9 @@ def main(argv: list[str] | None = None) -> dict:
     classifier = Classifier.load(args.model)
     results, seconds = {}, {}
     started = time.perf_counter()
-    index = SuggestionIndex.build(train, encode=classifier.sentence_vectors, progress=True)
+    index = SuggestionIndex.build(train, encode=classifier.sentence_vectors, progress=True,
+                                  number_slots=not args.literal_numbers)
+    key = index.keys.key    # every method's suggestions are compared as the index compares replies
     built = time.perf_counter() - started
     started = time.perf_counter()
     ours = []
@@ -93,22 +98,26 @@ def main(argv: list[str] | None = None) -> dict:
     seconds["Helpline (reply ranker)"] = time.perf_counter() - started
     results["Helpline (reply ranker)"] = ours
     started = time.perf_counter()
-    results["TF-IDF nearest contexts"] = tfidf_baseline(train, cases)
+    results["TF-IDF nearest contexts"] = tfidf_baseline(train, cases, key)
     seconds["TF-IDF nearest contexts"] = time.perf_counter() - started
-    frequent = [reply for reply, _ in Counter(r for c in train for _, _, r in agent_turns(c)).most_common(3)]
+    counts = Counter(key(r) for c in train for _, _, r in agent_turns(c))
+    frequent = [reply for reply, _ in counts.most_common(3)]
     results["most frequent replies"] = [frequent] * len(cases)
     seconds["most frequent replies"] = 0.0
-    rows = {name: {"recall@1": round(recall(s, truths, 1), 4), "recall@3": round(recall(s, truths, 3), 4),
+    rows = {name: {"recall@1": round(recall(s, truths, 1, key), 4), "recall@3": round(recall(s, truths, 3, key), 4),
                    "seconds": round(seconds[name], 1)} for name, s in results.items()}
     base = rows["TF-IDF nearest contexts"]
     record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "model": args.model,
               "history_conversations": len(train), "test_conversations": len(test), "agent_messages": len(cases),
               "index_entries": index.examples, "reply_templates": len(index.templates),
-              "index_seconds": round(built, 1), "methods": rows, "command": command_line("suggest.py", argv)}
+              "index_seconds": round(built, 1), "number_slots": not args.literal_numbers, "methods": rows, "command": command_line("suggest.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
              f"{len(test)} held-out conversations, {len(cases)} agent messages; index from {len(train)} "
              f"conversations ({index.examples} agent messages, {len(index.templates)} reusable reply templates, "
-             f"ranker trained in {built:.0f} s).", ""]
+             f"ranker trained in {built:.0f} s); replies compared "
+             + ("with every number as written." if args.literal_numbers else
+                f"with the numbers that vary between otherwise identical replies as {{number}} slots "
+                f"({len(index.keys.varying)} such replies in the history)."), ""]
     lines += markdown_table(["method", "recall@1", "recall@3", "vs TF-IDF (@3)", "seconds"], [
         [name, f"{row['recall@1']:.4f}", f"{row['recall@3']:.4f}", f"{row['recall@3'] / base['recall@3']:.2f}x",
          f"{row['seconds']:.1f}"] for name, row in rows.items()])

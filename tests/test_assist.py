@@ -67,6 +67,27 @@ def test_templates_replace_references_and_keep_the_words():
     assert normalised("Thank you and goodbye.") == normalised("thank you and goodbye")
 
 
+def test_numbers_that_vary_between_the_same_reply_become_a_slot_and_fixed_ones_stay():
+    from bot.assist.templates import ReplyKeys
+
+    def weather(i: int, degrees: int) -> dict:
+        return {"id": f"w{i}", "messages": [
+            {"role": "customer", "text": f"weather in Leeds on day {i}?"},
+            {"role": "agent", "text": f"It will be sunny in Leeds, around {degrees} degrees."},
+            {"role": "customer", "text": "and delivery?"},
+            {"role": "agent", "text": "Delivery takes 3-5 working days."}]}
+
+    index = SuggestionIndex.build([weather(i, d) for i, d in enumerate((18, 2, 18, 25))])
+    assert sorted(index.templates) == ["Delivery takes 3-5 working days.", "It will be sunny in Leeds, around {number} degrees."]
+    assert index.keys.key("It will be sunny in Leeds, around 7 degrees") == index.keys.key(index.templates[1])
+    turns = weather(9, 0)["messages"][:1]
+    assert index.suggest([Context(turns)], k=1) == [["It will be sunny in Leeds, around {number} degrees."]]
+    literal = SuggestionIndex.build([weather(i, d) for i, d in enumerate((18, 2, 18, 25))], number_slots=False)
+    assert "It will be sunny in Leeds, around 18 degrees." in literal.templates   # sent twice with 18
+    assert not any("{number}" in t for t in literal.templates)
+    assert ReplyKeys().key("Around 18 degrees.") == "around 18 degrees"
+
+
 def test_the_suggest_command_writes_a_line_per_agent_message(tiny_model_dir, tmp_path):
     history = tmp_path / "history.jsonl"
     history.write_text("".join(json.dumps(c) + "\n" for c in HISTORY))
@@ -210,3 +231,34 @@ def test_an_index_that_began_training_before_a_model_swap_is_never_served(monkey
             break
         threading.Event().wait(0.05)
     assert stale and suggestions.index() is fresh and suggestions.index() is not stale[0]
+
+
+def test_the_first_index_trains_at_start_up_and_the_first_request_waits_for_it_instead_of_training_again(
+        monkeypatch, tmp_path):
+    import threading
+    import types
+
+    from bot.assist import live
+
+    monkeypatch.setattr(live, "agent_reply_history", lambda store: list(HISTORY))
+    monkeypatch.setenv("HELPLINE_CANNED", str(tmp_path / "none.yaml"))
+    helpline = types.SimpleNamespace(classifier=None, store=None, catalogue=types.SimpleNamespace(intents={}))
+    suggestions = live.LiveSuggestions(helpline)
+    release, started, builds, built = threading.Event(), threading.Event(), [], live.SuggestionIndex.build
+
+    def build(*args, **kwargs):
+        started.set()
+        release.wait(10)
+        builds.append(built(*args, **kwargs))
+        return builds[-1]
+
+    monkeypatch.setattr(live.SuggestionIndex, "build", build)
+    assert suggestions.warm() is suggestions and started.wait(10)   # returns at once; training goes on behind
+    served = []
+    request = threading.Thread(target=lambda: served.append(suggestions.index()))
+    request.start()
+    request.join(0.3)
+    assert request.is_alive() and not served                        # the console's first request waits for it
+    release.set()
+    request.join(10)
+    assert len(builds) == 1 and served == [builds[0]] and CANCEL in served[0].templates

@@ -41,6 +41,23 @@ class LiveSuggestions:
         self._index: SuggestionIndex | None = None
         self._built, self._canned_stamp = 0.0, 0.0
         self._lock, self._rebuilding, self._generation = threading.Lock(), False, 0
+        self._warming: threading.Thread | None = None
+
+    def warm(self) -> "LiveSuggestions":
+        """Train the first index in the background now (at start-up), so the console's first request finds it
+        ready instead of training it itself."""
+        with self._lock:
+            if self._index is None and not self._rebuilding:
+                self._rebuilding = True
+                self._warming = threading.Thread(target=self._rebuild_in_background,
+                                                 args=(self._canned_stamp_now(), self._generation), daemon=True)
+                self._warming.start()
+        return self
+
+    @staticmethod
+    def _canned_stamp_now() -> float:
+        path = canned_path()
+        return path.stat().st_mtime if path.is_file() else 0.0
 
     def canned(self) -> list[CannedResponse]:
         path = canned_path()
@@ -49,10 +66,13 @@ class LiveSuggestions:
     def index(self) -> SuggestionIndex:
         """The current index. The first is built here; a stale one keeps serving while its successor trains in
         a background thread (training the ranker on a big history takes a while on a CPU)."""
+        warming = self._warming
+        if warming is not None:   # the start-up build is under way: wait for it rather than train a second
+            warming.join()
+            self._warming = None
         with self._lock:
-            path = canned_path()
-            stamp = path.stat().st_mtime if path.is_file() else 0.0
-            if self._index is None:
+            stamp = self._canned_stamp_now()
+            if self._index is None:   # no start-up build, or it failed or was dropped by a model swap
                 self._install(self._built_index(), stamp, self._generation)
             elif (time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp) and not self._rebuilding:
                 self._rebuilding = True

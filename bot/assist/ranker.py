@@ -47,8 +47,8 @@ class State:
     last_reply: str          # the last agent or bot message, as sent
 
 
-def state_of(turns: list[dict]) -> State:
-    """The state before the next reply; the replies sent so far are read as their template keys."""
+def state_of(turns: list[dict], key=normalised) -> State:
+    """The state before the next reply; the replies sent so far are read as their template keys (``key``)."""
     since = []
     for turn in reversed(turns):
         if turn["role"] != "customer":
@@ -56,7 +56,7 @@ def state_of(turns: list[dict]) -> State:
         since.append(turn["text"])
     replies = [t["text"] for t in turns if t["role"] != "customer"]
     return State(" ".join(reversed(since)), " ".join(t["text"] for t in turns if t["role"] == "customer"),
-                 " ".join(replies), [normalised(r) for r in replies], replies[-1] if replies else "")
+                 " ".join(replies), [key(r) for r in replies], replies[-1] if replies else "")
 
 
 class _Network(torch.nn.Module):

@@ -5,10 +5,16 @@
 names the order). Only references that have a shape are replaced: order and account numbers (four or more
 letters and digits with a digit among them), e-mail addresses, amounts, times and dates. A name has none; a reply with a customer's name in it stays a one-off and is
 suggested only if agents sent it to several customers.
+
+Other numbers are read from the history (``ReplyKeys``): where agents sent the same reply with different numbers
+("around 18 degrees", "around 2 degrees": what a lookup returned), the number is a ``{number}`` slot for the agent
+to fill; where the number never varies ("3-5 working days") it stays part of the reply.
 """
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from typing import Iterable
 
 # an order or account number: four or more capitals, digits and dashes with a digit among them
 ORDER_ID = r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b"
@@ -35,3 +41,34 @@ def template_of(reply: str) -> str:
 def normalised(text: str) -> str:
     """The form replies are compared in: templated, lower case, no trailing punctuation."""
     return template_of(text).lower().rstrip(" .!?")
+
+
+NUMBER = re.compile(r"\b\d+(\.\d+)?\b")
+
+
+class ReplyKeys:
+    """Which replies' numbers are slots, learnt from the history; ``key`` is the form replies are compared in."""
+
+    def __init__(self, varying: set[str] = frozenset()):
+        self.varying = set(varying)    # normalised replies, numbers as {number}, that agents sent with different numbers
+
+    @classmethod
+    def learn(cls, replies: Iterable[str]) -> "ReplyKeys":
+        fillings = defaultdict(set)
+        for reply in replies:
+            exact = normalised(reply)
+            skeleton = NUMBER.sub("{number}", exact)
+            if skeleton != exact:
+                fillings[skeleton].add(exact)
+        return cls({skeleton for skeleton, seen in fillings.items() if len(seen) >= 2})
+
+    def _slotted(self, reply: str) -> bool:
+        return bool(self.varying) and NUMBER.sub("{number}", normalised(reply)) in self.varying
+
+    def key(self, reply: str) -> str:
+        exact = normalised(reply)
+        return NUMBER.sub("{number}", exact) if self._slotted(reply) else exact
+
+    def template(self, reply: str) -> str:
+        """The reply as offered: ``template_of``, and its varying numbers as {number}."""
+        return NUMBER.sub("{number}", template_of(reply)) if self._slotted(reply) else template_of(reply)
