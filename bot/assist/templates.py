@@ -62,13 +62,13 @@ class ReplyKeys:
                 fillings[skeleton].add(exact)
         return cls({skeleton for skeleton, seen in fillings.items() if len(seen) >= 2})
 
-    def _slotted(self, reply: str) -> bool:
-        return bool(self.varying) and NUMBER.sub("{number}", normalised(reply)) in self.varying
-
     def key(self, reply: str) -> str:
         exact = normalised(reply)
-        return NUMBER.sub("{number}", exact) if self._slotted(reply) else exact
+        skeleton = NUMBER.sub("{number}", exact)
+        return skeleton if skeleton in self.varying else exact
 
     def template(self, reply: str) -> str:
-        """The reply as offered: ``template_of``, and its varying numbers as {number}."""
-        return NUMBER.sub("{number}", template_of(reply)) if self._slotted(reply) else template_of(reply)
+        """The reply as offered: ``template_of``, and its varying numbers as {number} (every number of such a
+        reply: the history cannot tell which of its numbers are fixed)."""
+        offered = template_of(reply)
+        return NUMBER.sub("{number}", offered) if self.key(reply) in self.varying else offered
