@@ -41,6 +41,7 @@ def tfidf_baseline(train: list[dict], test_cases: list, key, k: int = 3) -> list
     from bot.assist.suggest import agent_turns
 
     rows = [(history_text(context), reply) for c in train for _, context, reply in agent_turns(c)]
+    row_keys = [key(reply) for _, reply in rows]
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
     matrix = vectorizer.fit_transform([text for text, _ in rows])
     out = []
@@ -49,9 +50,11 @@ def tfidf_baseline(train: list[dict], test_cases: list, key, k: int = 3) -> list
                       @ matrix.T).toarray()
         for row in similarity:
             picked: list[str] = []
+            picked_keys: set[str] = set()
             for j in np.argsort(-row)[:200]:
-                if key(rows[j][1]) not in {key(p) for p in picked}:
+                if row_keys[j] not in picked_keys:
                     picked.append(rows[j][1])
+                    picked_keys.add(row_keys[j])
                 if len(picked) == k:
                     break
             out.append(picked)
@@ -110,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
     record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "model": args.model,
               "history_conversations": len(train), "test_conversations": len(test), "agent_messages": len(cases),
               "index_entries": index.examples, "reply_templates": len(index.templates),
-              "index_seconds": round(built, 1), "number_slots": not args.literal_numbers, "methods": rows, "command": command_line("suggest.py", argv)}
+              "index_seconds": round(built, 1), "number_slots": not args.literal_numbers, "methods": rows,
+              "command": command_line("suggest.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
              f"{len(test)} held-out conversations, {len(cases)} agent messages; index from {len(train)} "
              f"conversations ({index.examples} agent messages, {len(index.templates)} reusable reply templates, "

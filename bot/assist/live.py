@@ -48,11 +48,15 @@ class LiveSuggestions:
         ready instead of training it itself."""
         with self._lock:
             if self._index is None and not self._rebuilding:
-                self._rebuilding = True
-                self._warming = threading.Thread(target=self._rebuild_in_background,
-                                                 args=(self._canned_stamp_now(), self._generation), daemon=True)
-                self._warming.start()
+                self._warming = self._start_rebuild(self._canned_stamp_now())
         return self
+
+    def _start_rebuild(self, stamp: float) -> threading.Thread:
+        """Train the next index in a background thread (call with the lock held)."""
+        self._rebuilding = True
+        thread = threading.Thread(target=self._rebuild_in_background, args=(stamp, self._generation), daemon=True)
+        thread.start()
+        return thread
 
     @staticmethod
     def _canned_stamp_now() -> float:
@@ -75,9 +79,7 @@ class LiveSuggestions:
             if self._index is None:   # no start-up build, or it failed or was dropped by a model swap
                 self._install(self._built_index(), stamp, self._generation)
             elif (time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp) and not self._rebuilding:
-                self._rebuilding = True
-                threading.Thread(target=self._rebuild_in_background, args=(stamp, self._generation),
-                                 daemon=True).start()
+                self._start_rebuild(stamp)
             return self._index
 
     def _rebuild_in_background(self, stamp: float, generation: int) -> None:
