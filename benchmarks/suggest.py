@@ -6,8 +6,8 @@ Without --test the shared STAR transcripts are split by conversation (every fift
 the index is built from --transcripts and scored on the --test conversations. For every agent message of a
 held-out conversation each method sees only the messages before it; a suggestion counts when it equals the real
 reply after normalisation (bot/assist/templates.py: placeholders for references, case and final punctuation;
-numbers that vary between otherwise identical replies of the history as {number} slots, or as written with
---literal-numbers).
+numbers and names that vary between otherwise identical replies of the history as {number} / {name} slots, or as
+written with --literal).
 In the same run: TF-IDF retrieval (the replies after the nearest earlier contexts, the conversation so far as
 one text) and the most frequent replies. Writes benchmarks/results/suggest.json and the RESULTS.md table.
 """
@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default=os.environ.get("HELPLINE_DATA", str(ROOT.parent / "shared" / "datasets")))
     parser.add_argument("--transcripts", help="history transcripts (default: STAR under --data)")
     parser.add_argument("--test", help="held-out transcripts to score (default: every fifth STAR conversation)")
-    parser.add_argument("--literal-numbers", action="store_true",
-                        help="compare replies with every number as written (no {number} slots learnt from the history)")
+    parser.add_argument("--literal", action="store_true",
+                        help="compare replies with every number and name as written (no {number} / {name} slots "
+                             "learnt from the history)")
     args = parser.parse_args(argv)
 
     from bot.assist.suggest import SuggestionIndex, agent_turns
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     results, seconds = {}, {}
     started = time.perf_counter()
     index = SuggestionIndex.build(train, encode=classifier.sentence_vectors, progress=True,
-                                  number_slots=not args.literal_numbers)
+                                  slots=not args.literal)
     key = index.keys.key    # every method's suggestions are compared as the index compares replies
     built = time.perf_counter() - started
     started = time.perf_counter()
@@ -113,15 +114,15 @@ def main(argv: list[str] | None = None) -> dict:
     record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "model": args.model,
               "history_conversations": len(train), "test_conversations": len(test), "agent_messages": len(cases),
               "index_entries": index.examples, "reply_templates": len(index.templates),
-              "index_seconds": round(built, 1), "number_slots": not args.literal_numbers, "methods": rows,
+              "index_seconds": round(built, 1), "slots": not args.literal, "methods": rows,
               "command": command_line("suggest.py", argv)}
     lines = [f"`{record['command']}` on {record['date']}, {record['machine']}.", "",
              f"{len(test)} held-out conversations, {len(cases)} agent messages; index from {len(train)} "
              f"conversations ({index.examples} agent messages, {len(index.templates)} reusable reply templates, "
              f"ranker trained in {built:.0f} s); replies compared "
-             + ("with every number as written." if args.literal_numbers else
-                f"with the numbers that vary between otherwise identical replies as {{number}} slots "
-                f"({len(index.keys.varying)} such replies in the history)."), ""]
+             + ("with every number and name as written." if args.literal else
+                f"with the numbers and names that vary between otherwise identical replies as {{number}} / "
+                f"{{name}} slots ({len(index.keys.varying)} such replies in the history)."), ""]
     lines += markdown_table(["method", "recall@1", "recall@3", "vs TF-IDF (@3)", "seconds"], [
         [name, f"{row['recall@1']:.4f}", f"{row['recall@3']:.4f}", f"{row['recall@3'] / base['recall@3']:.2f}x",
          f"{row['seconds']:.1f}"] for name, row in rows.items()])

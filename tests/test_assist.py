@@ -82,10 +82,29 @@ def test_numbers_that_vary_between_the_same_reply_become_a_slot_and_fixed_ones_s
     assert index.keys.key("It will be sunny in Leeds, around 7 degrees") == index.keys.key(index.templates[1])
     turns = weather(9, 0)["messages"][:1]
     assert index.suggest([Context(turns)], k=1) == [["It will be sunny in Leeds, around {number} degrees."]]
-    literal = SuggestionIndex.build([weather(i, d) for i, d in enumerate((18, 2, 18, 25))], number_slots=False)
+    literal = SuggestionIndex.build([weather(i, d) for i, d in enumerate((18, 2, 18, 25))], slots=False)
     assert "It will be sunny in Leeds, around 18 degrees." in literal.templates   # sent twice with 18
     assert not any("{number}" in t for t in literal.templates)
     assert ReplyKeys().key("Around 18 degrees.") == "around 18 degrees"
+
+
+def test_names_that_vary_between_the_same_reply_become_a_slot_and_only_where_they_vary():
+    from bot.assist.templates import ReplyKeys
+
+    keys = ReplyKeys.learn(["Great, your table at the Lucca is booked in Leeds.",
+                            "Great, your table at the Tamarind is booked in Leeds.",
+                            "Sorry Ann, I will call you tonight.", "Please provide your rank.",
+                            "Please provide your name.", "In 3 minutes.", "In 4 minutes."])
+    # the restaurant varied, the city never did; the first word of a sentence and "I" are not names
+    assert keys.template("Great, your table at the Cactus Club is booked in Leeds!") == \
+        "Great, your table at the {name} is booked in Leeds!"
+    assert keys.key("great, your table at the Hilton is booked in Leeds") == \
+        "great, your table at the {name} is booked in leeds"
+    assert keys.key("Sorry Ann, I will call you tonight.") == "sorry ann, i will call you tonight"
+    # lower-case words are never slots (different questions stay different), nor is a reply that is only a slot
+    assert keys.key("Please provide your rank.") != keys.key("Please provide your name.")
+    assert keys.key("In 3 minutes.") == "in 3 minutes"    # "in {number} minutes" keeps too few words of its own
+    assert ReplyKeys().key("Great, your table at the Lucca is booked.") == "great, your table at the lucca is booked"
 
 
 def test_the_suggest_command_writes_a_line_per_agent_message(tiny_model_dir, tmp_path):

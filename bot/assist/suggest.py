@@ -1,8 +1,8 @@
 """Suggested replies for an agent: the replies agents sent at the same point of conversations like this one.
 
 Every agent message of the history becomes an example: the conversation before it and its reply as a template
-(`templates.py`: order numbers, e-mail addresses and amounts become placeholders, numbers that vary between
-otherwise identical replies a {number} slot; case and final punctuation do not count). A template seen in fewer
+(`templates.py`: order numbers, e-mail addresses and amounts become placeholders, numbers and names that vary
+between otherwise identical replies {number} and {name} slots; case and final punctuation do not count). A template seen in fewer
 than ``min_conversations`` conversations is a one-off (a name, a promise to one customer) and is never
 suggested. A ranker (`ranker.py`) learns from these examples which template comes next given where the
 conversation stands; its most probable templates are the suggestions. Catalogue replies for the message's likely intents and canned
@@ -47,17 +47,17 @@ class SuggestionIndex:
     examples: int = 0                                      # agent messages the ranker learnt from
     ranker: ReplyRanker | None = None
     extra: list[tuple[str, set[str]]] = field(default_factory=list)   # (reply, intents) from catalogue / canned
-    keys: ReplyKeys = field(default_factory=ReplyKeys)                 # how replies are compared (number slots)
+    keys: ReplyKeys = field(default_factory=ReplyKeys)                 # how replies are compared (slots)
 
     @classmethod
     def build(cls, conversations: Iterable[dict], encode=None, min_conversations: int = MIN_CONVERSATIONS,
               extra: list[tuple[str, set[str]]] = (), progress: bool = False,
-              number_slots: bool = True) -> "SuggestionIndex":
+              slots: bool = True) -> "SuggestionIndex":
         """From transcript conversations; ``encode``: texts -> sentence vectors (e.g. a Classifier's);
-        ``number_slots``: numbers that vary between otherwise identical replies become {number}."""
+        ``slots``: numbers and names that vary between otherwise identical replies become {number} / {name}."""
         replies = [(n, context, reply) for n, conversation in enumerate(conversations)
                    for _, context, reply in agent_turns(conversation)]
-        reply_keys = ReplyKeys.learn(r for _, _, r in replies) if number_slots else ReplyKeys()
+        reply_keys = ReplyKeys.learn(r for _, _, r in replies) if slots else ReplyKeys()
         rows, seen_in, wordings = [], defaultdict(set), defaultdict(Counter)
         for n, context, reply in replies:
             key = reply_keys.key(reply)    # "Goodbye." and "goodbye" are one reply, offered in its usual wording
