@@ -101,7 +101,7 @@ def test_names_that_vary_between_the_same_reply_become_a_slot_and_only_where_the
     assert keys.key("great, your table at the Hilton is booked in Leeds") == \
         "great, your table at the {name} is booked in leeds"
     assert keys.key("Sorry Ann, I will call you tonight.") == "sorry ann, i will call you tonight"
-    # lower-case words are never slots (different questions stay different), nor is a reply that is only a slot
+    # lower-case words are never slots (different questions stay different)
     assert keys.key("Please provide your rank.") != keys.key("Please provide your name.")
     assert keys.key("In 3 minutes.") == "in 3 minutes"    # "in {number} minutes" keeps too few words of its own
     assert ReplyKeys().key("Great, your table at the Lucca is booked.") == "great, your table at the lucca is booked"

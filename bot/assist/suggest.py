@@ -2,9 +2,9 @@
 
 Every agent message of the history becomes an example: the conversation before it and its reply as a template
 (`templates.py`: order numbers, e-mail addresses and amounts become placeholders, numbers and names that vary
-between otherwise identical replies {number} and {name} slots; case and final punctuation do not count). A template seen in fewer
-than ``min_conversations`` conversations is a one-off (a name, a promise to one customer) and is never
-suggested. A ranker (`ranker.py`) learns from these examples which template comes next given where the
+between otherwise identical replies {number} and {name} slots; case and final punctuation do not count). A
+template seen in fewer than ``min_conversations`` conversations is a one-off (a name, a promise to one customer)
+and is never suggested. A ranker (`ranker.py`) learns from these examples which template comes next given where the
 conversation stands; its most probable templates are the suggestions. Catalogue replies for the message's likely intents and canned
 responses join as candidates with a fixed share of the vote.
 """

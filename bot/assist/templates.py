@@ -39,9 +39,12 @@ def template_of(reply: str) -> str:
     return text
 
 
+FINAL_PUNCTUATION = " .!?"   # "Goodbye." and "goodbye" are one reply; a skeleton and its key must strip alike
+
+
 def normalised(text: str) -> str:
     """The form replies are compared in: templated, lower case, no trailing punctuation."""
-    return template_of(text).lower().rstrip(" .!?")
+    return template_of(text).lower().rstrip(FINAL_PUNCTUATION)
 
 
 # Slots: what a lookup fills in and agents type anew each time. A number; a name: a capitalised word run that
@@ -89,7 +92,8 @@ class ReplyKeys:
 
     @staticmethod
     def _skeleton(between: list[str], fills: list[tuple[str, str]]) -> str:
-        return _joined([part.lower() for part in between], [f"{{{kind}}}" for kind, _ in fills]).rstrip(" .!?")
+        marks = [f"{{{kind}}}" for kind, _ in fills]
+        return _joined([part.lower() for part in between], marks).rstrip(FINAL_PUNCTUATION)
 
     @classmethod
     def learn(cls, replies: Iterable[str]) -> "ReplyKeys":
@@ -116,7 +120,7 @@ class ReplyKeys:
 
     def key(self, reply: str) -> str:
         if reply not in self._keys:
-            self._keys[reply] = self._offered(reply, lower=True).rstrip(" .!?")
+            self._keys[reply] = self._offered(reply, lower=True).rstrip(FINAL_PUNCTUATION)
         return self._keys[reply]
 
     def template(self, reply: str) -> str:
