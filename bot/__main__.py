@@ -111,7 +111,7 @@ def analyze_command(args) -> int:
         report = Report(args.report)
     try:
         written = analyze(classifier, args.transcripts, partial, batch_size=plan.batch_size, report=report,
-                          resume=args.resume, engine=engine_for(args, plan, classifier))
+                          resume=args.resume, engine=engine_for(args, plan, classifier), redact_pii=args.redact)
     except BaseException:
         if partial.exists() and partial.stat().st_size == 0:
             partial.unlink()
@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                    help="where the encoder runs: cpu (default, the int8 ONNX graph), cuda (the torch weights on a "
                         "GPU), auto (cuda when torch sees one)")
+    p.add_argument("--redact", action="store_true",
+                   help="replace PII (emails, phone and card numbers, ...) with placeholders before the model reads "
+                        "the messages, as the app does; the output then holds no PII either")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run (OUT.jsonl.part) after its last complete conversation")
     p.set_defaults(run=analyze_command)

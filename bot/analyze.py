@@ -13,15 +13,22 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from bot.conversation.redact import redact
 from bot.model.mood import read_conversations
 from bot.transcripts import iter_transcripts
 
 CHUNK = 512   # conversations per step: enough messages for full batches, little memory
 
 
-def conversations_of(paths: list[str]) -> Iterator[dict]:
+def conversations_of(paths: list[str], redact_pii: bool = False) -> Iterator[dict]:
+    """The conversations of every file, in order; with ``redact_pii`` every message's PII is replaced by
+    placeholders first (bot/conversation/redact.py), so neither the model nor the output sees it."""
     for path in paths:
-        yield from iter_transcripts(path)
+        for conversation in iter_transcripts(path):
+            if redact_pii:
+                conversation = {**conversation, "messages": [{**m, "text": redact(m["text"])}
+                                                             for m in conversation["messages"]]}
+            yield conversation
 
 
 def rows_of(conversation: dict, read) -> list[dict]:
@@ -91,16 +98,17 @@ def written_so_far(path: Path) -> tuple[list[list[dict]], int]:
 
 
 def analyze(classifier, paths: list[str], out_path: Path, batch_size: int = 64, progress: bool = True,
-            report=None, resume: bool = False, engine=None) -> int:
+            report=None, resume: bool = False, engine=None, redact_pii: bool = False) -> int:
     """Write the rows of every file to ``out_path`` (appending after the complete conversations already there
     when ``resume``); feed ``report`` (bot.report.Report) each conversation. Returns the rows written in all.
     ``engine``: a function (conversations) -> (conversation, rows) in order that runs the model elsewhere (a
-    process pool, a Ray job; ``classifier`` is then unused); default: `analyzed` with ``classifier`` here."""
+    process pool, a Ray job; ``classifier`` is then unused); default: `analyzed` with ``classifier`` here.
+    ``redact_pii``: PII in the messages is redacted before anything reads them (the app's Analyze tab)."""
     from tqdm import tqdm
 
     total = count_customer_messages(paths)   # also validates every file before any output is written
     done, keep = written_so_far(out_path) if resume and out_path.exists() else ([], 0)
-    conversations = conversations_of(paths)
+    conversations = conversations_of(paths, redact_pii)
     written, consumed = sum(len(rows) for rows in done), 0
     for rows in done:   # the conversations finished before the interruption: their rows, not a second pass
         conversation, consumed = next(conversations), consumed + 1
@@ -113,7 +121,7 @@ def analyze(classifier, paths: list[str], out_path: Path, batch_size: int = 64, 
     # Go on from the chunk boundary before them, dropping what is written already: every chunk then holds what
     # it holds in a run that was never interrupted, and so do the batches the numbers come from.
     start = consumed - consumed % CHUNK
-    conversations, skip = islice(conversations_of(paths), start, None), consumed - start
+    conversations, skip = islice(conversations_of(paths, redact_pii), start, None), consumed - start
     with out_path.open("r+" if resume and out_path.exists() else "w", encoding="utf-8") as out:
         out.seek(keep)
         out.truncate()

@@ -175,3 +175,21 @@ def keyword_model(served):
     app.helpline().swap_classifier(StubClassifier())
     yield
     app.helpline().swap_classifier(original)
+
+
+def agent_cookie(url: str, name: str = AGENT[0], password: str = AGENT[1]) -> dict:
+    """The Cookie header of an agent session, made by the /login form as a browser would."""
+    import httpx
+
+    from bot.serving.agent_session import COOKIE
+
+    answer = httpx.post(f"{url}/login", data={"name": name, "password": password})
+    assert answer.status_code == 303, answer.text[:300]
+    return {"Cookie": f"{COOKIE}={answer.cookies[COOKIE]}"}
+
+
+def agent_client(url: str, name: str = AGENT[0], password: str = AGENT[1]):
+    """A gradio_client on the agents' app (/agent), logged in as ``name``."""
+    from gradio_client import Client
+
+    return Client(f"{url}/agent/", headers=agent_cookie(url, name, password), verbose=False)

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 import app
-from tests.conftest import AGENT
+from tests.conftest import AGENT, agent_client
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +48,18 @@ def test_agent_reply_reaches_the_customer_chat_live(served):
     assert "Hi, this is Ana from support." in text_of(new_history[-1])
 
 
-def test_console_requires_login_and_shows_the_queue(client):
-    with pytest.raises(Exception, match="Wrong name or password"):
-        client.predict("ana", "nope", api_name="/login")
+def test_console_requires_login_and_shows_the_queue(served):
+    import httpx
     from gradio_client import Client
 
-    with pytest.raises(Exception, match="Log in first"):     # a session that has not logged in
-        Client(client.src, verbose=False).predict("whatever", api_name="/open_conversation")
-    status, queue, *_ = client.predict("ana", "correct horse battery", api_name="/login")
+    wrong = httpx.post(f"{served.url}/login", data={"name": "ana", "password": "nope"})
+    assert wrong.status_code == 401 and "Wrong name or password." in wrong.text and "set-cookie" not in wrong.headers
+    page = httpx.get(f"{served.url}/agent/")
+    assert page.status_code in (302, 303, 307) and page.headers["location"] == "/login"   # no session: the form
+    with pytest.raises(Exception):                              # Gradio itself refuses a client without a session
+        Client(f"{served.url}/agent/", verbose=False)
+    client = agent_client(served.url)
+    status, *_ = client.predict(api_name="/open_desk")
     assert "Logged in as **ana**" in status
     conversation = app.helpline().handle("hello, anyone there?").conversation_id  # this test's own
     app.helpline().store.take_over(conversation)
@@ -64,27 +68,71 @@ def test_console_requires_login_and_shows_the_queue(client):
     assert conversation in [row[1] for row in queue["data"]]
 
 
-def test_no_named_endpoint_shows_stored_data_without_login(served):
-    """Every named Gradio endpoint, called as an attacker's script would (no login, a real conversation id and
-    message id as arguments), returns no stored conversation text and no conversation id."""
-    from gradio_client import Client
-
+@pytest.fixture(scope="module")
+def canary(served):
     from bot.conversation.service import Helpline
     from tests.conftest import StubClassifier
 
     store = app.helpline().store  # the stub reads it as out of scope, so Insights lists its text
     canary = Helpline(StubClassifier(), app.helpline().catalogue, store).handle("canary text qwzx-7731 blah")
     store.take_over(canary.conversation_id)
-    agent = Client(served.url, verbose=False)  # the control: a logged-in agent does see it
-    agent.predict(*AGENT, api_name="/login")
+    agent = agent_client(served.url)  # the control: a logged-in agent does see it
     assert "qwzx-7731" in repr(agent.predict(90.0, api_name="/insights"))
     assert "qwzx-7731" in repr(agent.predict(canary.conversation_id, api_name="/open_conversation"))
-    attacker = Client(served.url, verbose=False)
-    endpoints = attacker.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/insights", "/model", "/compare", "/job_status", "/refresh_queue", "/open_conversation"} <= set(endpoints)
+    return canary
+
+
+def test_the_agents_app_refuses_every_route_without_a_session(served, canary):
+    """Gradio's own routes of the agents' app (config, queue, upload, the call API, files) answer 401 to a
+    script with no session, a made-up one or an ended one: nothing runs, nothing is stored."""
+    import httpx
+
+    from bot.serving.agent_session import COOKIE
+    from tests.conftest import agent_cookie
+
+    ended = agent_cookie(served.url)
+    httpx.post(f"{served.url}/logout", headers=ended)
+    for headers in ({}, {"Cookie": f"{COOKIE}=made-up-token"}, ended):
+        for method, path, kwargs in (
+                ("GET", "/agent/config", {}), ("GET", "/agent/gradio_api/info", {}),
+                ("POST", "/agent/gradio_api/queue/join", {"json": {"data": [canary.conversation_id], "fn_index": 0,
+                                                                    "session_hash": "x1"}}),
+                ("POST", "/agent/gradio_api/call/open_conversation", {"json": {"data": [canary.conversation_id]}}),
+                ("POST", "/agent/gradio_api/upload", {"files": {"files": ("a.csv", b"conversation_id,role,text")}})):
+            answer = httpx.request(method, served.url + path, headers=headers, **kwargs)
+            assert answer.status_code in (401, 403), (path, headers, answer.status_code)
+            assert "qwzx-7731" not in answer.text
+
+
+def test_no_named_endpoint_shows_stored_data_without_login(served, canary):
+    """Defence in depth: the agents' app mounted without its login (a deployment mistake), every named endpoint
+    called as an attacker's script would (a real conversation id and message id as arguments) still returns no
+    stored conversation text and no conversation id: each handler checks the session itself. The customers'
+    app's endpoints are called too."""
+    from fastapi import FastAPI
+    from gradio_client import Client
+    import gradio as gr
+
+    from tests.server import Server
+
     table = {"headers": ["conversation", "text", "message id"],
              "data": [[canary.conversation_id, "qwzx-7731", canary.message_id]], "metadata": None}
-    customer = {"/chat", "/quick_reply", "/poll_chat", "/login"}
+    customer = {"/chat", "/quick_reply", "/poll_chat", "/rate"}
+    with Server(gr.mount_gradio_app(FastAPI(), app.agents_app(), path="/")) as unguarded:
+        attacker = Client(unguarded.url, verbose=False)
+        endpoints = attacker.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert {"/insights", "/model", "/compare", "/job_status", "/refresh_queue", "/open_conversation"} <= set(endpoints)
+        leaks = attack(attacker, endpoints, canary, table, customer)
+    public = Client(served.url, verbose=False)
+    endpoints = public.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) <= customer          # the customers' app has no agent endpoint at all
+    leaks += attack(public, endpoints, canary, table, customer)
+    assert leaks == []
+
+
+def attack(attacker, endpoints: dict, canary, table: dict, customer: set) -> list[str]:
+    """The endpoints whose answer holds the canary's text or conversation id."""
+    leaks = []
     for name, endpoint in endpoints.items():
         args = []
         for parameter in endpoint["parameters"]:
@@ -97,23 +145,21 @@ def test_no_named_endpoint_shows_stored_data_without_login(served):
             result = attacker.predict(*args, api_name=name)
         except Exception as exc:  # noqa: BLE001 - refused: what it says must not leak either
             result = str(exc)
-        assert "qwzx-7731" not in repr(result) and canary.conversation_id not in repr(result), name
+        if "qwzx-7731" in repr(result) or canary.conversation_id in repr(result):
+            leaks.append(name)
+    return leaks
 
 
 def test_only_an_admin_may_retrain_promote_or_roll_back(served):
-    from gradio_client import Client
-
     app.helpline().store.add_agent("agent-only", "correct horse battery")
-    plain = Client(served.url, verbose=False)
-    plain.predict("agent-only", "correct horse battery", api_name="/login")
+    plain = agent_client(served.url, "agent-only", "correct horse battery")
     for name in ("/retrain", "/rollback"):  # (promote: its version list is empty without a registry)
         with pytest.raises(Exception, match="Only an admin may do this"):
             plain.predict(api_name=name)
 
 
-def test_model_page_shows_the_serving_version(client):
-    client.predict("ana", "correct horse battery", api_name="/login")
-    info, *_ = client.predict(api_name="/model")
+def test_model_page_shows_the_serving_version(served):
+    info, *_ = agent_client(served.url).predict(api_name="/model")
     assert app.helpline().classifier.version in info
     assert "make a registry" in info    # a plain model directory: the page says how to get versions
 
@@ -259,7 +305,7 @@ def test_a_retrain_job_left_running_by_a_restart_does_not_block_the_next(tmp_pat
         jobs.start_retrain(str(tmp_path), "sqlite:///x.db", "catalogue.yaml")
 
 
-def test_the_ui_cannot_be_framed_and_uploads_are_capped(served):
+def test_the_ui_cannot_be_framed(served):
     import httpx
 
     page = httpx.get(served.url + "/")
@@ -268,8 +314,8 @@ def test_the_ui_cannot_be_framed_and_uploads_are_capped(served):
     assert "img-src 'self' data: blob:;" in page.headers["content-security-policy"]  # no remote images
     demo = httpx.get(served.url + "/widget-demo")
     assert "connect-src 'self'" in demo.headers["content-security-policy"]
-    big = httpx.post(served.url + "/gradio_api/upload", files={"files": ("big.csv", b"x" * (6 * 1024 * 1024))})
-    assert big.status_code == 413, big.text[:200]
+    login = httpx.get(served.url + "/login")
+    assert login.headers["x-frame-options"] == "DENY" and login.headers["cache-control"] == "no-store"
 
 
 def test_a_short_agent_token_on_the_command_line_is_refused_with_a_warning(capsys):
@@ -279,8 +325,6 @@ def test_a_short_agent_token_on_the_command_line_is_refused_with_a_warning(capsy
 
 
 def test_the_console_shows_a_handoff_summary_and_suggests_what_agents_replied_before(served, keyword_model):
-    from gradio_client import Client
-
     service, store = app.helpline(), app.helpline().store
     answer = "I have sent your refund again; it shows in 3-5 working days."
     for _ in range(2):   # two earlier conversations where an agent answered the same request the same way
@@ -289,8 +333,6 @@ def test_the_console_shows_a_handoff_summary_and_suggests_what_agents_replied_be
     service.suggestions.refresh()
     waiting = service.handle("where is my refund for the broken kettle? order A55120").conversation_id
     store.take_over(waiting)
-    agent = Client(served.url, verbose=False)
-    agent.predict(*AGENT, api_name="/login")
-    shown = agent.predict(waiting, api_name="/open_conversation")   # (the suggestion buttons are not API values)
+    shown = agent_client(served.url).predict(waiting, api_name="/open_conversation")   # (the suggestion buttons are not API values)
     assert "Customer wants: refund status." in shown[3] and "References: A55120." in shown[3]
     assert answer in service.suggestions.for_conversation(waiting)   # what the buttons show

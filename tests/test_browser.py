@@ -41,17 +41,37 @@ def open_widget(page, url):
     page.get_by_label("Your message").wait_for()
 
 
-def console_login(browser, url):
-    """A new page with the agent logged in on the console tab."""
-    agent = browser.new_page()
+def console_login(browser, url, password=AGENT[1]):
+    """A new page (its own cookies) with the agent logged in: the agents' app sends it to the login form first."""
+    agent = browser.new_context().new_page()
     agent.set_default_timeout(30_000)
-    agent.goto(url)
-    agent.get_by_role("tab", name="Agent console").click()
+    agent.goto(f"{url}/agent/")
     agent.get_by_label("Agent name").fill(AGENT[0])
-    agent.get_by_label("Password").fill(AGENT[1])
+    agent.get_by_label("Password").fill(password)
     agent.get_by_role("button", name="Log in").click()
-    agent.get_by_text(f"Logged in as {AGENT[0]}").wait_for()
+    if password == AGENT[1]:
+        agent.get_by_text(f"Logged in as {AGENT[0]}").wait_for()
     return agent
+
+
+def test_the_agents_app_is_behind_the_login_form(browser, served):
+    """The customers' page has no agent tab; the agents' app opens only after the login form, and logging out
+    closes it again (the session cookie cannot be read by the page's scripts)."""
+    customer = browser.new_page()
+    customer.goto(served.url)
+    customer.get_by_role("tab", name="Chat").wait_for()
+    assert customer.get_by_role("tab", name="Agent console").count() == 0
+    wrong = console_login(browser, served.url, password="not the password")
+    wrong.get_by_text("Wrong name or password.").wait_for()
+    assert wrong.url.endswith("/login")
+    agent = console_login(browser, served.url)
+    assert agent.url.endswith("/agent/") and agent.evaluate("document.cookie") == ""   # HttpOnly
+    agent.locator("#logout").click()
+    agent.get_by_label("Agent name").wait_for()                  # back at the form
+    agent.goto(f"{served.url}/agent/")
+    agent.get_by_label("Agent name").wait_for()                  # the ended session opens nothing
+    customer.close()
+    agent.close()
 
 
 def send(page, text):
@@ -254,10 +274,13 @@ def test_every_tab_renders_for_a_logged_in_agent(browser, served, database_state
     agent.get_by_text("Model version").wait_for()          # loaded on opening, no Refresh click
     agent.get_by_text("Retrain progress").wait_for(state="attached")
     agent.screenshot(path=shot("model"), full_page=True)
-    agent.get_by_role("tab", name="Chat").click()
-    agent.screenshot(path=shot("chat"), full_page=True)
     assert agent.locator(".toast-body, .error").count() == 0
-    for name in ("console", "insights", "model", "chat"):
+    agent.goto(served.url)                                  # the customers' app
+    agent.get_by_role("tab", name="Chat").wait_for()
+    agent.screenshot(path=shot("chat"), full_page=True)
+    agent.goto(f"{served.url}/logout")
+    agent.screenshot(path=shot("login"), full_page=True)
+    for name in ("console", "insights", "model", "chat", "login"):
         assert os.path.getsize(shot(name)) > 10_000
     agent.close()
 

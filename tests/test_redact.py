@@ -37,12 +37,31 @@ REDACTED = [
     ("date of birth: 3 March 1985", "date of birth: [DOB]"),
     ("my password is hunter2!", "my password is [PASSWORD]"),
     ("password: s3cret-Pa55", "password: [PASSWORD]"),
+    # forms the second review found (issue 35): spacing tricks, keywords with "is:", CVVs, lower case
+    ("my password is: hunter2", "my password is: [PASSWORD]"),
+    ("the pin is = 4821", "the pin is = [PASSWORD]"),
+    ("card 4111\u00a01111\u00a01111\u00a01111", "card [CARD]"),           # no-break spaces
+    ("card 4111\u20091111\u20091111\u20091111 ok", "card [CARD] ok"),     # thin spaces
+    ("card 4111\t1111\t1111\t1111", "card [CARD]"),
+    ("card 4111/1111/1111/1111", "card [CARD]"),
+    ("card 4111   1111   1111   1111 thanks", "card [CARD] thanks"),
+    ("card \uff14\uff11\uff11\uff11 1111 1111 1111", "card [CARD]"),      # full-width digits
+    ("my order number is 5500000000000004", "my order number is [CARD]"),  # Luhn-valid: a card wherever it is
+    ("ref 4242424242424242 please", "ref [CARD] please"),
+    ("date of birth is 01/02/1985", "date of birth is [DOB]"),
+    ("my dob is 1985-02-01", "my dob is [DOB]"),
+    ("DOB was 3 March 1985", "DOB was [DOB]"),
+    ("ni number qq 12 34 56 c", "ni number [NATIONAL_ID]"),
+    ("my ni is qq123456c", "my ni is [NATIONAL_ID]"),
+    ("cvv 123", "cvv [CVV]"),
+    ("the CVV is: 4567", "the CVV is: [CVV]"),
+    ("security code 321 on the back", "security code [CVV] on the back"),
 ]
 
 KEPT = [
     "where is order 123456789012",
     "order #4111111111111112 has not arrived",   # 16 digits, fails Luhn: not a card
-    "my order number is 5500000000000004",        # passes Luhn but follows "order number"
+    "my order number is 5500000000000005",        # fails Luhn
     "it cost $1,299.99 and then £45.00",
     "it was delivered on 2024-05-01 at 10:30",
     "ordered on 12/05/2024, still nothing",
@@ -59,6 +78,15 @@ KEPT = [
     "my passport is expired",
     "my password is not working",
     "sku AB123456C is out of stock",
+    "order 4111111111111112 and ref 5500000000000005",  # 16 digits failing Luhn, whatever precedes them
+    "order #12345678 costs £1,299.99",
+    "it cost 1 299,99 € in total",
+    "ordered 2 x 19.99 on 01/02/2024",
+    "my password is wrong, can you reset it",
+    "the security code did not arrive",
+    "cvv field is missing on the form",
+    "ticket 20240512-1234 about order 987654",
+    "price went from 12.50 to 15.75",
 ]
 
 

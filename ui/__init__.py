@@ -7,6 +7,8 @@ from typing import Callable
 
 import gradio as gr
 
+from bot.serving.agent_session import LOGIN_PATH, client_address, session_token
+
 
 @dataclass
 class Context:
@@ -16,23 +18,24 @@ class Context:
     limits: Callable            # -> bot.serving.ratelimit.RateLimits
 
 
-def logged_in(ctx: Context, token):
-    """The agent a console session token belongs to, or None (no, expired or idle session; not a string)."""
-    return ctx.helpline().store.agent_for_token(token)
+def logged_in(ctx: Context, request: gr.Request | None, touch: bool = True):
+    """The agent whose session cookie came with the request, or None (no, expired or idle session).
+    ``touch=False`` for timers: a poll is not the agent's activity."""
+    return ctx.helpline().store.agent_for_token(session_token(request), touch=touch)
 
 
-def require_agent(ctx: Context, token: str | None, where: str = "", admin: bool = False):
-    """The logged-in agent behind a console session token, else a message telling them to log in. Every
-    handler that shows or changes stored data calls it first: an event can be called without the page (through
-    the queue's HTTP API), so hiding a control or an endpoint protects nothing. ``admin``: only an admin."""
-    agent = logged_in(ctx, token)
+def require_agent(ctx: Context, request: gr.Request | None, admin: bool = False):
+    """The logged-in agent behind the request's session cookie, else a message telling them to log in. Gradio
+    already refuses the agent app's routes without a session (bot/serving/agent_session.py); every handler that
+    shows or changes stored data checks again, so a mistake in the mount cannot open stored data.
+    ``admin``: only an admin."""
+    agent = logged_in(ctx, request)
     if agent is None:
-        raise gr.Error(f"Log in {where}first (your session may have expired).")
+        raise gr.Error(f"Log in first at {LOGIN_PATH} (your session may have expired).")
     if admin and agent.role != "admin":
         raise gr.Error("Only an admin may do this (retrain, promote, force, roll back); ask one, or have one run "
                        "`python -m bot agents add NAME --role admin`.")
     return agent
 
 
-def client_address(request: gr.Request | None) -> str:
-    return getattr(getattr(request, "client", None), "host", None) or "unknown"
+__all__ = ["Context", "client_address", "logged_in", "require_agent"]

@@ -5,7 +5,7 @@ import gradio as gr
 
 from bot.conversation.service import Turn
 from bot.conversation.state import Status
-from bot.serving.ratelimit import RateLimited, source_of
+from bot.serving.ratelimit import RateLimited
 from bot.store.database import StoreUnavailable, is_unavailable
 from bot.store.ratings import AlreadyRated
 
@@ -36,7 +36,7 @@ def build(ctx) -> None:
         address = client_address(request)
         try:
             ctx.limits().chat(address, conversation_id)
-            turn = ctx.helpline().handle(message or "", conversation_id, source=source_of(address))
+            turn = ctx.helpline().handle(message or "", conversation_id, source=ctx.helpline().store.source_of(address))
         except (ValueError, RateLimited) as exc:
             raise gr.Error(str(exc)) from None
         except Exception as exc:
@@ -90,7 +90,8 @@ def build(ctx) -> None:
         with gr.Row():
             with gr.Column(scale=3):
                 banner = gr.Markdown(HANDOFF_BANNER, visible=False)
-                chatbot = gr.Chatbot(label="Chat", height=440)
+                # what agents type is shown as typed: no Markdown, so no remote image or link in it
+                chatbot = gr.Chatbot(label="Chat", height=440, render_markdown=False, sanitize_html=True)
                 quick = gr.Radio(label="Did you mean", choices=[], visible=False)
                 box = gr.Textbox(placeholder="Ask about an order, a delivery, a payment, your account or "
                                  "subscription, and press Enter", show_label=False, max_lines=4)

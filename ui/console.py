@@ -1,4 +1,4 @@
-"""The agents' console tab: login, the live triage queue, a conversation with its handoff summary, analysis and
+"""The agents' console tab (in the agent app, behind the login): the live triage queue, a conversation with its handoff summary, analysis and
 "why?", suggested and canned replies, take over, resolve, intent corrections, editing the canned responses, and
 the review queue of messages the model is least sure about."""
 from __future__ import annotations
@@ -7,13 +7,11 @@ import gradio as gr
 import pandas as pd
 
 from bot.assist.live import canned_path
-from bot.serving.login import LoginFailed, checked_login
-from bot.serving.ratelimit import RateLimited
 from intents import CatalogueError
 from intents.canned import save_canned
 from ui import console_data as console
 
-from . import client_address, logged_in, require_agent
+from . import logged_in, require_agent
 
 
 SUGGESTIONS = 3   # suggested replies shown under the reply box
@@ -23,11 +21,12 @@ def row_of(evt: gr.SelectData) -> int:
     return evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
 
 
-def build(ctx):
-    """Adds the tab; returns the login token's gr.State (other tabs need a logged-in agent too)."""
+def build(ctx, blocks: gr.Blocks):
+    """Adds the tab; fills it when ``blocks`` (the agent app) loads. Every handler reads the agent from the
+    request's session cookie (gr.Request), so no token travels through the page."""
 
-    def agent(token: str | None):
-        return require_agent(ctx, token)
+    def agent(request: gr.Request | None):
+        return require_agent(ctx, request)
 
     def styled_queue():
         """The queue with its sentiment and frustration badges coloured, and its size (or that it is empty) in the
@@ -47,36 +46,26 @@ def build(ctx):
         rows = [[m.id, m.text[:100], m.intent, margin] for m, margin in ctx.helpline().store.review_queue(30)]
         return pd.DataFrame(rows, columns=["message id", "text", "predicted", "margin"])
 
-    def login(name: str, password: str, request: gr.Request = None):
-        try:
-            found, token = checked_login(ctx.helpline().store, ctx.limits(), (name or "").strip()[:80],
-                                         (password or "")[:200], client_address(request))
-        except LoginFailed:
-            raise gr.Error("Wrong name or password.") from None
-        except RateLimited as exc:
-            raise gr.Error(str(exc)) from None
+    def open_desk(request: gr.Request):
+        """The page opened: who is logged in, the queue, the intents to correct to, the review queue."""
+        found = agent(request)
         choices = intent_choices()
-        return (token, f"Logged in as **{found.name}** ({found.role}).", gr.Column(visible=True),
-                styled_queue(), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices),
-                review_table())
+        return (f"Logged in as **{found.name}** ({found.role}).", styled_queue(), gr.Dropdown(choices=choices),
+                gr.Dropdown(choices=choices), review_table())
 
-    def logout(token: str | None):
-        ctx.helpline().store.logout(token if isinstance(token, str) else None)
-        return None, "Logged out.", gr.Column(visible=False), None, [], None
-
-    def refresh_queue(token: str | None):
-        if not token:
+    def refresh_queue(request: gr.Request):
+        # a timer: not the agent's activity (an unattended console idles out), and quiet once logged out
+        if logged_in(ctx, request, touch=False) is None:
             return gr.skip()
-        agent(token)
         return styled_queue()
 
-    def pick(token: str | None, queue, evt: gr.SelectData):
-        agent(token)
+    def pick(queue, evt: gr.SelectData, request: gr.Request):
+        agent(request)
         return queue.iloc[row_of(evt)]["conversation"]
 
-    def open_conversation(token: str | None, conversation_id: str):
+    def open_conversation(conversation_id: str, request: gr.Request):
         """The transcript, its analysis and emotion plot, the handoff summary and the suggested replies."""
-        agent(token)
+        agent(request)
         if not conversation_id:
             raise gr.Error("Pick a conversation in the queue.")
         service = ctx.helpline()
@@ -90,13 +79,13 @@ def build(ctx):
         buttons += [gr.update(value="", visible=False)] * (SUGGESTIONS - len(suggested))
         return (*shown, summary, *buttons)
 
-    def explain_row(token: str | None, table, evt: gr.SelectData):
-        agent(token)
+    def explain_row(table, evt: gr.SelectData, request: gr.Request):
+        agent(request)
         row = table.iloc[row_of(evt)]
         return console.why(ctx.helpline(), row["text"]), int(row["message id"])
 
-    def act(token: str | None, conversation_id: str, action: str, text: str = ""):
-        who = agent(token)
+    def act(request: gr.Request | None, conversation_id: str, action: str, text: str = ""):
+        who = agent(request)
         store = ctx.helpline().store
         try:
             if action == "reply":
@@ -111,12 +100,18 @@ def build(ctx):
             raise gr.Error(f"No conversation {conversation_id}.") from None
         return styled_queue()
 
-    def reply(token, conversation_id, text):
-        queue = act(token, conversation_id, "reply", text)
-        return ("", *open_conversation(token, conversation_id), queue)
+    def reply(conversation_id, text, request: gr.Request):
+        queue = act(request, conversation_id, "reply", text)
+        return ("", *open_conversation(conversation_id, request), queue)
 
-    def correct(token: str | None, message_id, intent: str):
-        who = agent(token)
+    def take_over(conversation_id, request: gr.Request):
+        return act(request, conversation_id, "take_over")
+
+    def resolve(conversation_id, request: gr.Request):
+        return act(request, conversation_id, "resolve")
+
+    def correct(message_id, intent: str, request: gr.Request):
+        who = agent(request)
         if not message_id or not intent:
             raise gr.Error("Pick a customer message (click its row) and an intent.")
         try:
@@ -125,9 +120,9 @@ def build(ctx):
             raise gr.Error(f"No customer message {message_id}.") from None
         return f"Message {int(message_id)}: `{c.previous_intent}` → `{c.intent}` (stored for retraining).", review_table()
 
-    def canned_filter(token: str | None, conversation_id: str, typed: str):
+    def canned_filter(conversation_id: str, typed: str, request: gr.Request):
         """"/" and part of a title in the reply box: the matching canned responses to pick from."""
-        if not logged_in(ctx, token):
+        if not logged_in(ctx, request):
             return gr.skip()
         if not (typed or "").startswith("/"):
             return gr.update(visible=False)
@@ -138,32 +133,28 @@ def build(ctx):
         return gr.update(choices=found, value=None, visible=True,
                          label=f"Canned responses matching {typed!r}: {len(found)}")
 
-    def canned_load(token: str | None):
-        agent(token)
+    def canned_load(request: gr.Request):
+        agent(request)
         path = canned_path()
         return path.read_text(encoding="utf-8") if path.is_file() else ""
 
-    def canned_save(token: str | None, text: str):
-        agent(token)
+    def canned_save(text: str, request: gr.Request):
+        agent(request)
         try:
             saved = save_canned(canned_path(), text or "")
         except CatalogueError as exc:
             raise gr.Error(str(exc)) from None
         return f"Saved {len(saved)} canned responses."
 
-    def pick_review(token: str | None, table, evt: gr.SelectData):
-        agent(token)
+    def pick_review(table, evt: gr.SelectData, request: gr.Request):
+        agent(request)
         return int(table.iloc[row_of(evt)]["message id"])
 
     with gr.Tab("Agent console"):
-        token = gr.State(None)
         with gr.Row():
-            name = gr.Textbox(label="Agent name", scale=2)
-            password = gr.Textbox(label="Password", type="password", scale=2)
-            login_button = gr.Button("Log in", scale=1)
-            logout_button = gr.Button("Log out", scale=1)
-        status = gr.Markdown("Agents log in with the account made by `python -m bot agents add NAME`.")
-        with gr.Column(visible=False) as desk:
+            status = gr.Markdown(elem_id="logged-in-as")
+            gr.HTML('<a href="/logout" id="logout">Log out</a>', elem_id="logout-link")
+        with gr.Column():
             queue = gr.Dataframe(label="Queue (most urgent first; click a row to open it)", interactive=False,
                                  headers=console.QUEUE_COLUMNS, wrap=True)
             with gr.Row():
@@ -211,28 +202,23 @@ def build(ctx):
                     review_button = gr.Button("Label")
                 review_status = gr.Markdown()
 
-        login_button.click(login, [name, password], [token, status, desk, queue, intent, review_intent, review],
-                           api_name="login")
-        logout_button.click(logout, token, [token, status, desk, queue, transcript, table], api_name="logout")
-        gr.Timer(3.0).tick(refresh_queue, token, queue, api_name="refresh_queue", show_progress="hidden")
+        blocks.load(open_desk, None, [status, queue, intent, review_intent, review], api_name="open_desk")
+        gr.Timer(3.0).tick(refresh_queue, None, queue, api_name="refresh_queue", show_progress="hidden")
         opened = [transcript, table, timeline, summary, *suggestions]
-        queue.select(pick, [token, queue], selected).then(open_conversation, [token, selected], opened)
-        open_button.click(open_conversation, [token, selected], opened, api_name="open_conversation")
-        reply_box.submit(reply, [token, selected, reply_box], [reply_box, *opened, queue], api_name="agent_reply")
+        queue.select(pick, queue, selected).then(open_conversation, selected, opened)
+        open_button.click(open_conversation, selected, opened, api_name="open_conversation")
+        reply_box.submit(reply, [selected, reply_box], [reply_box, *opened, queue], api_name="agent_reply")
         for button in suggestions:   # one click puts the suggestion in the reply box, to edit before sending;
             # in the browser only: no endpoint that echoes its input
             button.click(None, button, reply_box, js="(text) => text", api_visibility="private")
-        take_button.click(lambda t, c: act(t, c, "take_over"), [token, selected], queue, api_name="take_over")
-        resolve_button.click(lambda t, c: act(t, c, "resolve"), [token, selected], queue, api_name="resolve")
-        reply_box.input(canned_filter, [token, selected, reply_box], canned_pick, show_progress="hidden",
+        take_button.click(take_over, selected, queue, api_name="take_over")
+        resolve_button.click(resolve, selected, queue, api_name="resolve")
+        reply_box.input(canned_filter, [selected, reply_box], canned_pick, show_progress="hidden",
                         api_visibility="private")
         canned_pick.select(None, canned_pick, reply_box, js="(text) => text", api_visibility="private")
-        canned_load_button.click(canned_load, token, canned_text, api_name="canned_load")
-        canned_save_button.click(canned_save, [token, canned_text], canned_status, api_name="canned_save")
-        table.select(explain_row, [token, table], [why, message_id])
-        correct_button.click(correct, [token, message_id, intent], [correction_status, review],
-                             api_name="correct_label")
-        review.select(pick_review, [token, review], review_id)
-        review_button.click(correct, [token, review_id, review_intent], [review_status, review],
-                            api_name="review_label")
-    return token
+        canned_load_button.click(canned_load, None, canned_text, api_name="canned_load")
+        canned_save_button.click(canned_save, canned_text, canned_status, api_name="canned_save")
+        table.select(explain_row, table, [why, message_id])
+        correct_button.click(correct, [message_id, intent], [correction_status, review], api_name="correct_label")
+        review.select(pick_review, review, review_id)
+        review_button.click(correct, [review_id, review_intent], [review_status, review], api_name="review_label")

@@ -31,9 +31,9 @@ def csat_bars(frame: pd.DataFrame) -> gr.BarPlot:
     return gr.BarPlot(value=frame, y_lim=[0, 5], visible=len(frame) > 0)
 
 
-def build(ctx, token: gr.State) -> None:
-    def show(current_token: str | None, days: float):
-        require_agent(ctx, current_token, "on the Agent console ")
+def build(ctx) -> None:
+    def show(days: float, request: gr.Request):
+        require_agent(ctx, request)
         data = insights.compute(ctx.helpline().store, days=min(365, max(1, int(days or 30))))
         summary = (f"**Handoff rate:** {data.handoff_rate:.1%} of conversations" if len(data.volume_by_intent) else
                    f"**No customer messages in the last {int(days or 30)} days yet.** The charts appear with the "
@@ -43,8 +43,8 @@ def build(ctx, token: gr.State) -> None:
                 csat_bars(data.csat_over_time), csat_bars(data.csat_by_intent), csat_bars(data.predicted_vs_given),
                 gr.Markdown(visible=not len(data.csat_over_time)))
 
-    def discover(current_token: str | None, progress=gr.Progress()):
-        require_agent(ctx, current_token, "on the Agent console ")
+    def discover(request: gr.Request, progress=gr.Progress()):
+        require_agent(ctx, request)
         progress(0.1, desc="clustering out-of-scope and uncertain messages")
         output = Path(tempfile.mkdtemp()) / "candidates.json"
         env = {**os.environ, "HELPLINE_DB": ctx.settings.db, "HELPLINE_MODEL": ctx.settings.model_dir}
@@ -58,14 +58,14 @@ def build(ctx, token: gr.State) -> None:
                               for c in candidates], columns=["suggested name", "messages", "key terms", "examples"])
         return candidates, table
 
-    def pick(current_token: str | None, candidates, evt: gr.SelectData):
-        require_agent(ctx, current_token, "on the Agent console ")
+    def pick(candidates, evt: gr.SelectData, request: gr.Request):
+        require_agent(ctx, request)
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         chosen = candidates[row]
         return chosen["name"], "\n".join(chosen["all_examples"][:30])
 
-    def accept(current_token: str | None, name: str, examples: str):
-        require_agent(ctx, current_token, "on the Agent console ")
+    def accept(name: str, examples: str, request: gr.Request):
+        require_agent(ctx, request)
         try:
             catalogue = add_intent(ctx.settings.catalogue, (name or "").strip(), (examples or "").splitlines())
         except CatalogueError as exc:
@@ -101,7 +101,7 @@ def build(ctx, token: gr.State) -> None:
             at_risk = gr.Dataframe(label="At-risk customers (cancel/complaint intents, negative sentiment; open them "
                                          "from the queue)",
                                    headers=["time", "intent", "sentiment", "frustration", "text"])
-        refresh.click(show, [token, days], [volume, sentiment, reasons, rate, top_oos, at_risk, csat_time, csat_intent,
+        refresh.click(show, days, [volume, sentiment, reasons, rate, top_oos, at_risk, csat_time, csat_intent,
                                             csat_risk, no_csat], api_name="insights")
         with gr.Accordion("Discover new intents", open=False):
             gr.Markdown("Clusters out-of-scope and low-confidence messages into candidate intents. Click one to "
@@ -114,6 +114,6 @@ def build(ctx, token: gr.State) -> None:
                 examples = gr.Textbox(label="Examples (one a line; edit freely)", lines=6)
             accept_button = gr.Button("Add to catalogue")
             accepted = gr.Markdown()
-        discover_button.click(discover, token, [candidates, found], api_name="discover")
-        found.select(pick, [token, candidates], [name, examples])
-        accept_button.click(accept, [token, name, examples], accepted, api_name="add_intent")
+        discover_button.click(discover, None, [candidates, found], api_name="discover")
+        found.select(pick, candidates, [name, examples])
+        accept_button.click(accept, [name, examples], accepted, api_name="add_intent")

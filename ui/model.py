@@ -22,17 +22,17 @@ def progress_bar(percent: int) -> str:
             f'<progress max="100" value="{percent}" style="width:100%;height:1.2em"></progress></label>')
 
 
-def build(ctx, token: gr.State) -> None:
+def build(ctx) -> None:
     def registry() -> Registry:
         if not is_registry(ctx.settings.model_dir):
             raise gr.Error(NO_REGISTRY)
         return Registry(ctx.settings.model_dir)
 
-    def agent(current_token, admin: bool = False):
-        return require_agent(ctx, current_token, "on the Agent console ", admin=admin)
+    def agent(request: gr.Request | None, admin: bool = False):
+        return require_agent(ctx, request, admin=admin)
 
-    def show(current_token):
-        agent(current_token)
+    def show(request: gr.Request):
+        agent(request)
         summary, confused = console.model_summary(ctx.helpline())
         watcher = ctx.watcher()
         if watcher is not None and watcher.last_error:
@@ -46,17 +46,17 @@ def build(ctx, token: gr.State) -> None:
         return (summary, confused, model_page.history_table(r), model_page.events_table(r),
                 gr.Dropdown(choices=versions, value=versions[0] if versions else None))
 
-    def retrain(current_token):
-        who = agent(current_token, admin=True)
+    def retrain(request: gr.Request):
+        who = agent(request, admin=True)
         try:
             job = jobs.start_retrain(str(registry().root), ctx.settings.db, ctx.settings.catalogue, started_by=who.name)
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
         return f"Retrain job {job} started."
 
-    def job_status(current_token):
-        if logged_in(ctx, current_token) is None:
-            return gr.skip(), gr.skip()  # a timer: quietly nothing until someone logs in
+    def job_status(request: gr.Request):
+        if logged_in(ctx, request, touch=False) is None:
+            return gr.skip(), gr.skip()  # a timer: not activity, and quietly nothing once logged out
         if not is_registry(ctx.settings.model_dir):
             return gr.skip(), gr.skip()
         state = jobs.status(ctx.settings.model_dir)
@@ -69,15 +69,8 @@ def build(ctx, token: gr.State) -> None:
             text += f"\n```\n{state['log'][-800:]}\n```"
         return text, progress_bar(round(100 * (1.0 if state["state"] == "done" else fraction)))
 
-    def show_on_open(current_token):
-        """The page fills itself when the tab is opened (a login prompt instead of an error before login)."""
-        if logged_in(ctx, current_token) is None:
-            return ("Log in on the **Agent console** tab to see the serving model, its versions and retraining.",
-                    gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        return show(current_token)
-
-    def compare(current_token, version):
-        agent(current_token)
+    def compare(version, request: gr.Request):
+        agent(request)
         if not version:
             raise gr.Error("Pick a version.")
         try:
@@ -85,8 +78,8 @@ def build(ctx, token: gr.State) -> None:
         except (ValueError, RegistryError) as exc:
             raise gr.Error(str(exc)) from None
 
-    def promote(current_token, version, force, reason):
-        who = agent(current_token, admin=True)
+    def promote(version, force, reason, request: gr.Request):
+        who = agent(request, admin=True)
         try:
             event = registry().promote(version, force=bool(force), reason=reason or "", by=who.name,
                                        validate=ctx.settings.load_classifier)
@@ -94,8 +87,8 @@ def build(ctx, token: gr.State) -> None:
             raise gr.Error(str(exc)) from None
         return f"{version} now serves (was {event['previous']}); running processes switch within seconds."
 
-    def rollback(current_token):
-        who = agent(current_token, admin=True)
+    def rollback(request: gr.Request):
+        who = agent(request, admin=True)
         try:
             event = registry().rollback(by=who.name)
         except RegistryError as exc:
@@ -103,7 +96,7 @@ def build(ctx, token: gr.State) -> None:
         return f"Rolled back: {event['version']} serves again (was {event['previous']})."
 
     with gr.Tab("Model") as tab:
-        info = gr.Markdown("Log in on the **Agent console** tab to see the serving model, its versions and retraining.")
+        info = gr.Markdown("The serving model, its versions and retraining.")
         confused = gr.Dataframe(label="Most confused intent pairs (validation)", headers=["true", "predicted", "count"])
         refresh = gr.Button("Refresh")
         with gr.Accordion("Versions, retraining and promotion", open=True):
@@ -131,11 +124,10 @@ def build(ctx, token: gr.State) -> None:
             events = gr.Dataframe(label="History", interactive=False,
                                   headers=["when", "action", "version", "previous", "by", "reason"])
         outputs = [info, confused, history, events, version]
-        refresh.click(show, token, outputs, api_name="model")
-        tab.select(show_on_open, token, outputs, show_progress="hidden")
-        retrain_button.click(retrain, token, job, api_name="retrain")
-        gr.Timer(3.0).tick(job_status, token, [job, progress], show_progress="hidden", api_name="job_status")
-        compare_button.click(compare, [token, version], [comparison, deltas, confusion], api_name="compare")
-        promote_button.click(promote, [token, version, force, reason], outcome, api_name="promote").then(
-            show, token, outputs)
-        rollback_button.click(rollback, token, outcome, api_name="rollback").then(show, token, outputs)
+        refresh.click(show, None, outputs, api_name="model")
+        tab.select(show, None, outputs, show_progress="hidden")   # the page fills itself when the tab is opened
+        retrain_button.click(retrain, None, job, api_name="retrain")
+        gr.Timer(3.0).tick(job_status, None, [job, progress], show_progress="hidden", api_name="job_status")
+        compare_button.click(compare, version, [comparison, deltas, confusion], api_name="compare")
+        promote_button.click(promote, [version, force, reason], outcome, api_name="promote").then(show, None, outputs)
+        rollback_button.click(rollback, None, outcome, api_name="rollback").then(show, None, outputs)

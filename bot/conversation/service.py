@@ -90,7 +90,8 @@ class Helpline:
         from intents import load_catalogue
 
         catalogue = load_catalogue(settings.catalogue)
-        return cls(settings.load_classifier(resolve_model_dir(settings.model_dir)), catalogue, Store(settings.db),
+        return cls(settings.load_classifier(resolve_model_dir(settings.model_dir)), catalogue,
+                   Store(settings.db, secret=settings.secret),
                    DialoguePolicy(catalogue, PolicyConfig.load(settings.policy)))
 
     def reload_catalogue(self, path) -> None:
@@ -145,6 +146,8 @@ class Helpline:
         key = check_optional(idempotency_key, IDEMPOTENCY_KEY, "Idempotency-Key must be 8-64 letters, digits or "
                                                                "'-_.:' (a new UUID for each message)")
         message_hash = hashlib.sha256(f"{conversation_id}\n{text}".encode()).hexdigest() if key else ""
+        # a key is the sender's own: the same key from another sender is another turn, never their reply
+        key = hashlib.sha256(f"{source or ''}\n{key}".encode()).hexdigest() if key else None
 
         def answered() -> Turn | None:
             """The reply already stored under this key, if any."""

@@ -41,7 +41,7 @@ from bot.serving.api_models import (
     message_json,
 )
 from bot.serving.login import LoginFailed, checked_login
-from bot.serving.ratelimit import RateLimited, RateLimits, source_of
+from bot.serving.ratelimit import RateLimited, RateLimits
 from bot.serving.workers import NoWorkers, TurnWorkers, WorkerUnavailable
 from bot.store.conversations import UnknownConversation
 from bot.store.database import MAX_ID, RETRY_AFTER_SECONDS, StoreUnavailable, is_unavailable
@@ -148,7 +148,7 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
                                                      "the same key returns the first reply and stores nothing")):
         sender = address(request)
         limits.chat(sender, body.conversation_id)
-        options = {"source": source_of(sender), "idempotency_key": idempotency_key}
+        options = {"source": helpline().store.source_of(sender), "idempotency_key": idempotency_key}
         pool = workers()
         if pool is not None and pool.alive:
             try:
@@ -158,11 +158,12 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
         return JSONResponse(await asyncio.get_running_loop().run_in_executor(turns, run_turn, body, options))
 
     @api.get("/health", summary="For load balancers and monitors: the serving model and the chat-turn workers")
-    async def health() -> dict:
+    async def health(request: Request) -> dict:
         """Always 200 while the process serves; "degraded" when fewer turn workers run than were started (their
         turns then run in the app process, slower, while the missing ones restart) or when a new model failed
         to load (``model_error`` says why; the previous model keeps serving). Each worker reports the model
         version it serves (all agree a few seconds after a promotion)."""
+        limits.hit("read_address", address(request))
         running = workers()
         pool = None if running is None else {"configured": running.count, "running": running.alive,
                                              "restarts": running.restarts, "workers": await running.status()}
@@ -172,7 +173,8 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
                 "turn_workers": pool, **extra}
 
     @api.get("/chat/{conversation_id}/messages", summary="The customer's view of a conversation (for live updates)")
-    def customer_messages(conversation_id: str, after: int = Query(0, ge=0, le=MAX_ID)) -> dict:
+    def customer_messages(conversation_id: str, request: Request, after: int = Query(0, ge=0, le=MAX_ID)) -> dict:
+        limits.hit("read_address", address(request))
         require_id_shape(conversation_id)
         store = helpline().store
         conversation = store.conversation(conversation_id)

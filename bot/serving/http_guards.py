@@ -1,5 +1,5 @@
-"""ASGI middleware around the whole app (API, widget and Gradio UI): a body cap read before any parsing,
-security headers, and CORS for the widget's endpoints only.
+"""ASGI middleware around the whole app (API, widget and Gradio UI): body caps read before any parsing,
+security headers, and CORS for the widget's endpoints only (Gradio's own routes: bot/serving/gradio_guards.py).
 
 Plain ASGI rather than Starlette's BaseHTTPMiddleware: they wrap every request, including the Gradio UI's
 streaming responses, and must not buffer them.
@@ -7,10 +7,13 @@ streaming responses, and must not buffer them.
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.middleware.cors import CORSMiddleware
 
 MAX_API_BODY = 64 * 1024   # bytes: a chat message is at most 2,000 characters; a classify batch 64 of them
+MAX_UI_BODY = 256 * 1024   # Gradio's queue and call routes (a chat history, the canned responses' YAML)
+UPLOADS = re.compile(r"/gradio_api/upload/?$")   # capped per file by Gradio's max_file_size instead
 WIDGET_PATHS = ("/api/chat", "/widget.js")  # what a shop's page calls from its own origin
 # The UI renders customer text as text, and this is the second line: no image, frame or script from
 # elsewhere even if some text did reach the page as HTML. Gradio needs its inline scripts and styles.
@@ -22,7 +25,7 @@ DEMO_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self
             "object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
 
 
-async def _send_json(send, status: int, detail: str, headers: list | None = None) -> None:
+async def send_json(send, status: int, detail: str, headers: list | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -30,21 +33,30 @@ async def _send_json(send, status: int, detail: str, headers: list | None = None
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimit:
-    """413 for an /api/ request body over ``limit`` bytes: by its Content-Length before reading, and while
-    reading for a chunked body, so a 20 MB body is never read whole."""
+def body_limit(path: str) -> int | None:
+    """The most bytes a request body to ``path`` may have (None: an upload, which Gradio caps per file)."""
+    if UPLOADS.search(path):
+        return None
+    return MAX_API_BODY if path.startswith("/api/") else MAX_UI_BODY
 
-    def __init__(self, app, limit: int = MAX_API_BODY, prefix: str = "/api/"):
-        self.app, self.limit, self.prefix = app, limit, prefix
+
+class BodyLimit:
+    """413 for a request body over its path's `body_limit`: by its Content-Length before reading, and while
+    reading for a chunked body, so a 20 MB body is never read whole (the REST API and Gradio's queue and call
+    routes alike: those read JSON of any size, without a login on the customers' app)."""
+
+    def __init__(self, app):
+        self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        limit = body_limit(scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
             return await self.app(scope, receive, send)
-        message = (f"the request body is over {self.limit // 1024} KiB; send less (a message is at most 2,000 "
+        message = (f"the request body is over {limit // 1024} KiB; send less (a message is at most 2,000 "
                    "characters)")
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await _send_json(send, 413, message)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await send_json(send, 413, message)
         seen = 0
 
         async def limited_receive():
@@ -52,7 +64,7 @@ class BodyLimit:
             event = await receive()
             if event["type"] == "http.request":
                 seen += len(event.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge()
             return event
 
@@ -67,7 +79,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_json(send, 413, message)
+                await send_json(send, 413, message)
 
 
 class _TooLarge(Exception):
@@ -133,7 +145,8 @@ class WidgetCORS:
         return await self.app(scope, receive, send)
 
 
-def guarded(app, widget_origins: tuple[str, ...] = ()):
+def guarded(app, widget_origins: tuple[str, ...] = (), inner=None):
     """The app inside every guard. CORS is outermost, so every answer to an allowed site carries its headers
-    (a 413 or 429 the widget cannot read would look like a network failure)."""
-    return WidgetCORS(SecurityHeaders(BodyLimit(app)), widget_origins)
+    (a 413 or 429 the widget cannot read would look like a network failure). ``inner(app)``: guards that
+    read bodies (bot/serving/gradio_guards.py), placed inside the body cap."""
+    return WidgetCORS(SecurityHeaders(BodyLimit(inner(app) if inner else app)), widget_origins)

@@ -1,6 +1,10 @@
-"""Agent login with its abuse limits, shared by the REST API and the console: attempts per address, failures
-per agent name (then that name is locked out for the window, wherever the attempts come from). Failures are
-logged with the name and address, never the password."""
+"""Agent login with its abuse limits, shared by the REST API and the login page.
+
+Failed logins lock an agent name per address first (``login_account_address``), so one address cannot lock an
+agent out everywhere; a slower limit per name from anywhere (``login_account``) stops a guesser that rotates
+addresses, and it spares the addresses the agent has logged in from before, so the right password from a known
+address still works while the name is under attack. Failures are logged with the name and address, never the
+password."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +12,9 @@ import logging
 from bot.serving.ratelimit import RateLimited, RateLimits
 
 log = logging.getLogger("helpline.login")
+HERE = "Too many failed logins for this agent from this address; try again in {} seconds."
+ANYWHERE = ("Too many failed logins for this agent; it is locked for addresses it has not logged in from before. "
+            "Try again in {} seconds, or from where you usually log in.")
 
 
 class LoginFailed(ValueError):
@@ -21,14 +28,19 @@ def checked_login(store, limits: RateLimits, name: str, password: str, address: 
     """(agent, session token), or LoginFailed / RateLimited."""
     limits.hit("login_address", address,
                message="Too many login attempts from this address; please wait {} seconds.")
-    locked = "Too many failed logins for this agent; the account is locked for a while. Try again in {} seconds."
-    limits.check("login_account", name.lower(), message=locked)
+    key = name.lower()
+    limits.check("login_account_address", key, address, message=HERE)
+    if limits.enabled and not store.is_known_address(name, address):
+        limits.check("login_account", key, message=ANYWHERE)
     result = store.login(name, password)
     if result is None:
         log.warning("failed login for agent %r from %s", name[:80], address)
-        try:
-            limits.hit("login_account", name.lower(), message=locked)
-        except RateLimited:
-            log.warning("agent %r locked out after repeated failed logins (last from %s)", name[:80], address)
+        for limit, keys, words in (("login_account_address", (key, address), HERE), ("login_account", (key,), ANYWHERE)):
+            try:
+                limits.hit(limit, *keys, message=words)
+            except RateLimited:
+                log.warning("agent %r locked (%s) after repeated failed logins (last from %s)", name[:80], limit,
+                            address)
         raise LoginFailed()
+    store.remember_address(result[0].id, address)
     return result

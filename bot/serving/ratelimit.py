@@ -9,7 +9,6 @@ A request over a limit is a 429 with Retry-After and a sentence the widget shows
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 
@@ -22,7 +21,10 @@ DEFAULT_LIMITS = {
     "chat_conversation": "20/minute",     # messages into one conversation
     "classify_address": "120/minute",     # /api/classify calls from one address
     "login_address": "20/minute",         # login attempts from one address
-    "login_account": "5/15 minutes",      # failed logins for one agent name, from anywhere (then locked out)
+    "login_account_address": "5/15 minutes",  # failed logins for one agent name from one address (locked there)
+    "login_account": "30/hour",           # ... from anywhere (then locked, except where the agent logged in before)
+    "upload_address": "30/hour",          # uploads to the agents' app from one address
+    "read_address": "600/minute",         # GET /api/chat/{id}/messages and /api/health from one address
 }
 
 
@@ -86,11 +88,3 @@ class RateLimits:
         self.hit("chat_address", address, message=words)
         if conversation_id:
             self.hit("chat_conversation", conversation_id, message=words)
-
-
-def source_of(address: str | None) -> str | None:
-    """A short hash of a client address: conversations from one address can be grouped (flood flagging) without
-    storing the address in the clear (a pseudonym: IPv4 addresses are few enough to hash them all)."""
-    if not address:
-        return None
-    return hashlib.sha256(address.encode()).hexdigest()[:16]

@@ -1,6 +1,7 @@
 """Deployment settings, read from the environment (each also a command-line flag of app.py)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -25,16 +26,21 @@ class Settings:
     rate_limits: str = "on"                          # HELPLINE_RATE_LIMITS: on, off, or NAME=N/period;...
     rate_limit_storage: str = "memory://"            # HELPLINE_RATE_LIMIT_STORAGE: memory:// or redis://host:port
     retention_days: int = 365                        # HELPLINE_RETENTION_DAYS: 0 keeps conversations forever
+    trusted_proxies: tuple[str, ...] = ()            # HELPLINE_TRUSTED_PROXIES: proxy addresses/CIDRs (X-Forwarded-For)
+    secret: str | None = None                        # HELPLINE_SECRET: key of the stored client-address hashes
+    upload_cache_mb: int = 512                       # HELPLINE_UPLOAD_CACHE_MB: uploads refused while the cache is fuller
 
     def __post_init__(self):
         check_agent_token(self.agent_token)
         self.widget_origins = tuple(check_origin(o) for o in self.widget_origins)
+        self.trusted_proxies = tuple(check_proxy(p) for p in self.trusted_proxies)
         parse_spec(self.rate_limits)
 
     @classmethod
     def from_env(cls) -> "Settings":
-        origins = [o.strip() for o in os.environ.get("HELPLINE_WIDGET_ORIGINS", "").split(",") if o.strip()]
+        origins, proxies = _list("HELPLINE_WIDGET_ORIGINS"), _list("HELPLINE_TRUSTED_PROXIES")
         retention = _count("HELPLINE_RETENTION_DAYS", "days", minimum=0)
+        cache = _count("HELPLINE_UPLOAD_CACHE_MB", "megabytes", minimum=1)
         return cls(model_dir=os.environ.get("HELPLINE_MODEL", cls.model_dir),
                    catalogue=os.environ.get("HELPLINE_CATALOGUE", cls.catalogue),
                    data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir),
@@ -46,7 +52,9 @@ class Settings:
                    widget_origins=tuple(origins),
                    rate_limits=os.environ.get("HELPLINE_RATE_LIMITS", cls.rate_limits),
                    rate_limit_storage=os.environ.get("HELPLINE_RATE_LIMIT_STORAGE", cls.rate_limit_storage),
-                   retention_days=cls.retention_days if retention is None else retention)
+                   retention_days=cls.retention_days if retention is None else retention,
+                   trusted_proxies=tuple(proxies), secret=os.environ.get("HELPLINE_SECRET") or None,
+                   upload_cache_mb=cls.upload_cache_mb if cache is None else cache)
 
     def load_classifier(self, model_dir: str):
         """The serving classifier: ONNX Runtime's threads sleep between calls instead of spinning (in the app
@@ -87,6 +95,22 @@ def check_origin(origin: str) -> str:
         return origin
     raise ValueError(f"HELPLINE_WIDGET_ORIGINS: {origin!r} is not an origin such as https://shop.example.com "
                      "(scheme and host, no path), or *")
+
+
+def check_proxy(proxy: str) -> str:
+    """A reverse proxy whose X-Forwarded-For is believed: an address or a network (CIDR). Not "*": then every
+    client could name any address in the header and step around every per-address limit."""
+    try:
+        ipaddress.ip_network(proxy, strict=False)
+    except ValueError:
+        raise ValueError(f"HELPLINE_TRUSTED_PROXIES / --forwarded-allow-ips: {proxy!r} is not an address or a "
+                         "network such as 10.0.0.0/8 (give your proxy's; '*' would let any client choose the "
+                         "address every limit counts)") from None
+    return proxy
+
+
+def _list(variable: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(variable, "").split(",") if part.strip()]
 
 
 def _count(variable: str, what: str, minimum: int) -> int | None:

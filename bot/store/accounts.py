@@ -116,9 +116,10 @@ class AgentAccounts:
             return session.execute(delete(AgentSession).where(AgentSession.token_hash == token_hash(token))
                                    ).rowcount > 0
 
-    def agent_for_token(self, token: str | None) -> Agent | None:
+    def agent_for_token(self, token: str | None, touch: bool = True) -> Agent | None:
         """The agent a session token belongs to, while the session is neither expired nor idle too long and
-        the account is enabled (None for no token). Each use counts as activity."""
+        the account is enabled (None for no token). Each use counts as activity unless ``touch`` is False (the
+        console's timers and Gradio's own checks, which would otherwise keep an unattended page logged in)."""
         if not token or not isinstance(token, str) or len(token) > 200:
             return None
         now = utcnow()
@@ -132,7 +133,7 @@ class AgentAccounts:
             agent = session.get(Agent, row.agent_id)
         if agent is None or agent.disabled:
             return None
-        if now - seen > SEEN_EVERY:
+        if touch and now - seen > SEEN_EVERY:
             try:
                 with self.transaction() as session:
                     session.execute(update(AgentSession).where(AgentSession.token_hash == row.token_hash)

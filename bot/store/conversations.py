@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation.state import OPEN, TAKEN_OVER, ConversationState, Status
 from bot.store.accounts import AgentAccounts
+from bot.store.addresses import ClientAddresses
 from bot.store.ratings import Ratings, epoch
 from bot.store.database import BUSY_SECONDS, MAX_ID, StoreUnavailable, make_engine, migrate
 from bot.store.schema import Conversation, Feedback, Handoff, LabelCorrection, Message, TurnReceipt, utcnow
@@ -106,11 +107,13 @@ class ConversationTurn:
                                                  "created": self.now})
 
 
-class Store(AgentAccounts, Ratings):
-    """Conversations, messages, handoffs, corrections and feedback (agent accounts: bot/accounts.py)."""
+class Store(AgentAccounts, ClientAddresses, Ratings):
+    """Conversations, messages, handoffs, corrections and feedback (agent accounts: accounts.py; client
+    addresses: addresses.py; ratings: ratings.py). ``secret``: HELPLINE_SECRET, the key of address hashes."""
 
-    def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True, busy_seconds: float = BUSY_SECONDS):
-        self.url = url
+    def __init__(self, url: str = DEFAULT_DB, *, migrate_schema: bool = True, busy_seconds: float = BUSY_SECONDS,
+                 secret: str | None = None):
+        self.url, self.secret = url, secret
         self.busy_seconds = busy_seconds
         self.engine = make_engine(url, busy_seconds)
         if migrate_schema:

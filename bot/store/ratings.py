@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from bot.conversation.redact import redact
 from bot.store.schema import Conversation, utcnow
 
 MAX_COMMENT = 1000
@@ -17,7 +18,8 @@ class AlreadyRated(ValueError):
 
 class Ratings:
     def rate(self, conversation_id: str, rating: int, comment: str = "") -> Conversation:
-        """Keep the customer's rating. KeyError: no such conversation; AlreadyRated: it has one."""
+        """Keep the customer's rating, its comment redacted like every customer message (every path that stores a
+        rating comes through here). KeyError: no such conversation; AlreadyRated: it has one."""
         if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
             raise ValueError(f"rating must be a whole number from 1 to 5, not {rating!r}")
         comment = (comment or "").strip()
@@ -27,7 +29,8 @@ class Ratings:
             conversation = self._locked(session, conversation_id)
             if conversation.csat is not None:
                 raise AlreadyRated(f"conversation {conversation_id} was already rated")
-            conversation.csat, conversation.csat_comment, conversation.csat_at = rating, comment or None, utcnow()
+            conversation.csat, conversation.csat_at = rating, utcnow()
+            conversation.csat_comment = redact(comment) if comment else None
             return conversation
 
     def ratings_since(self, since: dt.datetime) -> list[Conversation]:

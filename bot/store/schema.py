@@ -39,6 +39,22 @@ class AgentSession(Base):
     last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # for the idle timeout
 
 
+class AgentAddress(Base):
+    """An address (keyed hash, bot/store/addresses.py) an agent logged in from: a lockout by failed logins
+    elsewhere does not lock the agent out here."""
+    __tablename__ = "agent_addresses"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_login: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ServerSecret(Base):
+    """A random secret made once and shared by every app process on the database (HELPLINE_SECRET overrides)."""
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -52,7 +68,7 @@ class Conversation(Base):
     priority_reason: Mapped[str] = mapped_column(Text, default="")
     waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # unanswered customer
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    source: Mapped[str | None] = mapped_column(String(32), index=True)  # hash of the client address (ratelimit.source_of)
+    source: Mapped[str | None] = mapped_column(String(32), index=True)  # keyed hash of the client address (addresses.py)
     csat: Mapped[int | None] = mapped_column(Integer)                  # the customer's rating, 1-5 ("How did we do?")
     csat_comment: Mapped[str | None] = mapped_column(Text)
     csat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
