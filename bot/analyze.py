@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 from bot.conversation.redact import redact
 from bot.model.mood import read_conversations
-from bot.transcripts import iter_transcripts
+from bot.transcripts import TranscriptError, iter_transcripts
 
 CHUNK = 512   # conversations per step: enough messages for full batches, little memory
 
@@ -98,15 +98,20 @@ def written_so_far(path: Path) -> tuple[list[list[dict]], int]:
 
 
 def analyze(classifier, paths: list[str], out_path: Path, batch_size: int = 64, progress: bool = True,
-            report=None, resume: bool = False, engine=None, redact_pii: bool = False) -> int:
+            report=None, resume: bool = False, engine=None, redact_pii: bool = False,
+            max_messages: int | None = None) -> int:
     """Write the rows of every file to ``out_path`` (appending after the complete conversations already there
     when ``resume``); feed ``report`` (bot.report.Report) each conversation. Returns the rows written in all.
     ``engine``: a function (conversations) -> (conversation, rows) in order that runs the model elsewhere (a
     process pool, a Ray job; ``classifier`` is then unused); default: `analyzed` with ``classifier`` here.
-    ``redact_pii``: PII in the messages is redacted before anything reads them (the app's Analyze tab)."""
+    ``redact_pii``: PII in the messages is redacted before anything reads them (the app's Analyze tab).
+    ``max_messages``: refuse (TranscriptError, before any output) files with more customer messages than this."""
     from tqdm import tqdm
 
     total = count_customer_messages(paths)   # also validates every file before any output is written
+    if max_messages is not None and total > max_messages:
+        raise TranscriptError(f"{total} customer messages; the app reads at most {max_messages} at a time: split the "
+                              "export, or use `python -m bot analyze` on a larger file")
     done, keep = written_so_far(out_path) if resume and out_path.exists() else ([], 0)
     conversations = conversations_of(paths, redact_pii)
     written, consumed = sum(len(rows) for rows in done), 0

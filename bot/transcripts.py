@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 TRANSCRIPT_FORMAT_VERSION = 1
 ROLES = ("customer", "agent", "bot")
+MAX_MESSAGES = 2000          # per conversation: longer is not a support chat (and would make the mood read slow)
+LATEST_TIME = 32503680000    # 3000-01-01 in unix seconds: a later "time" is a typo or an attack, not a chat
 
 
 class TranscriptError(ValueError):
@@ -28,11 +31,19 @@ def _check_conversation(conv: object, where: str) -> dict:
     messages = conv.get("messages")
     if not isinstance(messages, list) or not messages:
         raise TranscriptError(f"{where}: 'messages' must be a non-empty list.")
+    if len(messages) > MAX_MESSAGES:
+        raise TranscriptError(f"{where}: {len(messages)} messages in one conversation; the limit is {MAX_MESSAGES} "
+                              "(split it, or check that conversation ids are not shared).")
     for j, msg in enumerate(messages):
         if not isinstance(msg, dict) or not isinstance(msg.get("text"), str):
             raise TranscriptError(f"{where}: message {j} needs a 'text' string.")
         if msg.get("role") not in ROLES:
             raise TranscriptError(f"{where}: message {j} has role {msg.get('role')!r}; use one of {list(ROLES)}.")
+        time = msg.get("time")   # a number of seconds; other kinds (an ISO string) are ignored where it is read
+        if isinstance(time, (int, float)) and not isinstance(time, bool) and not (
+                math.isfinite(time) and 0 <= time <= LATEST_TIME):
+            raise TranscriptError(f"{where}: message {j} has time {str(time)[:40]!r}; use seconds since 1970 "
+                                  "(e.g. 1733480000), or leave it out.")
     return conv
 
 
@@ -59,6 +70,9 @@ def iter_transcripts(path: str | Path):
                 conv = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TranscriptError(f"{path}:{line_no}: not valid JSON ({exc.msg}).") from None
+            except (ValueError, RecursionError):   # an integer of thousands of digits, nesting thousands deep
+                raise TranscriptError(f"{path}:{line_no}: a number too long or nesting too deep for a "
+                                      "transcript; check the export.") from None
             found = True
             yield _check_conversation(conv, f"{path}:{line_no}")
     if not found:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from .audit import replace_audited
 from .catalogue import CatalogueError
 
 FORMAT_VERSION = 1
@@ -83,18 +84,18 @@ def load_canned(path: str | os.PathLike = DEFAULT_CANNED) -> list[CannedResponse
         raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
 
 
-def save_canned(path: str | os.PathLike, text: str) -> list[CannedResponse]:
+def save_canned(path: str | os.PathLike, text: str, who: str = "", expected: str | None = None) -> list[CannedResponse]:
     """Replace the file with ``text`` (YAML, as edited in the console) only if it is valid; returns the
-    responses. An invalid edit raises CatalogueError and leaves the file as it was."""
+    responses. An invalid edit raises CatalogueError and leaves the file as it was. ``expected``: the fingerprint
+    of the text the editor loaded (intents/audit.py): a file changed since is not overwritten. Recorded with
+    ``who``."""
     path = Path(path)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
     responses = parse_canned(raw, str(path))
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    replace_audited(path, text, who, expected)
     return responses
 
 

@@ -87,3 +87,33 @@ def test_add_intent_appends_and_validates(tmp_path):
     with pytest.raises(CatalogueError, match="too few examples|at least"):
         add_intent(path, "tiny", ["one example"])
     assert path.read_text() == before                                 # an invalid result is not written
+
+
+def test_edits_are_recorded_and_never_overwrite_a_newer_edit(tmp_path):
+    import json
+    import shutil
+
+    from intents import DEFAULT_CATALOGUE, CatalogueError
+    from intents.audit import audit_path, fingerprint
+    from intents.canned import DEFAULT_CANNED, load_canned, save_canned
+    from intents.editing import add_intent
+
+    catalogue = tmp_path / "catalogue.yaml"
+    shutil.copy(DEFAULT_CATALOGUE, catalogue)
+    add_intent(catalogue, "gift_wrapping", ["do you gift wrap", "gift wrap my order", "is gift wrapping free",
+                                            "wrap it as a present", "gift wrapping please"], who="ana")
+    [record] = [json.loads(line) for line in audit_path(catalogue).read_text().splitlines()]
+    assert record["who"] == "ana" and record["file"] == "catalogue.yaml" and "+  - name: gift_wrapping" in record["diff"]
+    assert record["after"] == fingerprint(catalogue.read_text()) and record["time"]
+
+    canned = tmp_path / "canned.yaml"
+    shutil.copy(DEFAULT_CANNED, canned)
+    loaded = fingerprint(canned.read_text())                       # two agents load the same file
+    first = "format_version: 1\nresponses:\n  - title: Hello\n    text: Hi there!\n"
+    save_canned(canned, first, who="ana", expected=loaded)
+    second = "format_version: 1\nresponses:\n  - title: Bye\n    text: Goodbye!\n"
+    with pytest.raises(CatalogueError, match="changed by someone else since you loaded it; load it again"):
+        save_canned(canned, second, who="bo", expected=loaded)     # bo's older copy does not win silently
+    assert [r.title for r in load_canned(canned)] == ["Hello"]
+    save_canned(canned, second, who="bo", expected=fingerprint(first))
+    assert [json.loads(line)["who"] for line in audit_path(canned).read_text().splitlines()] == ["ana", "bo"]

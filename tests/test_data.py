@@ -55,6 +55,15 @@ def test_transcripts_jsonl_and_csv_use_labelled_customer_messages(tmp_path):
     (json.dumps({"messages": [{"role": "robot", "text": "x"}]}), r"message 0 has role 'robot'"),
     (json.dumps({"format_version": 7, "messages": [{"role": "customer", "text": "x"}]}),
      r"format_version 7 is not supported"),
+    # hostile exports (issue 35): each a clear sentence, not a generic error or a hang
+    ('{"id": "a", "messages": [{"role": "customer", "text": "x", "time": ' + "9" * 4400 + "}]}",
+     r"t.jsonl:1: a number too long or nesting too deep"),
+    ('{"id": "a", "messages": ' + "[" * 100_000 + "]" * 100_000 + "}", r"t.jsonl:1: a number too long or nesting"),
+    (json.dumps({"id": "a", "messages": [{"role": "customer", "text": "x", "time": 1e300}]}),
+     r"message 0 has time '1e\+300'; use seconds since 1970"),
+    (json.dumps({"id": "a", "messages": [{"role": "customer", "text": "x", "time": -5}]}), r"message 0 has time '-5'"),
+    (json.dumps({"id": "a", "messages": [{"role": "customer", "text": "x"}] * 2001}),
+     r"2001 messages in one conversation; the limit is 2000"),
 ])
 def test_bad_transcripts(tmp_path, line, message):
     path = tmp_path / "t.jsonl"

@@ -254,3 +254,17 @@ def test_the_analyze_tab_redacts_and_keeps_nothing_behind(served, tmp_path, monk
     while any(f.exists() for f in folders) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(f.exists() for f in folders)             # messages.jsonl, report.html, conversations.csv gone
+
+
+def test_an_upload_too_big_for_the_app_is_refused_before_the_model_reads_it(tmp_path):
+    import json
+
+    from bot.analyze import analyze
+    from bot.transcripts import TranscriptError
+
+    export = tmp_path / "export.jsonl"
+    export.write_text("".join(json.dumps({"id": f"c{i}", "messages": [{"role": "customer", "text": "hi"}]}) + "\n"
+                              for i in range(3)))
+    with pytest.raises(TranscriptError, match="3 customer messages; the app reads at most 2 at a time"):
+        analyze(None, [str(export)], tmp_path / "out.jsonl", max_messages=2, progress=False)
+    assert not (tmp_path / "out.jsonl").exists()

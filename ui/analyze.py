@@ -22,6 +22,7 @@ UPLOAD_NOTE = ("Transcripts as JSON Lines (one conversation a line) or CSV (conv
                "{limit}; larger exports: `python -m bot analyze --transcripts FILE --output OUT.jsonl --report DIR`.")
 PREFIX = "helpline-analyze-"
 KEEP_SECONDS = 60.0   # the outputs outlive the handler this long: Gradio copies them to its cache right after
+MAX_MESSAGES = 20_000  # customer messages per upload: the app's own model serves chats meanwhile
 
 
 def remove_later(folder: Path, seconds: float | None = None) -> None:
@@ -51,7 +52,7 @@ def build(ctx, upload_limit: str) -> None:
         progress(0, desc="reading the conversations")
         try:
             analyze(ctx.helpline().classifier, [str(source)], folder / "messages.jsonl", report=report,
-                    redact_pii=True)
+                    redact_pii=True, max_messages=MAX_MESSAGES)
             page = report.finish()
         except (TranscriptError, UnicodeDecodeError) as exc:
             raise gr.Error(str(exc).replace(str(source.parent) + "/", "")) from None

@@ -8,6 +8,7 @@ import pandas as pd
 
 from bot.assist.live import canned_path
 from intents import CatalogueError
+from intents.audit import fingerprint
 from intents.canned import save_canned
 from ui import console_data as console
 
@@ -134,17 +135,21 @@ def build(ctx, blocks: gr.Blocks):
                          label=f"Canned responses matching {typed!r}: {len(found)}")
 
     def canned_load(request: gr.Request):
+        """The file's text, and its fingerprint: a save refuses to overwrite a file changed since."""
         agent(request)
         path = canned_path()
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        return text, fingerprint(text)
 
-    def canned_save(text: str, request: gr.Request):
-        agent(request)
+    def canned_save(text: str, loaded: str | None, request: gr.Request):
+        who = agent(request)
+        if not loaded:
+            raise gr.Error("Load the canned responses first, then edit and save.")
         try:
-            saved = save_canned(canned_path(), text or "")
+            saved = save_canned(canned_path(), text or "", who=who.name, expected=loaded)
         except CatalogueError as exc:
             raise gr.Error(str(exc)) from None
-        return f"Saved {len(saved)} canned responses."
+        return f"Saved {len(saved)} canned responses.", fingerprint(text or "")
 
     def pick_review(table, evt: gr.SelectData, request: gr.Request):
         agent(request)
@@ -190,6 +195,7 @@ def build(ctx, blocks: gr.Blocks):
             correction_status = gr.Markdown()
             with gr.Accordion("Canned responses: edit (YAML, checked before it is saved)", open=False):
                 canned_text = gr.Code(language="yaml", label="intents/canned.yaml")
+                canned_loaded = gr.State(None)   # the fingerprint of the text loaded
                 with gr.Row():
                     canned_load_button = gr.Button("Load")
                     canned_save_button = gr.Button("Save", variant="primary")
@@ -216,8 +222,9 @@ def build(ctx, blocks: gr.Blocks):
         reply_box.input(canned_filter, [selected, reply_box], canned_pick, show_progress="hidden",
                         api_visibility="private")
         canned_pick.select(None, canned_pick, reply_box, js="(text) => text", api_visibility="private")
-        canned_load_button.click(canned_load, None, canned_text, api_name="canned_load")
-        canned_save_button.click(canned_save, canned_text, canned_status, api_name="canned_save")
+        canned_load_button.click(canned_load, None, [canned_text, canned_loaded], api_name="canned_load")
+        canned_save_button.click(canned_save, [canned_text, canned_loaded], [canned_status, canned_loaded],
+                                 api_name="canned_save")
         table.select(explain_row, table, [why, message_id])
         correct_button.click(correct, [message_id, intent], [correction_status, review], api_name="correct_label")
         review.select(pick_review, review, review_id)

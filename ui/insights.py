@@ -65,9 +65,10 @@ def build(ctx) -> None:
         return chosen["name"], "\n".join(chosen["all_examples"][:30])
 
     def accept(name: str, examples: str, request: gr.Request):
-        require_agent(ctx, request)
+        who = require_agent(ctx, request)
         try:
-            catalogue = add_intent(ctx.settings.catalogue, (name or "").strip(), (examples or "").splitlines())
+            catalogue = add_intent(ctx.settings.catalogue, (name or "").strip(), (examples or "").splitlines(),
+                                   who=who.name)
         except CatalogueError as exc:
             raise gr.Error(str(exc)) from None
         ctx.helpline().reload_catalogue(ctx.settings.catalogue)

@@ -44,6 +44,7 @@ ESCALATION = re.compile(r"\b(again|still|already|(second|third|fourth|fifth) tim
 UNHELPFUL = re.compile(r"(didn't understand|did not understand|rephrase|not sure what you mean|unfortunately|"
                        r"not available|cannot|can't|unable|no longer)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9']{3,}")
+WINDOW = 20   # earlier customer messages a message is compared with (serving reads about as many from the store)
 
 MESSAGE_FEATURES = ("lexical_upset", "emotion_frustration", "upset_emotion", "positive_emotion", "neutral_emotion",
                     "escalation_words", "shouting", "punctuation_only")
@@ -98,7 +99,9 @@ def context_features(message_score: float, prediction: Prediction, context: Mood
                      time: float | None = None) -> list[float]:
     earlier = context.texts
     words = _words(prediction.text)
-    overlap = max((len(words & _words(t)) / len(words | _words(t)) for t in earlier if words), default=0.0)
+    # the latest WINDOW only: comparing with every earlier message made a long conversation quadratic
+    overlap = max((len(words & _words(t)) / len(words | _words(t)) for t in earlier[-WINDOW:] if words),
+                  default=0.0)
     waited = (time - context.last_time) / 60 if time is not None and context.last_time is not None else 0.0
     in_scope = prediction.intent != OOS
     return [_logit(message_score), _logit(context.scores[-1]) if context.scores else -3.0,
