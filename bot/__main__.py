@@ -98,9 +98,9 @@ def analyze_command(args) -> int:
 
     plan = batch_plan(args)
     classifier = Classifier.load(args.model, backend=args.backend, device=args.device, threads=plan.threads)
-    if classifier.mood is None:
-        print(f"note: {args.model} has no mood head; frustration is read from each message alone (fit one with "
-              "`python -m finetune mood --model DIR --emotion-data ...`)", file=sys.stderr)
+    if classifier.upset is None and classifier.mood is None:
+        print(f"note: {args.model} has no upset head; frustration is read from the emotion head alone (fit one on "
+              "real customer text with `python -m finetune upset --model DIR`)", file=sys.stderr)
     partial = Path(args.output + ".part")   # renamed when complete: a half-written file never looks finished
     if args.resume and not partial.exists():
         print(f"note: no interrupted run at {partial}; starting from the beginning", file=sys.stderr)

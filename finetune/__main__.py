@@ -1,4 +1,4 @@
-"""python -m finetune {train,evaluate,export,retrain,mood,oos,discover,register,promote,rollback,versions} ...: see `python -m finetune COMMAND --help`."""
+"""python -m finetune {train,evaluate,export,retrain,upset,download,mood,...} ...: see `python -m finetune COMMAND --help`."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,8 @@ import sys
 COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score a model on test files",
             "export": "Add an int8 ONNX graph to a model directory (fast serving)",
             "retrain": "Learn from new transcripts and the Helpline database",
+            "upset": "Fit the upset head (frustration, sentiment) of an existing model on real customer text",
+            "download": "Fetch the extra labelled customer text of finetune/extra_data.yaml (hash-checked)",
             "mood": "Fit the mood head (in-context frustration, sentiment) of an existing model",
             "oos": "Choose an existing model's out-of-scope score and threshold by cross-validation",
             "discover": "Cluster out-of-scope and uncertain messages into candidate new intents",
@@ -24,10 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if not os.environ.get("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from . import discover, evaluate, export, mood_fit, oos_fit, registry_cli, retrain, train
+    from . import discover, download, evaluate, export, mood_fit, oos_fit, registry_cli, retrain, train, upset_fit
 
     commands = {"train": train.main, "evaluate": evaluate.main, "export": export.main, "retrain": retrain.main,
-                "discover": discover.main, "mood": mood_fit.main, "oos": oos_fit.main}
+                "discover": discover.main, "mood": mood_fit.main, "oos": oos_fit.main,
+                "upset": upset_fit.main, "download": download.main}
     command = commands.get(argv[0]) or (lambda rest: registry_cli.main(argv[0], rest))
     try:
         command(argv[1:])

@@ -96,9 +96,16 @@ class TrainArguments:
     lexical_head: bool = field(default=True, metadata={
         "help": "Also fit a TF-IDF (word + character n-gram) intent classifier and blend it with the encoder "
                 "when that helps on validation or --lexical-weight is given (off: never)."})
-    mood_head: bool = field(default=True, metadata={
-        "help": "Fit the mood head (frustration and sentiment read in the conversation's context) on the emotion "
-                "data and finetune/support_moods/ after training (needs --emotion-data with a dev split)."})
+    upset_head: bool = field(default=True, metadata={
+        "help": "Fit the upset head (frustration and sentiment of each message, learnt from real customer text "
+                "in HELPLINE_DATA/customer_sentiment, finetune/upset_fit.py) after training and export."})
+    without_restricted_data: bool = field(default=False, metadata={
+        "help": "Fit the upset head without the airline tweets (CC BY-NC-SA: non-commercial) and the "
+                "complaints tweets (no licence stated), e.g. for a commercial deployment."})
+    mood_head: bool = field(default=False, metadata={
+        "help": "Also fit the mood head (frustration read in the conversation's context, on GoEmotions and "
+                "conversations we wrote): off by default, as it read real customers worse than the message "
+                "alone (benchmarks/RESULTS.md, Frustration in context)."})
     lexical_weight: float | None = field(default=None, metadata={
         "help": "Blend weight of the lexical head (0-1). Default: chosen on validation; with no validation "
                 "data 0 (not used: it gave the encoder nothing on held-out Banking77 splits)."})

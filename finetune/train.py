@@ -130,6 +130,10 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
         texts = list(train_data["text"])
         texts += list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
         export_onnx(model, path, calibration_texts=calibration_sample(texts, args.seed))
+    if args.upset_head:   # read through the saved model as serving reads it (the int8 graph where exported)
+        from .upset_fit import fit_upset_head
+
+        log(fit_upset_head(str(path), emotions, restricted=not args.without_restricted_data, seed=args.seed))
     return model
 
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 import app
-from tests.conftest import AGENT, agent_client
+from tests.conftest import agent_client
 
 
 @pytest.fixture(scope="module")

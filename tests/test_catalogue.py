@@ -103,7 +103,8 @@ def test_edits_are_recorded_and_never_overwrite_a_newer_edit(tmp_path):
     add_intent(catalogue, "gift_wrapping", ["do you gift wrap", "gift wrap my order", "is gift wrapping free",
                                             "wrap it as a present", "gift wrapping please"], who="ana")
     [record] = [json.loads(line) for line in audit_path(catalogue).read_text().splitlines()]
-    assert record["who"] == "ana" and record["file"] == "catalogue.yaml" and "+  - name: gift_wrapping" in record["diff"]
+    assert record["who"] == "ana" and record["file"] == "catalogue.yaml"
+    assert "+  - name: gift_wrapping" in record["diff"]
     assert record["after"] == fingerprint(catalogue.read_text()) and record["time"]
 
     canned = tmp_path / "canned.yaml"

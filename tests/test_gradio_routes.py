@@ -212,7 +212,8 @@ def test_timers_do_not_keep_an_idle_session_alive(tmp_path):
     _, token = store.login(*AGENT)
     earlier = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=30)
     with store.transaction() as session:
-        session.execute(update(AgentSession).where(AgentSession.token_hash == token_hash(token)).values(last_seen=earlier))
+        session.execute(update(AgentSession).where(AgentSession.token_hash == token_hash(token))
+                        .values(last_seen=earlier))
 
     def last_seen():
         with store.sessions() as session:

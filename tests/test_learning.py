@@ -78,7 +78,7 @@ def test_retrain_extends_the_labels_and_keeps_the_emotion_head(tiny_model_dir, t
     out = tmp_path / "retrained"
     model = retrain.main(["--transcripts", str(transcripts), "--init_from", tiny_model_dir, "--emotion_data",
                           tiny_data["emotions"], "--output", str(out), "--max_steps", "10", "--batch_size", "8",
-                          "--min_task_examples", "16"])
+                          "--min_task_examples", "16", "--no_upset_head"])
     assert "warranty_claim" in model.intent_labels and "greeting" in model.intent_labels  # old + new intents
     report = json.loads((out / "retrain_report.json").read_text())
     assert report["examples_by_intent"] == {"warranty_claim": 12, "order_status": 12}
@@ -105,7 +105,7 @@ def test_retrain_learns_from_csat_ratings_in_the_store(tiny_model_dir, tiny_data
     out = tmp_path / "retrained"
     retrain.main(["--from_store", "--db", db, "--intent_data", tiny_data["intents"], "--init_from", tiny_model_dir,
                   "--emotion_data", tiny_data["emotions"], "--output", str(out), "--max_steps", "5",
-                  "--batch_size", "8", "--min_task_examples", "16"])
+                  "--batch_size", "8", "--min_task_examples", "16", "--mood_head", "--no_upset_head"])
     mood = Classifier.load(out).metadata["mood"]
     assert mood["rated_conversations"] - mood["star_conversations"] == 6   # the store's, beside STAR's reports
 

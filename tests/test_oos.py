@@ -114,7 +114,7 @@ def test_training_with_out_of_scope_validation_chooses_a_score_by_cross_validati
     out = tmp_path / "model"
     main(["--intent-data", str(tmp_path / "clinc.json"), "--emotion-data", tiny_data["emotions"], "--base-model",
           tiny_base, "--output", str(out), "--max-steps", "20", "--min-task-examples", "32", "--batch-size", "8",
-          "--no-mood-head"])
+          "--no-upset-head"])
     model = HelplineModel.from_pretrained(out)
     selection = model.metadata["oos_selection"]
     assert set(selection["candidates"]) == {"msp", "knn1", "knn10", "mahalanobis", "knn_negatives",

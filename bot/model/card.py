@@ -24,6 +24,23 @@ def intent_validation_note(validation: dict) -> list[str]:
                 "--model DIR --intent-test FILE`."]
 
 
+def upset_section(meta: dict) -> list[str]:
+    """What the upset head (frustration, sentiment) learnt from, with each source's licence, and how it read the
+    held-out real tweets; nothing when the model has none."""
+    upset = meta.get("upset")
+    if not upset:
+        return []
+    sources = [f"| {name} | {s.get('texts')} | {s.get('upset')} | {s.get('licence', '')} |"
+               for name, s in upset.get("trained_on", {}).items()]
+    held = [f"| {name} | {r['auc']:.3f} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+            f"{r['share_negative']:.1%} / {r['share_labelled']:.1%} |" for name, r in upset.get("held_out", {}).items()]
+    return ["", "## Upset head (frustration, sentiment)", "",
+            "Trained on (check the licences before commercial use; `--without-restricted-data` leaves out the "
+            "airline and complaints tweets):", "", "| source | texts | upset | licence |", "|---|---|---|---|",
+            *sources, "", f"Negative from {upset.get('negative_cut')}; on held-out real tweets:", "",
+            "| set | AUC | F1 | precision | recall | read negative / labelled |", "|---|---|---|---|---|---|", *held]
+
+
 def model_card(meta: dict) -> str:
     intents = [label for label in meta["intent_labels"] if label != OOS]
     training = meta.get("training", {})
@@ -62,6 +79,7 @@ def model_card(meta: dict) -> str:
         "|---|---|---|",
         *metric_rows,
         *intent_validation_note(meta.get("metrics", {}).get("validation", {})),
+        *upset_section(meta),
         "",
         "## Intents",
         "",

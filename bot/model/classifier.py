@@ -16,6 +16,8 @@ from bot.model.mood import MoodHead
 from bot.model.device import pick_device
 from bot.model.format import METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata
 from bot.model.oos import OosDetector
+from bot.model.placeholders import encoder_text
+from bot.model.upset import UpsetHead
 from bot.model.prediction import Decoder, ModelOutputs, Prediction, batched, predict_texts
 
 BACKENDS = ("auto", "onnx", "torch")
@@ -78,6 +80,7 @@ class Classifier(ModelInfo):
         self.lexical = lexical.attach(directory, metadata)
         self.mood = MoodHead.load(directory)
         self.oos = OosDetector.load(directory, metadata)
+        self.upset = UpsetHead.load(directory)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None,
@@ -128,9 +131,9 @@ class Classifier(ModelInfo):
                                  "models: retrain or re-export it")
             if not np.all(np.isfinite(probs)):
                 raise ValueError(f"{self.directory}: the model's {what} scores are not finite numbers")
-        if self.oos is not None and sentence.shape[-1] == 0:
-            raise ValueError(f"{self.directory}: the model has an out-of-scope detector but its {ONNX_FILE} gives no "
-                             f"sentence vectors (exported by an older Helpline); re-export it with "
+        if (self.oos is not None or self.upset is not None) and sentence.shape[-1] == 0:
+            raise ValueError(f"{self.directory}: the model has an out-of-scope or upset head but its {ONNX_FILE} gives "
+                             "no sentence vectors (exported by an older Helpline); re-export it with "
                              f"`python -m finetune export --model {self.directory}`")
 
     def _raw(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, ...]:
@@ -142,7 +145,9 @@ class Classifier(ModelInfo):
         return batched(self._heads, texts, batch_size)
 
     def outputs(self, texts: list[str], batch_size: int = 64) -> ModelOutputs:
-        """Intent and emotion probabilities and out-of-scope scores, one row per text, in order."""
+        """Intent and emotion probabilities and out-of-scope scores, one row per text, in order (of the texts
+        without their placeholders, bot/model/placeholders.py)."""
+        texts = [encoder_text(t) for t in texts]
         return ModelOutputs.of(self._raw(texts, batch_size), texts, self.lexical, self.metadata, self.oos)
 
     def sentence_vectors(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -159,4 +164,4 @@ class Classifier(ModelInfo):
 
     def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
         """One text -> a Prediction; a list -> a list of Predictions in the same order."""
-        return predict_texts(texts, self.outputs, self.decoder, batch_size)
+        return predict_texts(texts, self.outputs, self.decoder, batch_size, self.upset)

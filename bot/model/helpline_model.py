@@ -13,6 +13,8 @@ from safetensors.torch import load_file, save_file
 
 from bot.model import lexical
 from bot.model.mood import MoodHead
+from bot.model.placeholders import encoder_text
+from bot.model.upset import UpsetHead
 from bot.model.base_models import resolve_base_model
 from bot.model.card import model_card
 from bot.model.emotions import FRUSTRATION_WEIGHTS, GOEMOTIONS_LABELS, SENTIMENT_GROUPS
@@ -44,6 +46,7 @@ class HelplineModel(ModelInfo):
         self.lexical = None  # the optional lexical head (bot/lexical.py), blended into the intent probabilities
         self.mood = None     # the optional mood head (bot/model/mood.py): frustration and sentiment in context
         self.oos = None      # the optional out-of-scope detector (bot/model/oos.py) on the sentence vectors
+        self.upset = None    # the optional upset head (bot/model/upset.py): frustration and sentiment
 
     # ----------------------------------------------------------------------------------------- building
     @classmethod
@@ -97,6 +100,7 @@ class HelplineModel(ModelInfo):
         model.lexical = lexical.attach(directory, metadata)
         model.mood = MoodHead.load(directory)
         model.oos = OosDetector.load(directory, metadata)
+        model.upset = UpsetHead.load(directory)
         return model
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
@@ -112,6 +116,8 @@ class HelplineModel(ModelInfo):
             self.lexical.save(directory)
         if self.mood is not None:
             self.mood.save(directory)
+        if self.upset is not None:
+            self.upset.save(directory)
         self.save_oos(directory)
         self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         write_metadata(directory, self.metadata)
@@ -151,8 +157,10 @@ class HelplineModel(ModelInfo):
                 torch.sigmoid(emotion_logits.float()).cpu().numpy(), pooled.float().cpu().numpy())
 
     def outputs(self, texts: list[str], batch_size: int = 64) -> ModelOutputs:
-        """Intent and emotion probabilities and out-of-scope scores, one row per text, in order."""
+        """Intent and emotion probabilities and out-of-scope scores, one row per text, in order (of the texts
+        without their placeholders, bot/model/placeholders.py)."""
         self.network.eval()
+        texts = [encoder_text(t) for t in texts]
         return ModelOutputs.of(batched(self._heads, texts, batch_size), texts, self.lexical, self.metadata, self.oos)
 
     def sentence_vectors(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -167,4 +175,4 @@ class HelplineModel(ModelInfo):
 
     def predict(self, texts: str | list[str], batch_size: int = 64) -> Prediction | list[Prediction]:
         """Predict one text (returns a Prediction) or a list of texts (returns a list, same order)."""
-        return predict_texts(texts, self.outputs, self.decoder, batch_size)
+        return predict_texts(texts, self.outputs, self.decoder, batch_size, self.upset)

@@ -160,16 +160,20 @@ def max_softmax_score(intent: np.ndarray, intent_labels: list[str]) -> np.ndarra
     return 1.0 - np.where(in_scope[None, :], intent, -1.0).max(1)
 
 
-def predict_texts(texts, outputs, decoder: Decoder, batch_size: int):
+def predict_texts(texts, outputs, decoder: Decoder, batch_size: int, upset=None):
     """The `predict` of every model class: one text -> a Prediction, a list -> a list in the same order.
-    ``outputs``: texts, batch size -> ModelOutputs."""
+    ``outputs``: texts, batch size -> ModelOutputs. ``upset``: the model's upset head (bot/model/upset.py)."""
     batch, single = check_texts(texts)
-    predictions = decoded(batch, outputs(batch, batch_size), decoder)
+    predictions = decoded(batch, outputs(batch, batch_size), decoder, upset)
     return predictions[0] if single else predictions
 
 
-def decoded(texts: list[str], out: ModelOutputs, decoder: Decoder) -> list[Prediction]:
-    """The Predictions of ``texts`` from their ModelOutputs."""
+def decoded(texts: list[str], out: ModelOutputs, decoder: Decoder, upset=None) -> list[Prediction]:
+    """The Predictions of ``texts`` from their ModelOutputs; with an upset head, its frustration and sentiment
+    (without one, the emotion head's)."""
     scores = out.oos if out.oos is not None else [None] * len(texts)
-    return [decoder.decode(t, i, e, None if s is None else float(s))
-            for t, i, e, s in zip(texts, out.intent, out.emotion, scores)]
+    predictions = [decoder.decode(t, i, e, None if s is None else float(s))
+                   for t, i, e, s in zip(texts, out.intent, out.emotion, scores)]
+    if upset is None or not predictions:
+        return predictions
+    return upset.apply(predictions, out.emotion, out.sentence)

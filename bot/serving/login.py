@@ -35,7 +35,8 @@ def checked_login(store, limits: RateLimits, name: str, password: str, address: 
     result = store.login(name, password)
     if result is None:
         log.warning("failed login for agent %r from %s", name[:80], address)
-        for limit, keys, words in (("login_account_address", (key, address), HERE), ("login_account", (key,), ANYWHERE)):
+        for limit, keys, words in (("login_account_address", (key, address), HERE),
+                                   ("login_account", (key,), ANYWHERE)):
             try:
                 limits.hit(limit, *keys, message=words)
             except RateLimited:
