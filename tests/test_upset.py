@@ -22,6 +22,7 @@ def upset_model(tiny_model_dir, tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("upset") / "model"
     shutil.copytree(tiny_model_dir, directory)
+    shutil.rmtree(directory / "mood", ignore_errors=True)   # as `finetune train` makes a model now: no mood head
     texts, labels = CALM * 4 + ANGRY * 4, [0] * 32 + [1] * 32
     train = [Labelled("tiny", texts, np.array(labels))]
     dev = [Labelled("tiny_dev", CALM + ANGRY, np.array([0] * 8 + [1] * 8))]
@@ -142,3 +143,13 @@ def test_the_download_script_keeps_only_files_with_the_listed_hash(tmp_path):
     with pytest.raises(ValueError, match="demo: .* has sha256 .*nothing was kept"):
         fetch(good, tmp_path / "data")
     assert list((tmp_path / "data" / "demo").iterdir()) == []
+
+
+def test_agent_turns_in_another_language_do_not_move_the_customers_score(upset_model):
+    from bot.model.mood import read_conversations
+
+    classifier, _ = upset_model
+    customer = [{"role": "customer", "text": "where is my order"}, {"role": "customer", "text": "STILL NOTHING!!!"}]
+    agents = [customer[0], {"role": "agent", "text": "Bitte warten Sie, ich prüfe Ihre Bestellung."}, customer[1]]
+    alone, with_agents = read_conversations(classifier.predict, classifier.mood, [customer, agents])
+    assert [p.frustration for _, p, _ in alone] == [p.frustration for _, p, _ in with_agents]
