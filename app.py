@@ -15,7 +15,7 @@ import os
 import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-if not os.environ.get("HELPLINE_ONLINE"):
+if not os.environ.get("HELPLINE_ONLINE"):   # (bot.config's is_set, before anything imports the Hub client)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402

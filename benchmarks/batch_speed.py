@@ -24,7 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.report import command_line, machine, markdown_table, publish
+from benchmarks.report import command_line, machine, markdown_table, publish, validation_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = "transformers pipeline (torch)"
@@ -137,7 +137,6 @@ def main(argv: list[str] | None = None) -> dict:
             print(json.dumps(run_option(args.model, texts, processes, threads, batch, bool(bucketing))))
         return {}
 
-    from benchmarks.latency import validation_texts
     from bot.model.batch_plan import plan_for_this_cpu, usable_cores
 
     args.emotion_test = None

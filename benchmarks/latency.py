@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-from benchmarks.report import command_line, machine, markdown_table, publish
+from benchmarks.report import command_line, machine, markdown_table, publish, validation_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,19 +108,6 @@ def serving_probe(model: str, backend: str) -> dict:
     out = subprocess.run([sys.executable, "-c", SERVING_PROBE, model, backend], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()
     return {"load_seconds": round(float(out[0]), 2), "peak_rss_mb": round(float(out[1]))}
-
-
-def validation_texts(args) -> tuple[list[str], list[str], np.ndarray | None]:
-    from finetune.data import load_emotion_data, load_intent_data, split_validation
-
-    if args.intent_texts:
-        intents = load_intent_data(args.intent_texts).train
-    else:  # the 10% of Banking77's train split that `finetune train` holds out for validation
-        data = load_intent_data(str(Path(args.data) / "banking77" / "train.csv")).train
-        intents = split_validation(data, 0.1, 42)[1]
-    emotions = load_emotion_data(args.emotion_test or str(Path(args.data) / "goemotions" / "original"))
-    table = emotions.validation if emotions.validation is not None else emotions.train
-    return list(intents["text"]), list(table["text"]), table["labels"]
 
 
 def main(argv: list[str] | None = None) -> dict:

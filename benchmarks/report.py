@@ -102,3 +102,18 @@ def command_line(script: str, argv: list[str] | None) -> str:
     import sys
 
     return f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
+
+
+def validation_texts(args):
+    """(intent texts, emotion texts, emotion labels) the speed benchmarks read: ``args.intent_texts`` or the 10% of
+    Banking77's train split that `finetune train` holds out, and ``args.emotion_test`` or GoEmotions dev."""
+    from finetune.data import load_emotion_data, load_intent_data, split_validation
+
+    if args.intent_texts:
+        intents = load_intent_data(args.intent_texts).train
+    else:
+        data = load_intent_data(str(Path(args.data) / "banking77" / "train.csv")).train
+        intents = split_validation(data, 0.1, 42)[1]
+    emotions = load_emotion_data(args.emotion_test or str(Path(args.data) / "goemotions" / "original"))
+    table = emotions.validation if emotions.validation is not None else emotions.train
+    return list(intents["text"]), list(table["text"]), table["labels"]

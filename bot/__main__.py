@@ -26,12 +26,14 @@ import os
 import sys
 import tempfile
 
-if not os.environ.get("HELPLINE_ONLINE"):
+from bot.config import is_set, value  # noqa: E402 - no imports of its own: the offline switch below stays first
+
+if not is_set("HELPLINE_ONLINE"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def _model_arg(parser):
-    parser.add_argument("--model", default=os.environ.get("HELPLINE_MODEL", "models/default"),
+    parser.add_argument("--model", default=value("HELPLINE_MODEL"),
                         help="model directory (env HELPLINE_MODEL; default models/default)")
     parser.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
                         help="inference backend (auto: ONNX when the model directory has the graph)")
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         one.add_argument("--db", help=db_help)
         one.set_defaults(run=agents)
     p = commands.add_parser("purge", help="delete what is past retention (the app also does it daily)")
-    p.add_argument("--days", type=int, default=int(os.environ.get("HELPLINE_RETENTION_DAYS") or 365),
+    p.add_argument("--days", type=int, default=int(value("HELPLINE_RETENTION_DAYS")),
                    help="delete conversations not updated for this many days (env HELPLINE_RETENTION_DAYS; "
                         "0 keeps them)")
     p.add_argument("--db", help=db_help)
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ValueError, OSError) as exc:
-        if os.environ.get("HELPLINE_DEBUG"):
+        if is_set("HELPLINE_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,11 @@
-"""python -m finetune {train,evaluate,export,retrain,upset,download,mood,...} ...: see `python -m finetune COMMAND --help`."""
+"""python -m finetune COMMAND ...: train, evaluate, export, retrain, upset, download, mood, oos, discover, register,
+promote, rollback, versions; see `python -m finetune COMMAND --help`."""
 from __future__ import annotations
 
 import os
 import sys
+
+from bot.config import is_set
 
 COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score a model on test files",
             "export": "Add an int8 ONNX graph to a model directory (fast serving)",
@@ -24,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, text in COMMANDS.items():
             print(f"  {name:<10} {text}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    if not os.environ.get("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
+    if not is_set("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from . import discover, download, evaluate, export, mood_fit, oos_fit, registry_cli, retrain, train, upset_fit
 
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         command(argv[1:])
     except ValueError as exc:  # bad input: data, arguments, model directory. Say what is wrong, no traceback.
-        if os.environ.get("HELPLINE_DEBUG"):
+        if is_set("HELPLINE_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from .environment import data_dir
+
 MANIFEST = Path(__file__).parent / "extra_data.yaml"
 MANIFEST_VERSION = 1
 
@@ -67,7 +69,7 @@ def fetch(source: dict, output: Path, opener=urllib.request.urlopen) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m finetune download", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", metavar="NAME", help="fetch these sources only")
-    parser.add_argument("--output", default=os.environ.get("HELPLINE_DATA", "../shared/datasets"),
+    parser.add_argument("--output", default=data_dir(),
                         help="folder the files go under (default HELPLINE_DATA)")
     parser.add_argument("--list", action="store_true", help="list the sources with their licences and stop")
     args = parser.parse_args(argv)

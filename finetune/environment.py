@@ -1,14 +1,14 @@
 """What training reads from the environment: where the public datasets, the serving model and the conversation
-store are. The same variables and defaults as the app's settings (bot/serving/settings.py); training reads
-them here so that it never imports serving code."""
+store are, through bot/config.py (the one list of variables and defaults, which imports nothing of serving)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from bot.config import value
 
 
 def data_dir() -> str:
-    return os.environ.get("HELPLINE_DATA", "../shared/datasets")
+    return value("HELPLINE_DATA")
 
 
 def emotion_data() -> str:
@@ -18,8 +18,8 @@ def emotion_data() -> str:
 
 
 def model_dir() -> str:
-    return os.environ.get("HELPLINE_MODEL", "models/default")
+    return value("HELPLINE_MODEL")
 
 
 def database() -> str:
-    return os.environ.get("HELPLINE_DB", "sqlite:///helpline.db")
+    return value("HELPLINE_DB")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import os
 import random
 import sys
 import time
@@ -35,6 +34,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 
 from bot.model.upset import UpsetHead, content_of, raw_features, readable
 
+from .environment import data_dir as data_folder
 from .mood_fit import SUPPORT_MOODS, customer_rows, fit_lexical_upset, is_upset, moods_split
 
 REAL = {"airline": ("customer_sentiment/airline_tweets_train.csv", "CC BY-NC-SA 4.0 (non-commercial)"),
@@ -223,7 +223,7 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
     from bot.model.classifier import Classifier
     from bot.model.format import read_metadata, write_metadata
 
-    data = Path(data_dir or os.environ.get("HELPLINE_DATA", "../shared/datasets"))
+    data = Path(data_dir or data_folder())
     classifier = Classifier.load(model_dir)
     classifier.upset = None
     train, dev = training_sets(data, emotions, restricted, seed, classifier)
@@ -242,7 +242,7 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
 def main(argv: list[str] | None = None) -> None:
     from finetune.data import load_emotion_data
 
-    data = Path(os.environ.get("HELPLINE_DATA", "../shared/datasets"))
+    data = Path(data_folder())
     parser = argparse.ArgumentParser(prog="python -m finetune upset", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="model directory (its ONNX graph or weights read the texts)")
     parser.add_argument("--emotion-data", default=str(data / "goemotions" / "original"),

@@ -1,4 +1,4 @@
-"""Chat turns in worker processes (bot/workers.py): stored like in-process turns, errors kept apart, a dead
+"""Chat turns in worker processes (bot/serving/workers.py): stored like in-process turns, errors kept apart, a dead
 worker replaced, and the API's answers for each case."""
 import asyncio
 import os

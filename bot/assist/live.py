@@ -7,7 +7,6 @@ holds anything the others lack for long.
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from bot.assist.suggest import Context, SuggestionIndex
 from bot.assist.templates import ORDER_ID
+from bot.config import listed, value
 from bot.store.history import agent_reply_history
 from intents.canned import DEFAULT_CANNED, CannedResponse, fill, load_canned, matching
 
@@ -23,7 +23,7 @@ ORDER_NUMBER = re.compile(ORDER_ID)
 
 
 def canned_path() -> Path:
-    return Path(os.environ.get("HELPLINE_CANNED") or DEFAULT_CANNED)
+    return Path(value("HELPLINE_CANNED") or DEFAULT_CANNED)
 
 
 def imported_transcripts() -> list[dict]:
@@ -31,8 +31,7 @@ def imported_transcripts() -> list[dict]:
     agents replied before Helpline, learnt from beside the store's own conversations."""
     from bot.transcripts import read_transcripts
 
-    paths = [p.strip() for p in os.environ.get("HELPLINE_SUGGEST_TRANSCRIPTS", "").split(",") if p.strip()]
-    return [conversation for path in paths for conversation in read_transcripts(path)]
+    return [conversation for path in listed("HELPLINE_SUGGEST_TRANSCRIPTS") for conversation in read_transcripts(path)]
 
 
 class LiveSuggestions:

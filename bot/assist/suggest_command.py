@@ -3,7 +3,6 @@ line {"conversation_id", "index", "suggestions"} per agent message of FILE, from
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 
@@ -37,10 +36,12 @@ def catalogue_replies(args) -> list[tuple[str, set[str]]]:
     """(reply, {intent}) for every intent of the catalogue and every canned response tagged with intents:
     candidates where the customer seems to want them (as in the console)."""
     from bot.assist.live import canned_path
-    from intents import load_catalogue
+    from bot.config import value
+    from intents import DEFAULT_CATALOGUE, load_catalogue
     from intents.canned import load_canned
 
-    catalogue = load_catalogue(args.catalogue or os.environ.get("HELPLINE_CATALOGUE") or "intents/retail.yaml")
+    # resolved from the package, not the working folder: the command works from anywhere
+    catalogue = load_catalogue(args.catalogue or value("HELPLINE_CATALOGUE") or DEFAULT_CATALOGUE)
     replies = [(reply, {name}) for name, intent in catalogue.intents.items() for reply in intent.replies]
     canned = load_canned(canned_path()) if canned_path().is_file() else []
     return replies + [(r.text, set(r.intents)) for r in canned if r.intents]

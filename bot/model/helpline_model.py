@@ -43,7 +43,7 @@ class HelplineModel(ModelInfo):
         self.tokenizer = tokenizer
         self.metadata = metadata
         self.decoder = Decoder.from_metadata(metadata)
-        self.lexical = None  # the optional lexical head (bot/lexical.py), blended into the intent probabilities
+        self.lexical = None  # the optional lexical head (bot/model/lexical.py), blended into the intent probabilities
         self.mood = None     # the optional mood head (bot/model/mood.py): frustration and sentiment in context
         self.oos = None      # the optional out-of-scope detector (bot/model/oos.py) on the sentence vectors
         self.upset = None    # the optional upset head (bot/model/upset.py): frustration and sentiment

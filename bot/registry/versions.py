@@ -3,7 +3,7 @@
     registry/
       registry.json   {"format_version": 1, "serving": "v2", "stack": ["v1", "v2"], "versions": {"v1": {...}},
                        "history": [...]}   (stack: the promotions rollback walks back through)
-      v1/, v2/, ...   model directories (the usual format, see bot/model_format.py)
+      v1/, v2/, ...   model directories (the usual format, see bot/model/format.py)
 
 Each version records its metrics on the registry's fixed evaluation set, its data fingerprints and who/what
 produced it. Promotion refuses a candidate that is worse than the serving model by more than the tolerance on

@@ -5,10 +5,10 @@ and the child's progress bars go straight to the terminal.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from bot.config import is_set
 from bot.model.format import METADATA_FILE
 from bot.registry.versions import is_registry
 from bot.serving.settings import Settings
@@ -53,7 +53,7 @@ def first_start_estimate(flags: set[str] | None = None) -> str:
 def check_can_build(settings: Settings) -> None:
     """SystemExit saying what to do when there is no model and no data to build one."""
     if not model_exists(settings.model_dir) and not Path(settings.emotion_data).exists() \
-            and not os.environ.get("HELPLINE_ONLINE"):
+            and not is_set("HELPLINE_ONLINE"):
         raise SystemExit(f"No model at {settings.model_dir}, and no GoEmotions data to build one: set "
                          f"HELPLINE_DATA to the folder holding goemotions/original (now {settings.data_dir}), "
                          "set HELPLINE_ONLINE=1 to fetch it from the Hub, or point HELPLINE_MODEL at a model.")

@@ -1,6 +1,6 @@
 """Hot reload: serve a newly promoted model without a restart and without failing a request in flight.
 
-`HELPLINE_MODEL` may be a model directory or a registry (see bot/registry.py); for a registry the serving
+`HELPLINE_MODEL` may be a model directory or a registry (see bot/registry/versions.py); for a registry the serving
 version is read from registry.json. A `ModelWatcher` thread checks every few seconds; when the serving model
 changed it loads the new one *beside* the old, then swaps the reference in one assignment (requests in flight
 finish on the model they started with). A model that fails to load leaves the old one serving, and the error

@@ -1,4 +1,5 @@
-"""Deployment settings, read from the environment (each also a command-line flag of app.py)."""
+"""Deployment settings, read from the environment through bot/config.py (where every variable, its default and
+its meaning are listed), checked here; some are also command-line flags of app.py."""
 from __future__ import annotations
 
 import ipaddress
@@ -7,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.config import listed, value
 from bot.conversation.policy import DEFAULT_POLICY
 from bot.serving.ratelimit import parse_spec
 from intents import DEFAULT_CATALOGUE
@@ -28,7 +30,7 @@ class Settings:
     retention_days: int = 365                        # HELPLINE_RETENTION_DAYS: 0 keeps conversations forever
     trusted_proxies: tuple[str, ...] = ()            # HELPLINE_TRUSTED_PROXIES: proxy addresses/CIDRs (X-Forwarded-For)
     secret: str | None = None                        # HELPLINE_SECRET: key of the stored client-address hashes
-    upload_cache_mb: int = 512                       # HELPLINE_UPLOAD_CACHE_MB: uploads refused while the cache is fuller
+    upload_cache_mb: int = 512                       # HELPLINE_UPLOAD_CACHE_MB: uploads refused past it
 
     def __post_init__(self):
         check_agent_token(self.agent_token)
@@ -38,23 +40,16 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        origins, proxies = _list("HELPLINE_WIDGET_ORIGINS"), _list("HELPLINE_TRUSTED_PROXIES")
-        retention = _count("HELPLINE_RETENTION_DAYS", "days", minimum=0)
-        cache = _count("HELPLINE_UPLOAD_CACHE_MB", "megabytes", minimum=1)
-        return cls(model_dir=os.environ.get("HELPLINE_MODEL", cls.model_dir),
-                   catalogue=os.environ.get("HELPLINE_CATALOGUE", cls.catalogue),
-                   data_dir=os.environ.get("HELPLINE_DATA", cls.data_dir),
-                   db=os.environ.get("HELPLINE_DB", cls.db),
-                   policy=os.environ.get("HELPLINE_POLICY", cls.policy),
-                   agent_token=os.environ.get("HELPLINE_AGENT_TOKEN") or None,
+        return cls(model_dir=value("HELPLINE_MODEL"), catalogue=value("HELPLINE_CATALOGUE") or cls.catalogue,
+                   data_dir=value("HELPLINE_DATA"), db=value("HELPLINE_DB"),
+                   policy=value("HELPLINE_POLICY") or cls.policy, agent_token=value("HELPLINE_AGENT_TOKEN"),
                    onnx_threads=_count("HELPLINE_ONNX_THREADS", "threads", minimum=1),
                    workers=_count("HELPLINE_WORKERS", "worker processes", minimum=0),
-                   widget_origins=tuple(origins),
-                   rate_limits=os.environ.get("HELPLINE_RATE_LIMITS", cls.rate_limits),
-                   rate_limit_storage=os.environ.get("HELPLINE_RATE_LIMIT_STORAGE", cls.rate_limit_storage),
-                   retention_days=cls.retention_days if retention is None else retention,
-                   trusted_proxies=tuple(proxies), secret=os.environ.get("HELPLINE_SECRET") or None,
-                   upload_cache_mb=cls.upload_cache_mb if cache is None else cache)
+                   widget_origins=tuple(listed("HELPLINE_WIDGET_ORIGINS")),
+                   rate_limits=value("HELPLINE_RATE_LIMITS"), rate_limit_storage=value("HELPLINE_RATE_LIMIT_STORAGE"),
+                   retention_days=_count("HELPLINE_RETENTION_DAYS", "days", minimum=0),
+                   trusted_proxies=tuple(listed("HELPLINE_TRUSTED_PROXIES")), secret=value("HELPLINE_SECRET"),
+                   upload_cache_mb=_count("HELPLINE_UPLOAD_CACHE_MB", "megabytes", minimum=1))
 
     def load_classifier(self, model_dir: str):
         """The serving classifier: ONNX Runtime's threads sleep between calls instead of spinning (in the app
@@ -65,7 +60,7 @@ class Settings:
 
     @property
     def turn_workers(self) -> int:
-        """Processes that run the REST API's chat turns (bot/workers.py): one per core unless set; none (turns
+        """Processes that run the REST API's chat turns (bot/serving/workers.py): one per core unless set; none (turns
         in the app process) on a single core, where a second process only adds the hand-over."""
         if self.workers is not None:
             return self.workers
@@ -109,12 +104,8 @@ def check_proxy(proxy: str) -> str:
     return proxy
 
 
-def _list(variable: str) -> list[str]:
-    return [part.strip() for part in os.environ.get(variable, "").split(",") if part.strip()]
-
-
 def _count(variable: str, what: str, minimum: int) -> int | None:
-    raw = os.environ.get(variable)
+    raw = value(variable)
     if not raw:
         return None
     if not raw.strip().isdigit() or int(raw) < minimum:

@@ -1,4 +1,4 @@
-"""The conversation store: SQLAlchemy on SQLite (default, WAL) or PostgreSQL (engine: bot/database.py).
+"""The conversation store: SQLAlchemy on SQLite (default, WAL) or PostgreSQL (engine: bot/store/database.py).
 
 A turn is one transaction: the customer message, the bot's reply, the policy state and the triage score are
 committed together before the reply is returned, so an acknowledged message is stored even if the process
