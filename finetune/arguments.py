@@ -41,8 +41,8 @@ class TrainArguments:
     emotion_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the emotion loss."})
     emotion_positive_weight: float = field(default=0.5, metadata={
         "help": "Weigh each emotion label's positive examples by (negatives / positives) ** this, so rare "
-                "labels count in training as they do in macro-F1 (0 = plain BCE; 0.5, the square root: "
-                "GoEmotions macro-F1 +0.013 and +0.039 on two held-out splits, Banking77 -0.2 and -0.6 points)."})
+                "labels count in training as they do in macro-F1 (0 = plain BCE; 0.5, the square root; "
+                "measured: benchmarks/RESULTS.md, Training choices)."})
     min_task_examples: int = field(default=4000, metadata={
         "help": "Each epoch shows each task at least this many examples (small intent sets are repeated, "
                 "GoEmotions is sampled), so neither head starves."})
@@ -54,8 +54,9 @@ class TrainArguments:
     validation_fraction: float | None = field(default=None, metadata={
         "help": "Share of each intent to hold out for validation when the data has no validation split: it then "
                 "gives intent validation metrics, calibrates the OOS threshold on held-out out-of-scope "
-                "examples and chooses the lexical blend weight. 0 trains on every example (+0.4 to +0.7 points "
-                "on two held-out Banking77 splits). Default: 0.1 when the data has out-of-scope examples "
+                "examples and chooses the lexical blend weight. 0 trains on every example (more accurate on "
+                "held-out Banking77: benchmarks/RESULTS.md, Training choices). Default: 0.1 when the data has "
+                "out-of-scope examples "
                 "(their threshold needs held-out ones), else 0."})
     oos_max_accuracy_drop: float = field(default=0.0, metadata={
         "help": "With no out-of-scope validation data: 0 = no OOS threshold (nothing to calibrate it on; add "
@@ -73,8 +74,8 @@ class TrainArguments:
     frozen_layers: int = field(default=0, metadata={
         "help": "Freeze the embeddings and this many of the encoder's lowest layers: their output for each "
                 "message is computed once and cached, so every training step runs only the layers above "
-                "(3 of MiniLM's 6: about half the time a step, but GoEmotions macro-F1 fell 0.505 -> 0.477 in "
-                "our run; 0 = fine-tune the whole encoder)."})
+                "(3 of MiniLM's 6: about half the time a step, at a cost in GoEmotions macro-F1: "
+                "benchmarks/RESULTS.md, Training choices; 0 = fine-tune the whole encoder)."})
     linear_probe: bool = field(default=True, metadata={
         "help": "Before fine-tuning, fit the intent head on frozen encoder features (LP-FT, Kumar et al. 2022): "
                 "the encoder then starts from a good head instead of being pulled about by a random one."})

@@ -25,10 +25,9 @@ def emotion_thresholds(probs: np.ndarray, targets: np.ndarray, labels: list[str]
     return thresholds
 
 
-# The share of validation out-of-scope messages the threshold must catch. Above the 85% we want on new messages:
-# a threshold set to catch exactly 85% of 50-100 validation examples catches fewer on new ones about half the time
-# (one standard error is ~3.5-5 points there); on CLINC150 0.85 gave 0.84 on the held-out half, 0.88 gave 0.88
-# for 0.3 points of in-scope accuracy (benchmarks/RESULTS.md).
+# The share of validation out-of-scope messages the threshold must catch: above the 85% we want on new messages,
+# because a threshold set to catch exactly 85% of a few dozen validation examples catches fewer on new ones about
+# half the time (what 0.85 and 0.88 gave on CLINC150: benchmarks/RESULTS.md, Training choices).
 OOS_TARGET_RECALL = 0.88
 
 
@@ -40,8 +39,8 @@ def oos_threshold(probs: np.ndarray, y_true: list[str], intent_labels: list[str]
     lowest, because every step up also turns correct in-scope answers into "I can't help"); if no threshold
     reaches the target, the one with the best mean of in-scope accuracy and OOS recall.
     Without any: 0 (no threshold) by default. There is nothing to calibrate against then, and every
-    rejection turns a guess that is usually right into "I didn't understand" (on Banking77 a threshold
-    costing 0.3 points of validation accuracy cost 0.4 and 0.6 points on two held-out splits).
+    rejection turns a guess that is usually right into "I didn't understand" (what such a threshold cost on
+    Banking77: benchmarks/RESULTS.md, Training choices).
     ``max_accuracy_drop`` > 0 picks the highest threshold that costs at most that much validation accuracy.
     """
     y_true = np.asarray(y_true)

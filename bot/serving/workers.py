@@ -40,7 +40,7 @@ from bot.store.database import StoreUnavailable, is_unavailable
 
 log = logging.getLogger("helpline.workers")
 MAX_IN_FLIGHT = 8
-START_TIMEOUT = 120.0  # seconds for a worker to load its stack (imports and model: ~3 s here)
+START_TIMEOUT = 120.0  # seconds for a worker to load its stack (imports and model take a few)
 # what the customer reads (the widget shows it): no internals, and what to do
 LOST_TURN = "the server restarted while answering this message; please send it again"
 STATUS = "status"  # the channel of a status request (a turn's channel is "api", "chat", ...)
