@@ -336,3 +336,24 @@ def test_the_console_shows_a_handoff_summary_and_suggests_what_agents_replied_be
     shown = agent_client(served.url).predict(waiting, api_name="/open_conversation")   # (the suggestion buttons are not API values)
     assert "Customer wants: refund status." in shown[3] and "References: A55120." in shown[3]
     assert answer in service.suggestions.for_conversation(waiting)   # what the buttons show
+
+
+def test_the_console_and_the_api_check_an_agent_action_alike(served):
+    """Both go through the agent desk (bot/conversation/desk.py): an unknown intent and an empty reply are refused
+    by the console as by the REST API."""
+    import httpx
+
+    from tests.conftest import AUTOMATION_TOKEN
+
+    turn = app.helpline().handle("where is my order, I want a human")
+    client = agent_client(served.url)
+    with pytest.raises(Exception, match="no_such_intent"):   # (Gradio's dropdown refuses it before the desk does)
+        client.predict(turn.message_id, "no_such_intent", api_name="/correct_label")
+    with pytest.raises(ValueError, match="unknown intent 'no_such_intent'; use one the model or the catalogue"):
+        app.helpline().desk.correct_label(turn.message_id, "no_such_intent")
+    answer = httpx.post(f"{served.url}/api/messages/{turn.message_id}/label", json={"intent": "no_such_intent"},
+                        headers={"Authorization": f"Bearer {AUTOMATION_TOKEN}"})
+    assert answer.status_code == 400 and "unknown intent 'no_such_intent'" in answer.json()["detail"]
+    with pytest.raises(Exception, match="Write a reply first"):
+        client.predict(turn.conversation_id, "   ", api_name="/agent_reply")
+    assert [m.role for m in app.helpline().store.messages(turn.conversation_id)].count("agent") == 0

@@ -40,8 +40,7 @@ def build(ctx, blocks: gr.Blocks):
                             label=label)
 
     def intent_choices() -> list[str]:
-        service = ctx.helpline()
-        return sorted(set(service.classifier.intent_labels) | set(service.catalogue.intents))
+        return ctx.helpline().desk.known_intents()
 
     def review_table() -> pd.DataFrame:
         rows = [[m.id, m.text[:100], m.intent, margin] for m, margin in ctx.helpline().store.review_queue(30)]
@@ -87,18 +86,18 @@ def build(ctx, blocks: gr.Blocks):
 
     def act(request: gr.Request | None, conversation_id: str, action: str, text: str = ""):
         who = agent(request)
-        store = ctx.helpline().store
+        desk = ctx.helpline().desk
         try:
             if action == "reply":
-                if not (text or "").strip():
-                    raise gr.Error("Write a reply first.")
-                store.agent_reply(conversation_id.strip(), text.strip(), who.id)
+                desk.reply(conversation_id, text, who.id)
             elif action == "take_over":
-                store.take_over(conversation_id.strip(), who.id)
+                desk.take_over(conversation_id, who.id)
             else:
-                store.resolve(conversation_id.strip())
+                desk.resolve(conversation_id)
         except KeyError:
             raise gr.Error(f"No conversation {conversation_id}.") from None
+        except ValueError as exc:
+            raise gr.Error(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         return styled_queue()
 
     def reply(conversation_id, text, request: gr.Request):
@@ -116,9 +115,11 @@ def build(ctx, blocks: gr.Blocks):
         if not message_id or not intent:
             raise gr.Error("Pick a customer message (click its row) and an intent.")
         try:
-            c = ctx.helpline().store.correct_label(int(message_id), intent, who.id)
+            c = ctx.helpline().desk.correct_label(int(message_id), intent, who.id)
         except KeyError:
             raise gr.Error(f"No customer message {message_id}.") from None
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
         return f"Message {int(message_id)}: `{c.previous_intent}` → `{c.intent}` (stored for retraining).", review_table()
 
     def canned_filter(conversation_id: str, typed: str, request: gr.Request):

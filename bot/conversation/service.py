@@ -123,6 +123,13 @@ class Helpline:
             self._suggestions.refresh()   # its contexts were embedded by the old encoder
 
     @property
+    def desk(self):
+        """What agents do to conversations (bot/conversation/desk.py), for the REST API and the console alike."""
+        from bot.conversation.desk import AgentDesk
+
+        return AgentDesk(self)
+
+    @property
     def suggestions(self):
         """Suggested replies for the agents' console (bot/assist/live.py), built on first use."""
         if getattr(self, "_suggestions", None) is None:

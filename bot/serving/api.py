@@ -236,7 +236,7 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     @api.post("/conversations/{conversation_id}/reply", summary="Reply as an agent (the customer sees it live)")
     def reply(conversation_id: str, body: TextIn, who=Depends(agent)) -> dict:
         try:
-            message = helpline().store.agent_reply(conversation_id, body.text.strip(), who.id if who else None)
+            message = helpline().desk.reply(conversation_id, body.text, who.id if who else None)
         except KeyError:
             raise HTTPException(404, f"no conversation {conversation_id}") from None
         return message_json(message)
@@ -244,19 +244,15 @@ def create_api(helpline: Callable[[], Helpline], agent_token: Callable[[], str |
     @api.post("/conversations/{conversation_id}/resolve", summary="Close a conversation")
     def resolve(conversation_id: str, _agent=Depends(agent)) -> dict:
         try:
-            helpline().store.resolve(conversation_id)
+            helpline().desk.resolve(conversation_id)
         except KeyError:
             raise HTTPException(404, f"no conversation {conversation_id}") from None
         return {"id": conversation_id, "status": Status.RESOLVED.value}
 
     @api.post("/messages/{message_id}/label", summary="Correct a customer message's intent (kept for retraining)")
     def label(body: LabelIn, message_id: int = PathParam(ge=1, le=MAX_ID), who=Depends(agent)) -> dict:
-        service = helpline()
-        known = set(service.classifier.intent_labels) | set(service.catalogue.intents)
-        if body.intent not in known:
-            raise HTTPException(400, f"unknown intent {body.intent!r}; use one the model or the catalogue knows")
-        try:
-            correction = service.store.correct_label(message_id, body.intent, who.id if who else None)
+        try:   # an unknown intent is a ValueError: 400 with its sentence
+            correction = helpline().desk.correct_label(message_id, body.intent, who.id if who else None)
         except KeyError:
             raise HTTPException(404, f"no customer message {message_id}") from None
         return {"message_id": message_id, "intent": correction.intent, "previous_intent": correction.previous_intent}
