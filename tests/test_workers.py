@@ -57,7 +57,7 @@ def test_a_client_error_in_a_worker_is_a_value_error_and_the_worker_goes_on(work
 
 
 def test_a_turn_held_by_a_dying_worker_fails_and_the_worker_is_replaced(workers, loop):
-    pid = workers._workers[0].process.pid
+    pid = workers.pids[0]
     os.kill(pid, signal.SIGSTOP)  # stopped: the turn is delivered but never answered
     pending = loop.create_task(workers.turn("where is my order", None))
     loop.run_until_complete(asyncio.sleep(0.2))
@@ -68,7 +68,7 @@ def test_a_turn_held_by_a_dying_worker_fails_and_the_worker_is_replaced(workers,
     with pytest.raises(NoWorkers):  # while it restarts there is none: the API runs such turns itself
         loop.run_until_complete(workers.turn("hello", None))
     wait_until(lambda: workers.alive == 1, loop)
-    assert workers.restarts == 1 and workers._workers[0].process.pid != pid
+    assert workers.restarts == 1 and workers.pids[0] != pid
     assert loop.run_until_complete(workers.turn("hello again", None))["reply"]
 
 

@@ -187,6 +187,11 @@ class TurnWorkers:
     def alive(self) -> int:
         return len(self._workers)
 
+    @property
+    def pids(self) -> list[int]:
+        """The running workers' process ids (for monitoring, and the tests that stop one)."""
+        return [worker.process.pid for worker in self._workers]
+
     # ------------------------------------------------------------------------------------------ turns
     def _attach(self) -> None:
         """Bind to the running event loop on first use: replies are read by the loop, not by threads."""
