@@ -3,7 +3,7 @@ import httpx
 import pytest
 
 import app
-from bot.serving.api import ChatOut
+from bot.serving.api_models import ChatOut
 from tests.conftest import AGENT, AUTOMATION_TOKEN
 
 
