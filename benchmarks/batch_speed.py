@@ -36,8 +36,8 @@ def option_name(graph: str, processes: int, threads: int, batch: int, bucketing:
 
 def run_option(model: str, texts: list[str], processes: int, threads: int, batch: int, bucketing: bool) -> dict:
     """Throughput of one option in this process (and its pool), after a warm-up; its intents in order."""
-    from bot import analyze_engines
-    from bot.analyze import analyzed
+    from bot.batch import engines
+    from bot.batch.analyze import analyzed
     from bot.model.classifier import Classifier
 
     conversations = [{"id": str(i), "messages": [{"role": "customer", "text": t}]} for i, t in enumerate(texts)]
@@ -52,7 +52,7 @@ def run_option(model: str, texts: list[str], processes: int, threads: int, batch
         classifier = Classifier.load(model, backend="onnx", threads=threads)
         engine, kept = (lambda stream: analyzed(classifier, stream, batch)), contextlib.nullcontext()
     else:
-        engine = kept = analyze_engines.ProcessPool(model, processes, "onnx", batch, threads)
+        engine = kept = engines.ProcessPool(model, processes, "onnx", batch, threads)
     with kept:   # the pool's processes stay up, their models loaded, from the warm-up on
         list(engine(conversations[:256]))
         started = time.perf_counter()

@@ -189,7 +189,7 @@ def without_star(scorers: Scorers, star: list[dict], emotion_data: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from bot.transcripts import read_transcripts
+    from bot.batch.transcripts import read_transcripts
     from finetune.mood_fit import SUPPORT_MOODS, moods_split
 
     data = Path(os.environ.get("HELPLINE_DATA", "../shared/datasets"))

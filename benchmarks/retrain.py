@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def openings(conversations: list[dict]) -> list[tuple[dict, str, str]]:
     """(conversation, opening customer message, its tag) for conversations with exactly one tag. The opening
     message is the first that is not small talk ("Hello": 27% of STAR's first messages), as retrain uses it."""
-    from bot.transcripts import opening_message
+    from bot.batch.transcripts import opening_message
 
     out = []
     for c in conversations:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from benchmarks.baselines import FrozenEncoder, frozen_lr_intents, tfidf_svc_intents
     from bot import Classifier, HelplineModel
-    from bot.transcripts import read_transcripts
+    from bot.batch.transcripts import read_transcripts
     from finetune.evaluate import evaluate
     from finetune.retrain import main as retrain
 

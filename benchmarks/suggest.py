@@ -14,7 +14,6 @@ one text) and the most frequent replies. Writes benchmarks/results/suggest.json 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections import Counter
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from bot.assist.suggest import SuggestionIndex, agent_turns
     from bot.model.classifier import Classifier
-    from bot.transcripts import read_transcripts
+    from bot.batch.transcripts import read_transcripts
 
     history = read_transcripts(args.transcripts or Path(args.data) / "transcripts" / "star.jsonl")
     if args.test:

@@ -80,14 +80,14 @@ def batch_plan(args):
 
 
 def engine_for(args, plan, classifier):
-    """None (this process), a local process pool, or a Ray job (bot/analyze_engines.py)."""
-    from bot import analyze_engines
+    """None (this process), a local process pool, or a Ray job (bot/batch/engines.py)."""
+    from bot.batch import engines
 
     if args.ray is not None:
-        return analyze_engines.ray_job(args.model, None if args.ray == "local" else args.ray, args.ray_workers,
+        return engines.ray_job(args.model, None if args.ray == "local" else args.ray, args.ray_workers,
                                        classifier.backend, plan.batch_size, plan.threads or 1)
     if plan.processes > 1:
-        return analyze_engines.ProcessPool(args.model, plan.processes, classifier.backend, plan.batch_size,
+        return engines.ProcessPool(args.model, plan.processes, classifier.backend, plan.batch_size,
                                             plan.threads or 1)
     return None
 
@@ -95,7 +95,7 @@ def engine_for(args, plan, classifier):
 def analyze_command(args) -> int:
     from pathlib import Path
 
-    from bot.analyze import analyze
+    from bot.batch.analyze import analyze
     from bot.model.classifier import Classifier
 
     plan = batch_plan(args)
@@ -108,7 +108,7 @@ def analyze_command(args) -> int:
         print(f"note: no interrupted run at {partial}; starting from the beginning", file=sys.stderr)
     report = None
     if args.report:
-        from bot.report import Report
+        from bot.batch.report import Report
 
         report = Report(args.report)
     try:

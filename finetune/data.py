@@ -26,7 +26,7 @@ from bot.model.emotions import GOEMOTIONS_LABELS, SENTIMENT_GROUPS
 from bot.model.prediction import OOS
 from intents import CatalogueError, load_catalogue
 
-from bot.transcripts import TranscriptError, labelled_customer_messages, read_transcripts
+from bot.batch.transcripts import TranscriptError, labelled_customer_messages, read_transcripts
 
 TEXT_COLUMNS = ("text", "utterance", "instruction", "query", "sentence")
 LABEL_COLUMNS = ("intent", "label", "category")

@@ -24,7 +24,7 @@ from bot.model.mood import (
     message_features,
     read_conversations,
 )
-from bot.transcripts import read_transcripts
+from bot.batch.transcripts import read_transcripts
 
 from .lexical_fit import vectorizers
 
@@ -37,7 +37,7 @@ STAR_CALM_PER_ANNOYED = 4  # conversations without the annoyed report taken per 
 
 
 def star_rated(path: Path, seed: int = 42) -> list[tuple[dict, int]]:
-    """STAR conversations as rated ones (bot.transcripts format): the agent's own report that the customer was
+    """STAR conversations as rated ones (bot.batch.transcripts format): the agent's own report that the customer was
     annoyed stands for a rating of 1, its absence for 5. The held-out fifth (`moods_split(dev=True)` of the
     labelled ones) is left for benchmarks/emotion_in_context.py; of the rest, every annoyed conversation and
     STAR_CALM_PER_ANNOYED times as many others, so that calm task talk does not swamp the support set."""

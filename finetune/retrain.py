@@ -25,7 +25,7 @@ from transformers import HfArgumentParser
 from bot.conversation.redact import PLACEHOLDERS, redact
 from bot.model.format import METADATA_FILE, write_metadata
 from bot.model.prediction import OOS
-from bot.transcripts import opening_message, read_transcripts
+from bot.batch.transcripts import opening_message, read_transcripts
 
 from .arguments import TrainArguments
 

@@ -80,7 +80,7 @@ def read_real(data_dir: Path, name: str) -> tuple[Labelled, Labelled] | None:
 def star_weak(path: Path, classifier, seed: int = 42) -> Labelled | None:
     """STAR's training conversations as weakly labelled customer messages (see the module's docstring)."""
     from bot.model.emotions import frustration_of
-    from bot.transcripts import read_transcripts
+    from bot.batch.transcripts import read_transcripts
 
     if classifier is None or not Path(path).is_file():
         return None
@@ -116,7 +116,7 @@ def training_sets(data_dir: Path, emotions=None, restricted: bool = True, seed: 
         upset = [int(is_upset(emotions.labels[j] for j in emotions.train[i]["labels"])) for i in rows]
         train.append(Labelled("goemotions", texts, np.array(upset), weight=0.5, licence="Apache 2.0"))
     if SUPPORT_MOODS.is_file():
-        from bot.transcripts import read_transcripts
+        from bot.batch.transcripts import read_transcripts
 
         written = customer_rows(moods_split(read_transcripts(SUPPORT_MOODS), dev=False))
         train.append(Labelled("written", [t for _, t, *_ in written], np.array([u for _, _, u, _ in written], int),

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from finetune.data import DataError, check_intent_counts, load_emotion_data, load_intent_data, split_validation
-from bot.transcripts import TranscriptError, read_transcripts
+from bot.batch.transcripts import TranscriptError, read_transcripts
 from intents import DEFAULT_CATALOGUE
 
 

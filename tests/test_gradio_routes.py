@@ -260,8 +260,8 @@ def test_the_analyze_tab_redacts_and_keeps_nothing_behind(served, tmp_path, monk
 def test_an_upload_too_big_for_the_app_is_refused_before_the_model_reads_it(tmp_path):
     import json
 
-    from bot.analyze import analyze
-    from bot.transcripts import TranscriptError
+    from bot.batch.analyze import analyze
+    from bot.batch.transcripts import TranscriptError
 
     export = tmp_path / "export.jsonl"
     export.write_text("".join(json.dumps({"id": f"c{i}", "messages": [{"role": "customer", "text": "hi"}]}) + "\n"

@@ -291,7 +291,7 @@ def test_background_retrain_job_registers_a_candidate(tiny_model_dir, tiny_data,
 @pytest.mark.parametrize("text, small", [("Hello", True), ("hi there!", True), ("Hey you", True), ("help", True),
                                          ("hi, my card was stolen", False), ("where is my order", False)])
 def test_small_talk_is_not_an_opening(text, small):
-    from bot.transcripts import is_small_talk
+    from bot.batch.transcripts import is_small_talk
 
     assert is_small_talk(text) == small
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bot import Classifier
-from bot.analyze import analyze_lines
+from bot.batch.analyze import analyze_lines
 from bot.conversation.service import Helpline
 from bot.model.mood import CONTEXT_FEATURES, MoodContext, MoodHead, context_features, read_conversations
 from bot.model.prediction import Prediction

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from bot.analyze import analyze
-from bot.report import Report
-from bot.transcripts import TranscriptError
+from bot.batch.analyze import analyze
+from bot.batch.report import Report
+from bot.batch.transcripts import TranscriptError
 
 from . import require_agent
 

@@ -29,7 +29,7 @@ def canned_path() -> Path:
 def imported_transcripts() -> list[dict]:
     """The transcripts of HELPLINE_SUGGEST_TRANSCRIPTS (comma-separated files, e.g. a helpdesk export): what
     agents replied before Helpline, learnt from beside the store's own conversations."""
-    from bot.transcripts import read_transcripts
+    from bot.batch.transcripts import read_transcripts
 
     return [conversation for path in listed("HELPLINE_SUGGEST_TRANSCRIPTS") for conversation in read_transcripts(path)]
 

@@ -10,7 +10,7 @@ def run(args) -> int:
     """`python -m bot suggest`: the index from HISTORY, then suggestions for every agent message of FILE."""
     from bot.assist.suggest import SuggestionIndex, agent_turns
     from bot.model.classifier import Classifier
-    from bot.transcripts import iter_transcripts, read_transcripts
+    from bot.batch.transcripts import iter_transcripts, read_transcripts
 
     if args.k < 1:
         raise ValueError(f"--k must be at least 1, not {args.k}")

@@ -1,7 +1,7 @@
 """Where `python -m bot analyze` runs the model: engines beyond this process.
 
 Every engine takes the stream of conversations and yields (conversation, rows) in input order, and every one
-hands its workers the same unit, a chunk of whole conversations (`bot.analyze.analyze_chunk`): a conversation's
+hands its workers the same unit, a chunk of whole conversations (`bot.batch.analyze.analyze_chunk`): a conversation's
 context never crosses workers, and each worker batches exactly what this process would, so the output is the
 same byte for byte whichever engine wrote it.
 
@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from bot.analyze import analyze_chunk, chunks_of
+from bot.batch.analyze import analyze_chunk, chunks_of
 
 _worker = None   # the classifier of a pool process (set by its initializer)
 

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 from bot.conversation.redact import redact
 from bot.model.mood import read_conversations
-from bot.transcripts import TranscriptError, iter_transcripts
+from bot.batch.transcripts import TranscriptError, iter_transcripts
 
 CHUNK = 512   # conversations per step: enough messages for full batches, little memory
 
@@ -101,7 +101,7 @@ def analyze(classifier, paths: list[str], out_path: Path, batch_size: int = 64, 
             report=None, resume: bool = False, engine=None, redact_pii: bool = False,
             max_messages: int | None = None) -> int:
     """Write the rows of every file to ``out_path`` (appending after the complete conversations already there
-    when ``resume``); feed ``report`` (bot.report.Report) each conversation. Returns the rows written in all.
+    when ``resume``); feed ``report`` (bot.batch.report.Report) each conversation. Returns the rows written in all.
     ``engine``: a function (conversations) -> (conversation, rows) in order that runs the model elsewhere (a
     process pool, a Ray job; ``classifier`` is then unused); default: `analyzed` with ``classifier`` here.
     ``redact_pii``: PII in the messages is redacted before anything reads them (the app's Analyze tab).
