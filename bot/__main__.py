@@ -114,12 +114,14 @@ def analyze_command(args) -> int:
     try:
         written = analyze(classifier, args.transcripts, partial, batch_size=plan.batch_size, report=report,
                           resume=args.resume, engine=engine_for(args, plan, classifier), redact_pii=args.redact)
-    except BaseException:
+    except BaseException as exc:
         if partial.exists() and partial.stat().st_size == 0:
             partial.unlink()
         elif partial.exists():
             print(f"interrupted: {partial} keeps what was done; run the same command with --resume to go on",
                   file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt) and not is_set("HELPLINE_DEBUG"):
+            return 130   # Ctrl-C: the hint above is the whole answer, not a traceback under it
         raise
     os.replace(partial, args.output)
     print(f"{written} customer messages written to {args.output}", file=sys.stderr)

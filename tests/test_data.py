@@ -111,3 +111,31 @@ def test_goemotions_folder_and_file(tiny_data, tmp_path):
     bad.write_text("hello\t99\tid1\n")
     with pytest.raises(DataError, match=r"bad.tsv:1: label id out of range 0..27"):
         load_emotion_data(str(bad))
+
+
+def test_bad_exports_name_the_file_and_line_and_say_what_to_do(tmp_path):
+    """Issue 38's bad files: each gives a sentence with the file and line, or is read as the user meant."""
+    excel = tmp_path / "excel.csv"                      # Excel's "CSV UTF-8" starts with a byte-order mark
+    excel.write_bytes("\ufeffconversation_id,role,text\nc1,customer,where is my order\n".encode("utf-8"))
+    assert read_transcripts(excel)[0]["messages"][0]["text"] == "where is my order"
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b'{"id": "a", "messages": [{"role": "customer", "text": "hi"}]}\n'
+                      b'{"id": "b", "messages": [{"role": "customer", "text": "caf\xe9"}]}\n')
+    with pytest.raises(TranscriptError, match=r"latin.jsonl:2: not UTF-8 text \(byte 0xe9\); save the export as UTF-8"):
+        read_transcripts(latin)
+    latin_csv = tmp_path / "latin.csv"
+    latin_csv.write_bytes(b"conversation_id,role,text\nc1,customer,hi\nc1,customer,caf\xe9\n")
+    with pytest.raises(TranscriptError, match=r"latin.csv:3: not UTF-8 text"):
+        read_transcripts(latin_csv)
+    quote = tmp_path / "quote.csv"
+    quote.write_text('conversation_id,role,text\nc1,customer,"where is\nc1,customer,my order\n')
+    with pytest.raises(TranscriptError, match=r"quote.csv:\d+: not valid CSV .*check the quotes"):
+        read_transcripts(quote)
+    role = tmp_path / "role.csv"
+    role.write_text("conversation_id,role,text\nc1,customer,hi\nc1,customer,there\nc1,robot,beep\n")
+    with pytest.raises(TranscriptError, match=r"role.csv:4: role 'robot'"):
+        read_transcripts(role)
+    no_id = tmp_path / "no_id.jsonl"
+    no_id.write_text('{"messages": [{"role": "customer", "text": "hi"}]}\n\n{"id": "", "messages": '
+                     '[{"role": "customer", "text": "yo"}]}\n')
+    assert [c["id"] for c in read_transcripts(no_id)] == ["no_id.jsonl:1", "no_id.jsonl:3"]

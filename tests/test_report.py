@@ -118,3 +118,22 @@ def test_the_device_is_the_cpu_unless_a_gpu_is_asked_for_and_seen(tiny_model_dir
         assert result.returncode == 2 and "torch sees no CUDA device" in result.stderr
     else:
         assert result.returncode == 0, result.stderr
+
+
+def test_ctrl_c_leaves_the_resume_hint_and_no_traceback(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    import bot.batch.analyze
+    from bot.__main__ import main
+
+    export(tmp_path / "export.jsonl", n=3)
+
+    def interrupted(classifier, paths, out_path, **_kwargs):
+        out_path.write_text('{"conversation_id": "c0"}\n')    # some work done, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bot.batch.analyze, "analyze", interrupted)
+    monkeypatch.delenv("HELPLINE_DEBUG", raising=False)
+    code = main(["analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "export.jsonl"),
+                 "--output", str(tmp_path / "out.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 130 and "run the same command with --resume" in err and "Traceback" not in err
+    assert (tmp_path / "out.jsonl.part").exists()

@@ -7,6 +7,7 @@ JSONL line: {"id", "messages": [{"role", "text", "intent"?, "emotions"?, "time"?
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -19,6 +20,22 @@ LATEST_TIME = 32503680000    # 3000-01-01 in unix seconds: a later "time" is a t
 
 class TranscriptError(ValueError):
     """A transcript file that cannot be read, with the file and line."""
+
+
+SAVE_AS_UTF8 = ("save the export as UTF-8 (in Excel: Save As > \"CSV UTF-8\"; in a text editor: encoding UTF-8) "
+                "and run again")
+
+
+def _decoded(raw: bytes, path: Path, first_line: int = 1) -> str:
+    """Bytes from ``first_line`` of the file on (one JSONL line, or a whole CSV) as text, naming the line of a
+    byte that is not UTF-8; a byte-order mark at the file's start (Excel's "CSV UTF-8") is dropped."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = first_line + raw[:exc.start].count(b"\n")
+        raise TranscriptError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); {SAVE_AS_UTF8}.") \
+            from None
+    return text[1:] if first_line == 1 and text.startswith("\ufeff") else text
 
 
 def _check_conversation(conv: object, where: str) -> dict:
@@ -62,8 +79,9 @@ def iter_transcripts(path: str | Path):
         yield from _read_csv(path)
         return
     found = False
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, 1):
+            line = _decoded(raw, path, line_no)
             if not line.strip():
                 continue
             try:
@@ -74,6 +92,8 @@ def iter_transcripts(path: str | Path):
                 raise TranscriptError(f"{path}:{line_no}: a number too long or nesting too deep for a "
                                       "transcript; check the export.") from None
             found = True
+            if isinstance(conv, dict) and not str(conv.get("id") or "").strip():
+                conv["id"] = f"{path.name}:{line_no}"   # where it came from, rather than an empty id
             yield _check_conversation(conv, f"{path}:{line_no}")
     if not found:
         raise TranscriptError(f"{path}: no conversations found.")
@@ -82,12 +102,15 @@ def iter_transcripts(path: str | Path):
 def _read_csv(path: Path) -> list[dict]:
     conversations: dict[str, dict] = {}
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(_decoded(path.read_bytes(), path), newline=""), strict=True)
+    try:
         missing = {"conversation_id", "role", "text"} - set(reader.fieldnames or [])
         if missing:
-            raise TranscriptError(f"{path}: transcript CSV is missing column(s) {sorted(missing)}.")
+            raise TranscriptError(f"{path}: transcript CSV is missing column(s) {sorted(missing)} (it has "
+                                  f"{reader.fieldnames or 'none'}).")
         for row in reader:
+            if row["role"] not in ROLES:   # named at its own line, not at its conversation's first
+                raise TranscriptError(f"{path}:{reader.line_num}: role {row['role']!r}; use one of {list(ROLES)}.")
             msg = {"role": row["role"], "text": row["text"] or ""}
             if row.get("intent"):
                 msg["intent"] = row["intent"]
@@ -96,6 +119,9 @@ def _read_csv(path: Path) -> list[dict]:
             first_line.setdefault(row["conversation_id"], reader.line_num)
             conv = conversations.setdefault(row["conversation_id"], {"id": row["conversation_id"], "messages": []})
             conv["messages"].append(msg)
+    except csv.Error as exc:   # e.g. a quote opened and never closed: the rest of the file would be one message
+        raise TranscriptError(f"{path}:{reader.line_num}: not valid CSV ({exc}); check the quotes on that line.") \
+            from None
     for cid, conv in conversations.items():
         _check_conversation(conv, f"{path}:{first_line[cid]} (conversation {cid})")
     if not conversations:
