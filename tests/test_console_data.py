@@ -63,3 +63,12 @@ def test_insights_compare_given_csat_with_predicted_risk(helpline):
     assert list(data.csat_over_time["ratings"]) == [3]
     queue = console.queue_table(helpline)
     assert queue.iloc[0]["satisfaction risk"].startswith("high 0.80")
+
+
+def test_at_risk_lists_upset_customers_whatever_they_asked(helpline):
+    """Issue 38: a customer at negative, frustration 0.8 asking where an order is, is at risk too."""
+    upset = helpline.handle("where is my order!! third time")          # order_status, negative (the stub: "!!")
+    helpline.handle("where is my order")                               # calm
+    data = insights.compute(helpline.store)
+    assert list(data.at_risk["intent"]) == ["order_status"] and list(data.at_risk["frustration"]) == [0.8]
+    assert upset.sentiment == "negative"

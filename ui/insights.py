@@ -75,7 +75,7 @@ def build(ctx) -> None:
         return (f"Added **{name}** with {len(catalogue[name].examples)} examples to the catalogue. It hands off "
                 "to a person until you write its replies; retrain (Model tab) so the model learns it.")
 
-    with gr.Tab("Insights"):
+    with gr.Tab("Insights") as tab:
         with gr.Row():
             days = gr.Slider(1, 90, value=30, step=1, label="Days")
             refresh = gr.Button("Refresh")
@@ -99,11 +99,12 @@ def build(ctx) -> None:
         with gr.Row():
             top_oos = gr.Dataframe(label="Top out-of-scope messages (candidates for new intents)",
                                    headers=["text", "times"])
-            at_risk = gr.Dataframe(label="At-risk customers (cancel/complaint intents, negative sentiment; open them "
+            at_risk = gr.Dataframe(label="At-risk customers (negative sentiment, most frustrated first; open them "
                                          "from the queue)",
                                    headers=["time", "intent", "sentiment", "frustration", "text"])
-        refresh.click(show, days, [volume, sentiment, reasons, rate, top_oos, at_risk, csat_time, csat_intent,
-                                            csat_risk, no_csat], api_name="insights")
+        charts = [volume, sentiment, reasons, rate, top_oos, at_risk, csat_time, csat_intent, csat_risk, no_csat]
+        refresh.click(show, days, charts, api_name="insights")
+        tab.select(show, days, charts, show_progress="hidden")   # drawn when the tab is opened, no Refresh click
         with gr.Accordion("Discover new intents", open=False):
             gr.Markdown("Clusters out-of-scope and low-confidence messages into candidate intents. Click one to "
                         "review its examples, name it and add it to the catalogue (agents only).")

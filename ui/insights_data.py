@@ -64,8 +64,11 @@ def compute(store: Store, days: int = 30, now: dt.datetime | None = None) -> Ins
     oos = frame[frame["intent"] == OOS]
     top_oos = (oos.assign(text=oos["text"].str.lower().str.strip()).groupby("text").size().rename("times")
                .reset_index().sort_values("times", ascending=False).head(20))
-    risky = frame[frame["intent"].isin(AT_RISK_INTENTS) & (frame["sentiment"] == "negative")]
-    at_risk = (risky.sort_values("frustration", ascending=False).drop_duplicates("conversation")
+    # upset customers whatever they asked about (the stored frustration and sentiment, as the console shows
+    # them); cancelling and complaining ones first at equal frustration
+    risky = frame[frame["sentiment"] == "negative"].assign(leaving=lambda f: f["intent"].isin(AT_RISK_INTENTS))
+    risky = risky.sort_values(["frustration", "leaving"], ascending=False)
+    at_risk = (risky.drop_duplicates("conversation")
                [["time", "intent", "sentiment", "frustration", "text"]].head(25))
     return Insights(volume, sentiment, handoff_reasons, round(rate, 4), top_oos, at_risk, *csat_frames(store, since))
 
