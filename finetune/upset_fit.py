@@ -132,17 +132,16 @@ def encoder_features(classifier, texts: list[str]) -> tuple[np.ndarray, np.ndarr
     return out.emotion, out.sentence
 
 
-def _rows(sets: list[Labelled]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(contents, labels, row weights, set index) of the readable texts of every set."""
-    contents, labels, weights, which = [], [], [], []
-    for k, labelled in enumerate(sets):
-        keep = [(content_of(t), u) for t, u in zip(labelled.texts, labelled.upset) if readable(content_of(t))]
+def _rows(sets: list[Labelled]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(contents, labels, row weights) of the readable texts of every set."""
+    contents, labels, weights = [], [], []
+    for labelled in sets:
+        keep = [(c, u) for c, u in zip(map(content_of, labelled.texts), labelled.upset) if readable(c)]
         contents += [c for c, _ in keep]
         labels += [u for _, u in keep]
         weights += [labelled.weight / max(len(keep), 1)] * len(keep)
-        which += [k] * len(keep)
     weights = np.asarray(weights)
-    return contents, np.asarray(labels), weights * len(weights) / weights.sum(), np.asarray(which)
+    return contents, np.asarray(labels), weights * len(weights) / weights.sum()
 
 
 def fit_upset(classifier, train: list[Labelled], dev: list[Labelled], seed: int = 42,
@@ -150,7 +149,7 @@ def fit_upset(classifier, train: list[Labelled], dev: list[Labelled], seed: int 
     """An upset head for ``classifier`` (its outputs are the features): fitted on ``train``, C and the
     negative cut chosen on the held-out real sets ``dev``."""
     started = time.time()
-    contents, y, weights, which = _rows(train)
+    contents, y, weights = _rows(train)
     progress(f"upset head: reading {len(contents)} training texts with the encoder")
     emotion, sentence = encoder_features(classifier, contents)
     folds = np.random.default_rng(seed).integers(0, FOLDS, len(contents))
@@ -164,11 +163,10 @@ def fit_upset(classifier, train: list[Labelled], dev: list[Labelled], seed: int 
     mean, scale = features.mean(0), features.std(0) + 1e-6
     dev_rows = []
     for labelled in dev:
-        kept = [(content_of(t), u) for t, u in zip(labelled.texts, labelled.upset) if readable(content_of(t))]
-        dev_contents = [c for c, _ in kept]
+        dev_contents, dev_y, _ = _rows([labelled])
         dev_emotion, dev_sentence = encoder_features(classifier, dev_contents)
         dev_rows.append((labelled.name, raw_features(lexical.probabilities(dev_contents)[:, 1], dev_contents,
-                                                     dev_emotion, dev_sentence), np.asarray([u for _, u in kept])))
+                                                     dev_emotion, dev_sentence), dev_y))
     choices = {}
     for c in C_GRID:
         model = LogisticRegression(C=c, max_iter=3000).fit((features - mean) / scale, y, sample_weight=weights)

@@ -71,11 +71,6 @@ class UpsetHead:
     negative_cut: float           # upset probability from which sentiment reads negative
     info: dict = field(default_factory=dict)   # what it was trained and selected on (the model card lists it)
 
-    @staticmethod
-    def feature_names(sentence_width: int, emotion_labels: list[str]) -> list[str]:
-        return ([f"sentence_{i}" for i in range(sentence_width)] + [f"emotion_{e}" for e in emotion_labels]
-                + ["lexical_upset", *CUES])
-
     def features(self, contents: list[str], emotion: np.ndarray, sentence: np.ndarray) -> np.ndarray:
         lexical = self.lexical.probabilities(contents)[:, 1] if contents else np.zeros(0)
         return (raw_features(lexical, contents, emotion, sentence) - self.mean) / self.scale
