@@ -115,6 +115,8 @@ def analyze_command(args) -> int:
         written = analyze(classifier, args.transcripts, partial, batch_size=plan.batch_size, report=report,
                           resume=args.resume, engine=engine_for(args, plan, classifier), redact_pii=args.redact)
     except BaseException as exc:
+        if report is not None:
+            report.abandon()
         if partial.exists() and partial.stat().st_size == 0:
             partial.unlink()
         elif partial.exists():
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("analyze", help="read transcripts' customer messages in context, one JSON line each")
     _model_arg(p)
     p.add_argument("--transcripts", nargs="+", required=True, metavar="FILE",
-                   help="transcript files: JSON Lines (one conversation a line) or CSV (one message a row)")
+                   help="transcript files: JSON Lines (one conversation a line) or CSV (one message a row); "
+                        "the format: docs/transcripts.md")
     p.add_argument("--output", required=True, metavar="OUT.jsonl", help="where to write the JSON lines")
     p.add_argument("--batch-size", type=int, default=None,
                    help="messages per inference batch (default: the fastest for this CPU)")
@@ -253,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("suggest", help="suggested replies for every agent message of a transcript file")
     _model_arg(p)
     p.add_argument("--transcripts", nargs="+", required=True, metavar="HISTORY",
-                   help="transcripts whose agent replies are suggested (JSONL or CSV)")
+                   help="transcripts whose agent replies are suggested (JSONL or CSV; docs/transcripts.md)")
     p.add_argument("--for", dest="for_file", required=True, metavar="FILE",
                    help="transcripts to suggest for: every agent message gets suggestions from what came before it")
     p.add_argument("--output", required=True, metavar="OUT.jsonl", help="one JSON line per agent message")

@@ -38,7 +38,7 @@ SOURCES = ("correction", "message_intent", "dataset", "tag", "pseudo")   # most 
 @dataclass
 class RetrainArguments:
     transcripts: list[str] = field(default_factory=list, metadata={
-        "help": "Transcript files (JSONL or CSV, format in ../shared/datasets/README.md)."})
+        "help": "Transcript files (JSONL or CSV; the format: docs/transcripts.md)."})
     from_store: bool = field(default=False, metadata={
         "help": "Also learn from the Helpline database (HELPLINE_DB): agent label corrections, and stored "
                 "customer messages for pseudo-labels."})

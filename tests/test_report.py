@@ -137,3 +137,18 @@ def test_ctrl_c_leaves_the_resume_hint_and_no_traceback(tiny_model_dir, tmp_path
     err = capsys.readouterr().err
     assert code == 130 and "run the same command with --resume" in err and "Traceback" not in err
     assert (tmp_path / "out.jsonl.part").exists()
+
+
+def test_a_bad_file_leaves_the_earlier_report_and_output_whole(tiny_model_dir, tmp_path):
+    export(tmp_path / "export.jsonl", n=5)
+    args = ["--model", tiny_model_dir, "--output", str(tmp_path / "out.jsonl"), "--report", str(tmp_path / "report")]
+    assert run_bot("analyze", "--transcripts", str(tmp_path / "export.jsonl"), *args).returncode == 0
+    before = {name: (tmp_path / "report" / name).read_bytes() for name in ("conversations.csv", "report.html")}
+    output = (tmp_path / "out.jsonl").read_bytes()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text((tmp_path / "export.jsonl").read_text() + '{"id": "x", "messages": [{"role": "robot"}]}\n')
+    result = run_bot("analyze", "--transcripts", str(bad), *args)
+    assert result.returncode == 2 and "bad.jsonl:7" in result.stderr   # five, the silent one, then it
+    assert {name: (tmp_path / "report" / name).read_bytes() for name in before} == before
+    assert (tmp_path / "out.jsonl").read_bytes() == output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "export.jsonl", "out.jsonl", "report"]

@@ -55,6 +55,7 @@ def build(ctx, upload_limit: str) -> None:
                     redact_pii=True, max_messages=MAX_MESSAGES)
             page = report.finish()
         except (TranscriptError, UnicodeDecodeError) as exc:
+            report.abandon()
             raise gr.Error(str(exc).replace(str(source.parent) + "/", "")) from None
         finally:
             source.unlink(missing_ok=True)    # the raw export, PII and all, is not kept

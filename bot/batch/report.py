@@ -13,7 +13,9 @@ import heapq
 import html
 import io
 import json
+import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,8 +36,11 @@ class Report:
 
     def __init__(self, directory: str | Path, seed: int = 0):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._file = (self.directory / "conversations.csv").open("w", encoding="utf-8", newline="")
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        # everything is written beside DIR first and moved in by `finish`: a run that fails on a bad file
+        # (or is interrupted) leaves an earlier report in DIR whole
+        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.", dir=self.directory.parent))
+        self._file = (self._staging / "conversations.csv").open("w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._file)
         self._csv.writerow(CSV_COLUMNS)
         self.conversations = 0
@@ -93,9 +98,17 @@ class Report:
         """Close the CSV and write report.html; ``themes``: candidate intents (default: `oos_themes`)."""
         self._file.close()
         themes = oos_themes(self.oos) if themes is None else themes
-        page = self.directory / "report.html"
-        page.write_text(render(self, themes), encoding="utf-8")
-        return page
+        (self._staging / "report.html").write_text(render(self, themes), encoding="utf-8")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for name in ("conversations.csv", "report.html"):
+            os.replace(self._staging / name, self.directory / name)
+        self._staging.rmdir()
+        return self.directory / "report.html"
+
+    def abandon(self) -> None:
+        """Drop what this run wrote; DIR keeps whatever it held before."""
+        self._file.close()
+        shutil.rmtree(self._staging, ignore_errors=True)
 
 
 def oos_themes(texts: list[str]) -> list[dict]:

@@ -1,8 +1,8 @@
 """Conversation transcripts: JSON Lines (one conversation a line) or a CSV export (one message a row).
 
 JSONL line: {"id", "messages": [{"role", "text", "intent"?, "emotions"?, "time"?}], "tags"?, "csat"?, "meta"?,
-"format_version"? (1)}. CSV columns: conversation_id, role, text[, intent][, emotions]. See
-../shared/datasets/README.md. Every conversation is validated on load; a bad one is reported by line.
+"format_version"? (1)}. CSV columns: conversation_id, role, text[, intent][, emotions]. The format,
+with examples: docs/transcripts.md. Every conversation is validated on load; a bad one is reported by line.
 """
 from __future__ import annotations
 

@@ -35,19 +35,24 @@ from bot.model.placeholders import content_of, readable
 UPSET_DIR = "upset"
 UPSET_FORMAT_VERSION = 1
 
+# Anger at the company and plain problem words are separate cues: support chats are full of "refund" and
+# "waiting" from calm customers, so the regression must be free to weigh them apart.
 ESCALATION = re.compile(r"\b(again|still|already|(second|third|fourth|fifth|3rd|4th) time|twice|three times|"
                         r"so many times|every time|unacceptable|ridiculous|useless|worst|terrible|awful|horrible|"
                         r"pathetic|disgusting|joke|waste|never again|cancel (my|the) (account|subscription|order)|"
-                        r"refund|complain|complaint|manager|supervisor|nobody|no one|not working|doesn'?t work|"
-                        r"won'?t|can'?t|hours?|days|weeks|waiting|wait)\b", re.IGNORECASE)
-CUES = ("shouting", "exclamations", "question_runs", "escalation_words", "words")
+                        r"complain|complaint|manager|supervisor|nobody|no one|seriously|fed up|sick of)\b",
+                        re.IGNORECASE)
+PROBLEM = re.compile(r"\b(refund|not working|doesn'?t work|won'?t|can'?t|hours?|days|weeks|waiting|wait|"
+                     r"delayed|late|lost|missing|broken|charged)\b", re.IGNORECASE)
+CUES = ("shouting", "exclamations", "question_runs", "escalation_words", "problem_words", "words")
 
 
 def cues(content: str) -> list[float]:
     letters = [c for c in content if c.isalpha()]
     capitals = sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 6 else 0.0
     return [capitals, min(content.count("!"), 6) / 6, min(len(re.findall(r"\?\?|\?!|!\?", content)), 3) / 3,
-            min(len(ESCALATION.findall(content)), 4) / 4, math.log1p(len(content.split()))]
+            min(len(ESCALATION.findall(content)), 4) / 4, min(len(PROBLEM.findall(content)), 4) / 4,
+            math.log1p(len(content.split()))]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
