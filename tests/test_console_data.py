@@ -72,3 +72,16 @@ def test_at_risk_lists_upset_customers_whatever_they_asked(helpline):
     data = insights.compute(helpline.store)
     assert list(data.at_risk["intent"]) == ["order_status"] and list(data.at_risk["frustration"]) == [0.8]
     assert upset.sentiment == "negative"
+
+
+def test_count_charts_tick_whole_numbers_from_zero_and_cover_stacked_bars():
+    import pandas as pd
+
+    from ui.insights import from_zero
+
+    one = from_zero(pd.DataFrame({"intent": ["refund"], "messages": [1]}), "messages")
+    assert one.y_lim == [0, 5] and one.y_axis_format == "d"      # no 0.5 or 1.5 "messages" on a small chart
+    stacked = pd.DataFrame({"time": ["9:00", "9:00", "10:00"], "sentiment": ["negative", "neutral", "neutral"],
+                            "messages": [4, 5, 2]})
+    assert from_zero(stacked, "messages", "time").y_lim == [0, 10]   # the 9:00 bar is 9 high, not 5
+    assert from_zero(stacked.iloc[:0], "messages").visible is False

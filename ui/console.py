@@ -77,7 +77,11 @@ def build(ctx, blocks: gr.Blocks):
             raise gr.Error(str(exc)) from None
         buttons = [gr.update(value=text, visible=True) for text in suggested]
         buttons += [gr.update(value="", visible=False)] * (SUGGESTIONS - len(suggested))
-        return (*shown, summary, *buttons)
+        history, table, timeline = shown
+        # whole turns on the x axis: at least 1-5, so two turns do not tick at 1.2, 1.4, ...
+        turns = gr.LinePlot(value=timeline, x_lim=[1, max(5, int(timeline["turn"].max()) if len(timeline) else 1)],
+                            x_axis_format="d")
+        return (history, table, turns, summary, *buttons)
 
     def explain_row(table, evt: gr.SelectData, request: gr.Request):
         agent(request)

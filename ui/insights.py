@@ -3,6 +3,7 @@ candidate new intents (which a logged-in agent can add to the catalogue)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -19,11 +20,15 @@ from ui import insights_data as insights
 from . import require_agent
 
 
-def from_zero(frame: pd.DataFrame, column: str) -> gr.BarPlot:
-    """A bar chart whose y axis starts at 0 (Gradio starts it at the smallest bar, so one bar of 1 shows nothing),
-    hidden while it has nothing to show (an empty chart frame reads as a broken page)."""
-    top = float(frame[column].max()) if len(frame) else 1.0
-    return gr.BarPlot(value=frame, y_lim=[0, max(1.0, top) * 1.1], visible=len(frame) > 0)
+def from_zero(frame: pd.DataFrame, column: str, stacked_by: str | None = None) -> gr.BarPlot:
+    """A bar chart of counts: the y axis starts at 0 (Gradio starts it at the smallest bar, so one bar of 1 shows
+    nothing) and ticks whole numbers (an axis of at least 0-5 with integer labels: no "0.5 messages"), hidden
+    while it has nothing to show (an empty chart frame reads as a broken page). ``stacked_by``: the x column of a
+    chart whose bars stack by colour, so the axis covers each bar's total."""
+    values = frame.groupby(stacked_by)[column].sum() if stacked_by and len(frame) else frame[column]
+    top = float(values.max()) if len(frame) else 0.0
+    return gr.BarPlot(value=frame, y_lim=[0, max(5, math.ceil(top * 1.1))], y_axis_format="d",
+                      visible=len(frame) > 0)
 
 
 def csat_bars(frame: pd.DataFrame) -> gr.BarPlot:
@@ -38,7 +43,7 @@ def build(ctx) -> None:
         summary = (f"**Handoff rate:** {data.handoff_rate:.1%} of conversations" if len(data.volume_by_intent) else
                    f"**No customer messages in the last {int(days or 30)} days yet.** The charts appear with the "
                    "first conversation (the Chat tab or the web widget).")
-        return (from_zero(data.volume_by_intent, "messages"), from_zero(data.sentiment_over_time, "messages"),
+        return (from_zero(data.volume_by_intent, "messages"), from_zero(data.sentiment_over_time, "messages", "time"),
                 from_zero(data.handoff_reasons, "handoffs"), summary, data.top_out_of_scope, data.at_risk,
                 csat_bars(data.csat_over_time), csat_bars(data.csat_by_intent), csat_bars(data.predicted_vs_given),
                 gr.Markdown(visible=not len(data.csat_over_time)))
