@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def serve() -> None:
         """Once a model exists: load the stack, start the turn workers and the daily retention purge."""
+        if warning := helpline().catalogue_fit().warning():
+            print(f"\nWARNING: {warning}\n", file=sys.stderr, flush=True)
         helpline().suggestions.warm()   # the console's suggestions train in the background from the start
         if args.workers:
             workers.append(TurnWorkers(settings, args.workers).start())

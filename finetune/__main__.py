@@ -1,5 +1,5 @@
-"""python -m finetune COMMAND ...: train, evaluate, export, retrain, upset, download, mood, oos, discover, register,
-promote, rollback, versions; see `python -m finetune COMMAND --help`."""
+"""python -m finetune COMMAND ...: train, evaluate, export, retrain, upset, download, mood, oos, discover, catalogue,
+register, promote, rollback, versions; see `python -m finetune COMMAND --help`."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,7 @@ COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score 
             "mood": "Fit the mood head (in-context frustration, sentiment) of an existing model",
             "oos": "Choose an existing model's out-of-scope score and threshold by cross-validation",
             "discover": "Cluster out-of-scope and uncertain messages into candidate new intents",
+            "catalogue": "Write a starter catalogue for a data set's intents (each hands off until you reply)",
             "register": "Add a model to the registry, scored on its fixed evaluation set",
             "promote": "Serve a registered version (refused when it is worse, unless --force)",
             "rollback": "Serve the previous version again", "versions": "List the registry's versions"}
@@ -29,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if not is_set("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from . import discover, download, evaluate, export, mood_fit, oos_fit, registry_cli, retrain, train, upset_fit
+    from . import (discover, download, evaluate, export, mood_fit, oos_fit, registry_cli, retrain, scaffold_catalogue,
+                   train, upset_fit)
 
     commands = {"train": train.main, "evaluate": evaluate.main, "export": export.main, "retrain": retrain.main,
                 "discover": discover.main, "mood": mood_fit.main, "oos": oos_fit.main,
-                "upset": upset_fit.main, "download": download.main}
+                "upset": upset_fit.main, "download": download.main, "catalogue": scaffold_catalogue.main}
     command = commands.get(argv[0]) or (lambda rest: registry_cli.main(argv[0], rest))
     try:
         command(argv[1:])

@@ -98,3 +98,30 @@ def test_bad_policy_file_is_a_clear_error(tmp_path, text, error):
 
 def test_default_file_matches_the_code_defaults():
     assert PolicyConfig.load() == PolicyConfig()
+
+
+@pytest.mark.parametrize("text, model_intent, intent, reply", [
+    ("thank you so much", "pending_top_up", "thanks", None),        # a Banking77 model's reading
+    ("hi", "activate_my_card", "greeting", None),
+    ("Thanks, bye!", "refund_status", "goodbye", None),
+    ("hello?", OOS, "greeting", None),
+])
+def test_small_talk_is_never_a_business_intent(policy, text, model_intent, intent, reply):
+    decision, state = policy.decide(pred(model_intent, 0.66, text=text), S())
+    assert (decision.action, decision.intent, state.last_intent, state.fallbacks_in_row) == \
+        ("answer", intent, intent, 0)
+    assert decision.reply in load_catalogue()[intent].replies                 # the catalogue's own reply
+
+
+def test_small_talk_without_a_catalogue_entry_gets_a_plain_reply_and_questions_still_route():
+    from bot.conversation.small_talk import REPLIES, small_talk
+
+    catalogue = load_catalogue()
+    banking = DialoguePolicy(type(catalogue)(**{**catalogue.__dict__, "intents": {
+        k: v for k, v in catalogue.intents.items() if k not in ("greeting", "thanks", "goodbye")}}))
+    decision, _ = banking.decide(pred("pending_top_up", 0.66, text="thank you so much"), S())
+    assert (decision.action, decision.intent, decision.reply) == ("answer", "thanks", REPLIES["thanks"])
+    for text in ("hi, where is my order", "no thanks", "thanks but my card is still blocked", "cheers mate"):
+        assert small_talk(text) is None, text
+    decision, _ = banking.decide(pred("order_status", text="hi, where is my order"), S())
+    assert decision.intent == "order_status"

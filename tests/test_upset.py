@@ -123,6 +123,10 @@ def test_the_benchmark_scores_every_real_set_with_its_baselines(upset_model, tin
         result = sets[name]
         assert set(bench.METHODS) <= set(result) and result["n"] > 0
         assert 0 <= result["share_negative"] <= 1 and "negative_precision" in result and result["served"]["ci95"]
+    star_result = sets["star_annoyed"]
+    assert 0 <= star_result["share_messages_negative"] <= star_result["share_conversations_negative"] <= 1
+    assert star_result["share_labelled"] == 0.5
+    assert any("reported annoyed" in line for line in bench.table_lines(published["record"]))
 
 
 def test_the_download_script_keeps_only_files_with_the_listed_hash(tmp_path):

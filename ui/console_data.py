@@ -102,6 +102,8 @@ def model_summary(helpline: Helpline) -> tuple[str, pd.DataFrame]:
              "", "| validation metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float)]
     lines += intent_validation_note(metrics)
+    if warning := helpline.catalogue_fit().warning():
+        lines += ["", f"⚠️ **{warning}**"]
     pairs = pd.DataFrame(metrics.get("confused_pairs", []), columns=["true", "predicted", "count"])
     return "\n".join(lines), pairs
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.conversation.small_talk import REPLIES as SMALL_TALK_REPLIES
+from bot.conversation.small_talk import small_talk
 from bot.conversation.state import ConversationState
 from bot.model.prediction import OOS, Prediction
 from intents import Catalogue
@@ -110,6 +112,12 @@ class DialoguePolicy:
             reply = "" if state.waiting_acknowledged else cfg.waiting_reply
             new.waiting_acknowledged = True
             return Decision("with_agent", reply, intent, handoff_reason=state.handoff_reason), new
+        if not clicked and (kind := small_talk(p.text)):   # "thank you so much" is never a business intent
+            new.fallbacks_in_row, new.last_intent = 0, kind
+            if kind in cat:
+                return Decision("answer", pick(cat[kind].replies, p.text), kind,
+                                quick_replies=list(cat[kind].quick_replies)), new
+            return Decision("answer", SMALL_TALK_REPLIES[kind], kind), new
         if intent in cfg.human_intents:
             return handoff("asked for a person", cat.handoff_reply)
         upset = f"{cfg.frustration_reply} {cat.handoff_reply}"

@@ -122,6 +122,12 @@ class Helpline:
         if getattr(self, "_suggestions", None) is not None:
             self._suggestions.refresh()   # its contexts were embedded by the old encoder
 
+    def catalogue_fit(self):
+        """How much of the model's intents the catalogue answers (bot/conversation/catalogue_fit.py)."""
+        from bot.conversation.catalogue_fit import catalogue_fit
+
+        return catalogue_fit(self.classifier.intent_labels, self.catalogue)
+
     @property
     def desk(self):
         """What agents do to conversations (bot/conversation/desk.py), for the REST API and the console alike."""
