@@ -1,4 +1,4 @@
-# Helpline: `make run` sets up and starts the app, `make test` runs the tests (with the optional Ray extra).
+# Helpline: `make run` sets up and starts the app, `make test` lints and runs the tests (with the optional Ray extra).
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -34,4 +34,5 @@ run: setup
 	$(PY) app.py
 
 test: setup $(VENV)/.installed-ray
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest

@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> dict:
             versus = comparisons(work, task, [m for m in results[task] if m in METHODS])
             if versus:
                 results[task]["helpline"]["vs"] = versus
-    record = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
+    record = {"mode": mode, "date": time.strftime("%Y-%m-%d"),
+              "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
               "machine": machine() + ", no GPU",
               "max_steps": args.max_steps, "test_files": test_files, "results": results}
     out = Path(args.output_dir)

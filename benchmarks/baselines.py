@@ -78,4 +78,5 @@ def frozen_lr_emotions(encoder: FrozenEncoder, train_x, train_y, calib_x, calib_
     clf = OneVsRestClassifier(LogisticRegression(C=1.0, max_iter=1000), n_jobs=1).fit(encoder.embed(train_x), train_y)
     calib = clf.predict_proba(encoder.embed(calib_x))
     cuts = emotion_thresholds(calib, calib_y, labels)
-    return (clf.predict_proba(encoder.embed(test_x)) >= np.asarray([cuts[l] for l in labels])).astype(np.float32)
+    cut_row = np.asarray([cuts[label] for label in labels])
+    return (clf.predict_proba(encoder.embed(test_x)) >= cut_row).astype(np.float32)

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     from finetune.discover import choose_k, cluster, embed
 
     clinc = Path(args.data) / "clinc150"
-    source = json.loads(Path(args.test).read_text()) if args.test else json.loads((clinc / "train_val.json").read_text())
+    source = json.loads((Path(args.test) if args.test else clinc / "train_val.json").read_text())
     rows = source.get("test") or source["val"]
     domains = json.loads((clinc / "domains.json").read_text())
     seen = {i for d in SEEN_DOMAINS for i in domains.get(d, [])}

@@ -89,9 +89,8 @@ class Scorers:
 
     def score(self, conversations: list[list[dict]]) -> list[list[dict]]:
         """Per conversation, per customer message: {index, label source fields, method scores, sentiment}."""
-        from bot.model.mood import read_conversations
-
         from bot.model.emotions import frustration_of
+        from bot.model.mood import read_conversations
 
         texts = [t["text"] for turns in conversations for t in turns if t["role"] == "customer" and t["text"].strip()]
         predictions = self.classifier.predict(texts) if texts else []

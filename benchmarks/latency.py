@@ -65,7 +65,8 @@ def timed_batch(predict_many, texts: list[str]) -> float:
 
 
 PLAN = "Helpline analyze (batch plan)"
-PATHS = ("transformers pipeline (torch)", "Helpline torch", "Helpline ONNX int8", "Helpline ONNX int8, encoder only", PLAN)
+PATHS = ("transformers pipeline (torch)", "Helpline torch", "Helpline ONNX int8", "Helpline ONNX int8, encoder only",
+         PLAN)
 
 
 def worker(name: str, model: str, texts_file: str, repeat: int, batch_texts: int) -> dict:

@@ -9,7 +9,8 @@ reports turns/s, p50/p99 latency and errors, then checks that every acknowledged
 database. Each rate is one measurement: 0 = every client sends its next turn as soon as it has its reply (the
 most the server can do; latency is then mostly queueing, ~ clients / throughput); R > 0 = the clients together
 send R turns/s on a fixed schedule (each turn's latency counts from its scheduled time, so a server that falls
-behind is charged for the wait: no coordinated omission), the latency a customer sees at that load. The baseline in the same run is a bare FastAPI endpoint that only classifies (no policy, no
+behind is charged for the wait: no coordinated omission), the latency a customer sees at that load. The baseline
+in the same run is a bare FastAPI endpoint that only classifies (no policy, no
 database), so the cost of storing every turn shows as a ratio. Writes benchmarks/results/load.json and the
 table in benchmarks/RESULTS.md.
 """

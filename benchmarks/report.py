@@ -95,7 +95,8 @@ def machine() -> str:
     wanted = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "VNNI", "avx_vnni": "AVX-VNNI",
               "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX"}
     extensions = ", ".join(name for flag, name in wanted.items() if flag in flags) or "no AVX2"
-    return f"{os.cpu_count()} CPU cores, {model} ({platform.machine()}; {extensions}), Python {platform.python_version()}"
+    return (f"{os.cpu_count()} CPU cores, {model} ({platform.machine()}; {extensions}), "
+            f"Python {platform.python_version()}")
 
 
 def command_line(script: str, argv: list[str] | None) -> str:

@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     from bot.assist.suggest import SuggestionIndex, agent_turns
-    from bot.model.classifier import Classifier
     from bot.batch.transcripts import read_transcripts
+    from bot.model.classifier import Classifier
 
     history = read_transcripts(args.transcripts or Path(args.data) / "transcripts" / "star.jsonl")
     if args.test:

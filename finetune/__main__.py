@@ -30,8 +30,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if not is_set("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from . import (discover, download, evaluate, export, mood_fit, oos_fit, registry_cli, retrain, scaffold_catalogue,
-                   train, upset_fit)
+    from . import (
+        discover,
+        download,
+        evaluate,
+        export,
+        mood_fit,
+        oos_fit,
+        registry_cli,
+        retrain,
+        scaffold_catalogue,
+        train,
+        upset_fit,
+    )
 
     commands = {"train": train.main, "evaluate": evaluate.main, "export": export.main, "retrain": retrain.main,
                 "discover": discover.main, "mood": mood_fit.main, "oos": oos_fit.main,

@@ -133,7 +133,8 @@ class TrainArguments:
             self.emotion_data = default_emotion_data()
             if self.emotion_data is None:
                 raise ValueError(f"no emotion data: pass --emotion-data DIR (a GoEmotions folder) or set "
-                                 f"HELPLINE_DATA (now {environment.data_dir()}) to a folder holding goemotions/original.")
+                                 f"HELPLINE_DATA (now {environment.data_dir()}) to a folder holding "
+                                 "goemotions/original.")
 
 
 @dataclass

@@ -22,11 +22,10 @@ from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
+from bot.batch.transcripts import TranscriptError, labelled_customer_messages, read_transcripts
 from bot.model.emotions import GOEMOTIONS_LABELS, SENTIMENT_GROUPS
 from bot.model.prediction import OOS
 from intents import CatalogueError, load_catalogue
-
-from bot.batch.transcripts import TranscriptError, labelled_customer_messages, read_transcripts
 
 TEXT_COLUMNS = ("text", "utterance", "instruction", "query", "sentence")
 LABEL_COLUMNS = ("intent", "label", "category")

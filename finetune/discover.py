@@ -64,7 +64,7 @@ def cluster(vectors: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.
 def key_terms(texts: list[str], labels: np.ndarray, top: int = 3) -> dict[int, list[str]]:
     """Class-based TF-IDF: per cluster, the words most specific to it."""
     clusters = sorted(set(labels.tolist()))
-    docs = [" ".join(t for t, l in zip(texts, labels) if l == c) for c in clusters]
+    docs = [" ".join(t for t, label in zip(texts, labels) if label == c) for c in clusters]
     vectorizer = CountVectorizer(token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b", stop_words=sorted(STOP))
     try:
         counts = vectorizer.fit_transform(docs).toarray().astype(float)

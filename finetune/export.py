@@ -141,7 +141,8 @@ def export_onnx(model: HelplineModel, directory: str | os.PathLike, quantization
         description = quantize(fused or fp32, partial, quantization, reduce_range) + (
             ", fused attention" if fused else "")
         os.replace(partial, target)  # a reader never sees half a graph
-    model.metadata["onnx"] = {"file": ONNX_FILE, "opset": OPSET, "quantization": description + (", SmoothQuant" if smooth else ""),
+    model.metadata["onnx"] = {"file": ONNX_FILE, "opset": OPSET,
+                              "quantization": description + (", SmoothQuant" if smooth else ""),
                               "inputs": ["input_ids", "attention_mask"], "outputs": list(OUTPUTS)}
     write_metadata(directory, model.metadata)
     print(f"exported {target} ({target.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")

@@ -34,7 +34,8 @@ def vectorizers():
     """The scikit-learn vectorizers the serving code (bot/model/lexical.py) reproduces without scikit-learn."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return {name: TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32, **kw) for name, kw in ANALYZERS.items()}
+    return {name: TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32, **kw)
+            for name, kw in ANALYZERS.items()}
 
 
 def choose_weight(encoder_probs: np.ndarray, lexical_probs: np.ndarray, truth: list[str], labels: list[str]) -> float:

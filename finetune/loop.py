@@ -21,10 +21,10 @@ from bot import HelplineModel
 from .arguments import TrainArguments
 from .batching import bucket_batches, epoch_sample, pad_batch
 from .data import EmotionData
+from .device import training_device
 from .frozen_layers import FrozenLayers
 from .losses import emotion_loss, emotion_positive_weights, intent_loss
 from .metrics import multi_hot
-from .device import training_device
 from .probe import linear_probe
 
 
@@ -63,8 +63,8 @@ def encode_tasks(model: HelplineModel, train, emotions: EmotionData | None, args
     intent.per_epoch = max(len(intent.ids), args.min_task_examples)
     tasks = {"intent": intent}
     if emotions is not None and emotions.train is not None:
-        emotion = Task(ids(emotions.train["text"]), multi_hot(list(emotions.train["labels"]), len(model.emotion_labels)),
-                       0)
+        emotion = Task(ids(emotions.train["text"]),
+                       multi_hot(list(emotions.train["labels"]), len(model.emotion_labels)), 0)
         emotion.per_epoch = max(args.emotion_examples_per_epoch, args.min_task_examples) if emotion.ids else 0
         tasks["emotion"] = emotion
     return tasks

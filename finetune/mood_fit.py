@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
 
+from bot.batch.transcripts import read_transcripts
 from bot.model.lexical import ANALYZERS, LexicalHead
 from bot.model.mood import (
     CONTEXT_FEATURES,
@@ -24,7 +25,6 @@ from bot.model.mood import (
     message_features,
     read_conversations,
 )
-from bot.batch.transcripts import read_transcripts
 
 from .lexical_fit import vectorizers
 

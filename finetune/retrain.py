@@ -1,7 +1,8 @@
 """`python -m finetune retrain`: learn from new conversation transcripts (and the Helpline database).
 
 Labels come from, in this order of trust: agent corrections (--from-store), per-message `intent` labels, labelled
-datasets given with --intent-data (e.g. the catalogue, so known intents are replayed), a conversation's `tags` mapped to an intent for its opening customer message (--tag-map, or the tag itself), and,
+datasets given with --intent-data (e.g. the catalogue, so known intents are replayed), a conversation's `tags`
+mapped to an intent for its opening customer message (--tag-map, or the tag itself), and,
 only when asked (--pseudo-label-threshold), confident predictions of the current model. Texts are redacted,
 exact duplicates and messages that are empty once redacted are dropped, and conflicts (one text, two labels)
 are resolved by the more trusted source, then by majority, else dropped; all of it is reported. Training then
@@ -22,10 +23,10 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
+from bot.batch.transcripts import opening_message, read_transcripts
 from bot.conversation.redact import PLACEHOLDERS, redact
 from bot.model.format import METADATA_FILE, write_metadata
 from bot.model.prediction import OOS
-from bot.batch.transcripts import opening_message, read_transcripts
 
 from .arguments import TrainArguments
 

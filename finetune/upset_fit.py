@@ -79,8 +79,8 @@ def read_real(data_dir: Path, name: str) -> tuple[Labelled, Labelled] | None:
 
 def star_weak(path: Path, classifier, seed: int = 42) -> Labelled | None:
     """STAR's training conversations as weakly labelled customer messages (see the module's docstring)."""
-    from bot.model.emotions import frustration_of
     from bot.batch.transcripts import read_transcripts
+    from bot.model.emotions import frustration_of
 
     if classifier is None or not Path(path).is_file():
         return None

@@ -57,7 +57,7 @@ def replace_audited(path: str | os.PathLike, new_text: str, who: str, expected: 
         tmp.write_text(after, encoding="utf-8")
         os.replace(tmp, path)
         diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "before", "after"))
-        record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "who": who or "unknown",
+        record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "who": who or "unknown",
                   "file": path.name, "before": fingerprint(before), "after": fingerprint(after), "diff": diff}
         with audit_path(path).open("a", encoding="utf-8") as log:
             log.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -35,7 +35,8 @@ def add_intent(path: str | os.PathLike, name: str, examples: list[str], *, descr
             raise CatalogueError(f"{path}: intent '{name}' already exists")
         known = {ex.casefold() for intent in current.intents.values() for ex in intent.examples}
         kept = list(dict.fromkeys(e.strip() for e in examples if e.strip() and e.strip().casefold() not in known))
-        entry = {"name": name, "description": description or f"Discovered from customer messages: {', '.join(kept[:2])}",
+        entry = {"name": name,
+                 "description": description or f"Discovered from customer messages: {', '.join(kept[:2])}",
                  "priority": priority, "handoff": handoff, "examples": kept, "replies": replies or [DEFAULT_REPLY]}
         block = yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, width=120)
         new_text = text.rstrip("\n") + "\n" + "".join(f"  {line}\n" for line in block.splitlines())

@@ -57,7 +57,7 @@ def test_logout_disable_and_new_password_end_sessions(store):
 def test_an_idle_session_expires(store):
     store.add_agent("ana", "correct horse battery")
     _, token = store.login("ana", "correct horse battery")
-    idle = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=accounts.IDLE_MINUTES + 1)
+    idle = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=accounts.IDLE_MINUTES + 1)
     with store.transaction() as session:
         session.execute(update(AgentSession).values(last_seen=idle))
     assert store.agent_for_token(token) is None

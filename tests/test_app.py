@@ -109,9 +109,9 @@ def test_no_named_endpoint_shows_stored_data_without_login(served, canary):
     called as an attacker's script would (a real conversation id and message id as arguments) still returns no
     stored conversation text and no conversation id: each handler checks the session itself. The customers'
     app's endpoints are called too."""
+    import gradio as gr
     from fastapi import FastAPI
     from gradio_client import Client
-    import gradio as gr
 
     from tests.server import Server
 
@@ -121,7 +121,8 @@ def test_no_named_endpoint_shows_stored_data_without_login(served, canary):
     with Server(gr.mount_gradio_app(FastAPI(), app.agents_app(), path="/")) as unguarded:
         attacker = Client(unguarded.url, verbose=False)
         endpoints = attacker.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        assert {"/insights", "/model", "/compare", "/job_status", "/refresh_queue", "/open_conversation"} <= set(endpoints)
+        assert {"/insights", "/model", "/compare", "/job_status", "/refresh_queue",
+                "/open_conversation"} <= set(endpoints)
         leaks = attack(attacker, endpoints, canary, table, customer)
     public = Client(served.url, verbose=False)
     endpoints = public.view_api(print_info=False, return_format="dict")["named_endpoints"]
@@ -333,7 +334,8 @@ def test_the_console_shows_a_handoff_summary_and_suggests_what_agents_replied_be
     service.suggestions.refresh()
     waiting = service.handle("where is my refund for the broken kettle? order A55120").conversation_id
     store.take_over(waiting)
-    shown = agent_client(served.url).predict(waiting, api_name="/open_conversation")   # (the suggestion buttons are not API values)
+    # (the suggestion buttons are not API values)
+    shown = agent_client(served.url).predict(waiting, api_name="/open_conversation")
     assert "Customer wants: refund status." in shown[3] and "References: A55120." in shown[3]
     assert answer in service.suggestions.for_conversation(waiting)   # what the buttons show
 

@@ -61,7 +61,8 @@ def test_one_off_replies_are_not_suggested_but_their_shared_template_is():
 
 
 def test_templates_replace_references_and_keep_the_words():
-    assert template_of("Order #A12345 costs $19.99, we call at 10:30 am") == "Order {order_id} costs {amount}, we call at {time}"
+    assert template_of("Order #A12345 costs $19.99, we call at 10:30 am") == \
+        "Order {order_id} costs {amount}, we call at {time}"
     assert template_of("See you  on 12/03/2026 at  ann.lee@mail.com") == "See you on {date} at {email}"
     assert template_of("Thank you and goodbye.") == "Thank you and goodbye."
     assert normalised("Thank you and goodbye.") == normalised("thank you and goodbye")
@@ -78,7 +79,8 @@ def test_numbers_that_vary_between_the_same_reply_become_a_slot_and_fixed_ones_s
             {"role": "agent", "text": "Delivery takes 3-5 working days."}]}
 
     index = SuggestionIndex.build([weather(i, d) for i, d in enumerate((18, 2, 18, 25))])
-    assert sorted(index.templates) == ["Delivery takes 3-5 working days.", "It will be sunny in Leeds, around {number} degrees."]
+    assert sorted(index.templates) == ["Delivery takes 3-5 working days.",
+                                       "It will be sunny in Leeds, around {number} degrees."]
     assert index.keys.key("It will be sunny in Leeds, around 7 degrees") == index.keys.key(index.templates[1])
     turns = weather(9, 0)["messages"][:1]
     assert index.suggest([Context(turns)], k=1) == [["It will be sunny in Leeds, around {number} degrees."]]

@@ -90,7 +90,9 @@ def test_hungarian_accuracy_matches_clusters_to_labels():
 def test_retrain_benchmark_uses_single_tag_openings_and_a_stratified_split():
     from benchmarks.retrain import openings, split
 
-    conversations = [{"tags": ["a"], "messages": [{"role": "agent", "text": "hi"}, {"role": "customer", "text": "Hello!"}, {"role": "customer", "text": "x"}]},
+    conversations = [{"tags": ["a"], "messages": [{"role": "agent", "text": "hi"},
+                                                  {"role": "customer", "text": "Hello!"},
+                                                  {"role": "customer", "text": "x"}]},
                      {"tags": ["a", "b"], "messages": [{"role": "customer", "text": "y"}]},
                      {"tags": [], "messages": [{"role": "customer", "text": "z"}]}]
     assert [(text, tag) for _, text, tag in openings(conversations)] == [("x", "a")]

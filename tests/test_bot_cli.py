@@ -67,7 +67,8 @@ def test_agents_admin_passwd_disable_and_purge(tmp_path):
     assert store.check_agent("boss", "correct horse battery").role == "admin"
     weak = run("agents", "passwd", "boss", "--db", url, "--password-stdin", stdin="password1\n")
     assert weak.returncode == 2 and "at least 12 characters" in weak.stderr
-    assert run("agents", "passwd", "boss", "--db", url, "--password-stdin", stdin="staple battery horse\n").returncode == 0
+    changed = run("agents", "passwd", "boss", "--db", url, "--password-stdin", stdin="staple battery horse\n")
+    assert changed.returncode == 0
     assert store.check_agent("boss", "staple battery horse") is not None
     assert run("agents", "disable", "boss", "--db", url).returncode == 0
     assert store.check_agent("boss", "staple battery horse") is None

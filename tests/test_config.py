@@ -8,7 +8,8 @@ import pytest
 from bot import config
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [p for folder in ("bot", "finetune", "ui", "intents") for p in (ROOT / folder).rglob("*.py")] + [ROOT / "app.py"]
+SOURCES = [p for folder in ("bot", "finetune", "ui", "intents") for p in (ROOT / folder).rglob("*.py")] + \
+    [ROOT / "app.py"]
 
 
 def test_readme_documents_exactly_the_declared_variables():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from finetune.data import DataError, check_intent_counts, load_emotion_data, load_intent_data, split_validation
 from bot.batch.transcripts import TranscriptError, read_transcripts
+from finetune.data import DataError, check_intent_counts, load_emotion_data, load_intent_data, split_validation
 from intents import DEFAULT_CATALOGUE
 
 

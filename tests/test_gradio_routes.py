@@ -210,7 +210,7 @@ def test_timers_do_not_keep_an_idle_session_alive(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 't.db'}")
     store.add_agent(*AGENT)
     _, token = store.login(*AGENT)
-    earlier = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=30)
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
     with store.transaction() as session:
         session.execute(update(AgentSession).where(AgentSession.token_hash == token_hash(token))
                         .values(last_seen=earlier))
@@ -218,7 +218,7 @@ def test_timers_do_not_keep_an_idle_session_alive(tmp_path):
     def last_seen():
         with store.sessions() as session:
             seen = session.get(AgentSession, token_hash(token)).last_seen
-        return seen if seen.tzinfo else seen.replace(tzinfo=dt.timezone.utc)
+        return seen if seen.tzinfo else seen.replace(tzinfo=dt.UTC)
 
     assert store.agent_for_token(token, touch=False) is not None and last_seen() == earlier   # a timer's poll
     assert store.agent_for_token(token) is not None and last_seen() > earlier                 # the agent's action

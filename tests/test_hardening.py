@@ -46,7 +46,8 @@ def test_a_client_cannot_choose_its_conversation_id(client):
     with pytest.raises(UnknownConversation):
         client.helpline.handle("hello", "bbbbbbbb")
     made = client.post("/api/chat", json={"message": "hello"}).json()["conversation_id"]
-    assert len(made) == 32 and client.post("/api/chat", json={"message": "where", "conversation_id": made}).status_code == 200
+    assert len(made) == 32
+    assert client.post("/api/chat", json={"message": "where", "conversation_id": made}).status_code == 200
 
 
 # ------------------------------------------------------------------------------------------ idempotency
@@ -208,7 +209,7 @@ def test_retention_deletes_old_closed_conversations_and_expired_sessions(client)
     kept_open = client.helpline.handle("I want a human", idempotency_key="old-key-0001").conversation_id
     store.add_agent("bo", "correct horse battery")
     store.login("bo", "correct horse battery", hours=-1)  # already expired
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
     done = purge(store, days=365, now=later)
     assert done.conversations == 1 and done.sessions == 1 and done.receipts == 1
     assert store.conversation(old) is None and store.conversation(kept_open) is not None
@@ -224,4 +225,5 @@ def test_the_handoff_path_over_http(client):
     assert queue[0]["handoff_reason"] == "asked for a person"
     client.post(f"/api/conversations/{turn['conversation_id']}/reply", json={"text": "Hi, Ana here."}, headers=AUTH)
     seen = client.get(f"/api/chat/{turn['conversation_id']}/messages?after={turn['message_id']}").json()
-    assert seen["status"] == "agent" and [m["text"] for m in seen["messages"] if m["role"] == "agent"] == ["Hi, Ana here."]
+    assert seen["status"] == "agent"
+    assert [m["text"] for m in seen["messages"] if m["role"] == "agent"] == ["Hi, Ana here."]

@@ -10,7 +10,8 @@ from finetune.__main__ import main as cli
 
 pytestmark = pytest.mark.skipif(not (DATA / "banking77" / "train.csv").exists(),
                                 reason=f"shared datasets not found at {DATA} (set HELPLINE_DATA)")
-INTENTS = ["card_arrival", "lost_or_stolen_card", "exchange_rate", "top_up_failed", "pin_blocked", "refund_not_showing_up"]
+INTENTS = ["card_arrival", "lost_or_stolen_card", "exchange_rate", "top_up_failed", "pin_blocked",
+           "refund_not_showing_up"]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ def test_model_directory_holds_the_contract(tiny_model_dir):
     assert 0.0 <= meta["oos_threshold"] < 1.0
     assert meta["training"]["data"][0]["sha256"] and meta["training"]["steps"] == 30
     # trained on every example by default (no out-of-scope examples to hold out): emotion validation scores only
-    assert "emotion_macro_f1" in meta["metrics"]["validation"] and "intent_accuracy" not in meta["metrics"]["validation"]
+    validation = meta["metrics"]["validation"]
+    assert "emotion_macro_f1" in validation and "intent_accuracy" not in validation
     card = (Path(tiny_model_dir) / "README.md").read_text()
     assert "order_status" in card and "Validation metrics" in card and "trained on every example" in card
 

@@ -65,7 +65,8 @@ def test_a_model_that_fails_to_load_keeps_the_old_one_and_health_says_why(tiny_m
     shutil.rmtree(serving)
     broken_copy(tiny_model_dir, serving)  # a bad model copied over the serving one
     assert watcher.check() is False and helpline.classifier is old
-    api = TestClient(create_api(lambda: helpline, lambda: None, serving_status=lambda: {"model_error": watcher.last_error}))
+    api = TestClient(create_api(lambda: helpline, lambda: None,
+                                serving_status=lambda: {"model_error": watcher.last_error}))
     health = api.get("/api/health").json()
     assert health["status"] == "degraded" and "intent labels" in health["model_error"]
     assert api.post("/api/chat", json={"message": "where is my order"}).status_code == 200  # still serving

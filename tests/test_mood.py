@@ -110,7 +110,7 @@ def test_the_live_bot_stores_what_analyze_prints(tiny_model_dir, tmp_path):
         conversation_id = helpline.handle(text, conversation_id).conversation_id
     stored = store.conversation(conversation_id).messages
     transcript = {"id": conversation_id, "messages": [
-        {"role": m.role, "text": m.text, "time": m.created.replace(tzinfo=dt.timezone.utc).timestamp()}
+        {"role": m.role, "text": m.text, "time": m.created.replace(tzinfo=dt.UTC).timestamp()}
         for m in stored]}   # SQLite hands back naive UTC times
     rows = list(analyze_lines(helpline.classifier, [transcript]))
     customer = [m for m in stored if m.role == "customer"]

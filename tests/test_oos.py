@@ -109,7 +109,8 @@ def test_training_with_out_of_scope_validation_chooses_a_score_by_cross_validati
     oos = ["what is the weather on mars", "play some jazz", "who won the match", "tell me a joke", "how tall is k2",
            "recipe for pancakes", "translate hello to french", "what time is it in tokyo", "set an alarm",
            "who wrote hamlet"]
-    (tmp_path / "clinc.json").write_text(json.dumps({"train": pairs, "val": pairs[::2], "oos_train": [[t, "oos"] for t in oos[:4]],
+    (tmp_path / "clinc.json").write_text(json.dumps({"train": pairs, "val": pairs[::2],
+                                                     "oos_train": [[t, "oos"] for t in oos[:4]],
                                                      "oos_val": [[t, "oos"] for t in oos[4:] * 2]}))
     out = tmp_path / "model"
     main(["--intent-data", str(tmp_path / "clinc.json"), "--emotion-data", tiny_data["emotions"], "--base-model",

@@ -130,7 +130,8 @@ def test_classify_input_is_redacted_before_the_model_sees_it(served):
 
     classifier.predict = spy
     try:
-        response = httpx.post(f"{served.url}/api/classify", json={"text": "mail jo@example.com, card 4111 1111 1111 1111"})
+        response = httpx.post(f"{served.url}/api/classify",
+                              json={"text": "mail jo@example.com, card 4111 1111 1111 1111"})
     finally:
         del classifier.predict
     assert response.status_code == 200

@@ -177,16 +177,19 @@ def test_training_holds_out_validation_only_when_asked_or_for_oos_examples(tiny_
     model = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "all")])
     meta = json.loads((tmp_path / "all" / "helpline.json").read_text())
     assert "32 intent examples" in capsys.readouterr().err
-    assert "intent_accuracy" not in meta["metrics"]["validation"] and "emotion_macro_f1" in meta["metrics"]["validation"]
+    validation = meta["metrics"]["validation"]
+    assert "intent_accuracy" not in validation and "emotion_macro_f1" in validation
     assert meta["oos_threshold"] == 0.0 and model.lexical is None and meta["lexical"] is None
     assert "trained on every example" in (tmp_path / "all" / "README.md").read_text()  # the card says why
     # a given blend weight is used without validation data
-    fixed = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "w"), "--lexical-weight", "0.2"])
+    fixed = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "w"),
+                  "--lexical-weight", "0.2"])
     assert fixed.lexical is not None and fixed.metadata["lexical"]["weight"] == 0.2
     # asked for, 10% is held out and scored
     held = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "v"),
                  "--validation-fraction", "0.1"])
-    assert "28 intent examples" in capsys.readouterr().err and "intent_accuracy" in held.metadata["metrics"]["validation"]
+    assert "28 intent examples" in capsys.readouterr().err
+    assert "intent_accuracy" in held.metadata["metrics"]["validation"]
     # out-of-scope examples in the data: held out by default, for the threshold (one of each of the 5 intents)
     with_oos = tmp_path / "oos.csv"
     with_oos.write_text(open(tiny_data["intents"]).read() + "".join(f"weather on mars {i},oos\n" for i in range(8)))

@@ -26,7 +26,7 @@ def test_the_most_urgent_intent_of_the_conversation_counts():
 
 
 def test_waiting_time_adds_points_up_to_a_cap():
-    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     assert with_waiting(25.0, "r", None, now) == (25.0, "r")
     score, reason = with_waiting(25.0, "r", now - dt.timedelta(minutes=12), now)
     assert score == 37.0 and reason == "r; waiting 12 min (+12)"
@@ -34,7 +34,7 @@ def test_waiting_time_adds_points_up_to_a_cap():
 
 
 def test_queue_orders_by_current_priority():
-    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     c = lambda name, p, wait: SimpleNamespace(id=name, priority=p, priority_reason="", updated=now,  # noqa: E731
                                               waiting_since=now - dt.timedelta(minutes=wait))
     queue = order_queue([c("calm-new", 30, 0), c("urgent", 70, 1), c("calm-waiting-long", 30, 25)], now)

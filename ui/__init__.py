@@ -2,8 +2,8 @@
 UI wiring only: what is shown comes from bot/ (console, insights, model_page, registry, jobs)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import gradio as gr
 

@@ -12,7 +12,8 @@ from bot.store.ratings import AlreadyRated
 from . import client_address
 
 RATINGS = ["1 very unhappy", "2 unhappy", "3 okay", "4 happy", "5 very happy"]
-HANDOFF_BANNER = "### 🧑‍💼 You are now talking to a person\nA member of our team has this conversation and will reply here."
+HANDOFF_BANNER = ("### 🧑‍💼 You are now talking to a person\n"
+                  "A member of our team has this conversation and will reply here.")
 
 
 def analysis(turn: Turn) -> str:

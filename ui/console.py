@@ -1,6 +1,6 @@
-"""The agents' console tab (in the agent app, behind the login): the live triage queue, a conversation with its handoff summary, analysis and
-"why?", suggested and canned replies, take over, resolve, intent corrections, editing the canned responses, and
-the review queue of messages the model is least sure about."""
+"""The agents' console tab (in the agent app, behind the login): the live triage queue, a conversation with its
+handoff summary, analysis and "why?", suggested and canned replies, take over, resolve, intent corrections,
+editing the canned responses, and the review queue of messages the model is least sure about."""
 from __future__ import annotations
 
 import gradio as gr
@@ -13,7 +13,6 @@ from intents.canned import save_canned
 from ui import console_data as console
 
 from . import logged_in, require_agent
-
 
 SUGGESTIONS = 3   # suggested replies shown under the reply box
 
@@ -124,7 +123,8 @@ def build(ctx, blocks: gr.Blocks):
             raise gr.Error(f"No customer message {message_id}.") from None
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
-        return f"Message {int(message_id)}: `{c.previous_intent}` → `{c.intent}` (stored for retraining).", review_table()
+        return (f"Message {int(message_id)}: `{c.previous_intent}` → `{c.intent}` (stored for retraining).",
+                review_table())
 
     def canned_filter(conversation_id: str, typed: str, request: gr.Request):
         """"/" and part of a title in the reply box: the matching canned responses to pick from."""
@@ -206,7 +206,8 @@ def build(ctx, blocks: gr.Blocks):
                     canned_save_button = gr.Button("Save", variant="primary")
                 canned_status = gr.Markdown()
             with gr.Accordion("Review queue: messages the model is least sure about", open=False):
-                review = gr.Dataframe(interactive=False, wrap=True, headers=["message id", "text", "predicted", "margin"])
+                review = gr.Dataframe(interactive=False, wrap=True,
+                                      headers=["message id", "text", "predicted", "margin"])
                 with gr.Row():
                     review_id = gr.Number(label="Message id", precision=0)
                     review_intent = gr.Dropdown(label="Intent", choices=[])

@@ -39,7 +39,7 @@ def badge_colour(cell) -> str:
 def queue_table(helpline: Helpline, now: dt.datetime | None = None, rows_shown: int = QUEUE_ROWS) -> pd.DataFrame:
     """The triage queue, most urgent first (the top ``rows_shown``), with intent, sentiment and frustration
     badges and the reason."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     rows = []
     queue = order_queue(helpline.store.open_conversations(), now)[:rows_shown]
     latest = helpline.store.last_customer_messages([conversation.id for conversation, _, _ in queue])
@@ -74,7 +74,8 @@ def transcript(helpline: Helpline, conversation_id: str) -> tuple[list[dict], pd
         timeline += [{"turn": turn, "emotion": e, "score": s} for e, s in top if e != "neutral"]
         timeline.append({"turn": turn, "emotion": "frustration", "score": m.frustration or 0.0})
     columns = ["message id", "turn", "text", "intent", "confidence", "sentiment", "frustration", "emotions"]
-    return history, pd.DataFrame(analysis, columns=columns), pd.DataFrame(timeline, columns=["turn", "emotion", "score"])
+    return (history, pd.DataFrame(analysis, columns=columns),
+            pd.DataFrame(timeline, columns=["turn", "emotion", "score"]))
 
 
 def why(helpline: Helpline, text: str) -> list[tuple[str, str | None]]:
@@ -98,7 +99,8 @@ def model_summary(helpline: Helpline) -> tuple[str, pd.DataFrame]:
     lines = [f"**Model version:** `{helpline.classifier.version}`  ",
              f"**Backend:** {getattr(helpline.classifier, 'backend', 'torch')}  ",
              f"**Base encoder:** `{meta.get('base_model')}`  ",
-             f"**Intents:** {len(meta['intent_labels'])} · **Out-of-scope threshold:** {meta.get('oos_threshold', 0):.2f}",
+             f"**Intents:** {len(meta['intent_labels'])} · "
+             f"**Out-of-scope threshold:** {meta.get('oos_threshold', 0):.2f}",
              "", "| validation metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float)]
     lines += intent_validation_note(metrics)

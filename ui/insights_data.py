@@ -40,7 +40,7 @@ def _reason_kind(reason: str) -> str:
 
 
 def compute(store: Store, days: int = 30, now: dt.datetime | None = None) -> Insights:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     since = now - dt.timedelta(days=days)
     rows = [{"time": m.created, "conversation": m.conversation_id, "intent": m.intent or OOS,
              "sentiment": m.sentiment or "neutral", "frustration": m.frustration or 0.0, "text": m.text}

@@ -42,7 +42,7 @@ class LiveSuggestions:
         self._lock, self._rebuilding, self._generation = threading.Lock(), False, 0
         self._warming: threading.Thread | None = None
 
-    def warm(self) -> "LiveSuggestions":
+    def warm(self) -> LiveSuggestions:
         """Train the first index in the background now (at start-up), so the console's first request finds it
         ready instead of training it itself."""
         with self._lock:
@@ -77,7 +77,8 @@ class LiveSuggestions:
             stamp = self._canned_stamp_now()
             if self._index is None:   # no start-up build, or it failed or was dropped by a model swap
                 self._install(self._built_index(), stamp, self._generation)
-            elif (time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp) and not self._rebuilding:
+            elif (time.monotonic() - self._built > self.max_age or stamp != self._canned_stamp) \
+                    and not self._rebuilding:
                 self._start_rebuild(stamp)
             return self._index
 
@@ -97,7 +98,8 @@ class LiveSuggestions:
     def _built_index(self) -> SuggestionIndex:
         classifier = self.helpline.classifier
         encode = getattr(classifier, "sentence_vectors", None)
-        extra = [(reply, {name}) for name, intent in self.helpline.catalogue.intents.items() for reply in intent.replies]
+        extra = [(reply, {name}) for name, intent in self.helpline.catalogue.intents.items()
+                 for reply in intent.replies]
         extra += [(r.text, set(r.intents)) for r in self.canned() if r.intents]
         history = agent_reply_history(self.helpline.store) + self.transcripts
         try:

@@ -30,7 +30,8 @@ EPOCHS = 9
 MIN_STEPS = 300          # small histories still get enough updates to learn their few replies
 BATCH = 256
 LEARNING_RATE = 1e-3
-SPARSE_LEARNING_RATE = 5e-3   # lazy Adam moves a word's row only when a batch has the word: rare words need bigger steps
+# lazy Adam moves a word's row only when a batch has the word: rare words need bigger steps
+SPARSE_LEARNING_RATE = 5e-3
 DROPOUT = 0.6            # strong: a few thousand conversations for ~1,000 templates (RESULTS.md, "Suggested replies")
 LABEL_SMOOTHING = 0.1
 MAX_WORDS = 15000        # n-gram features per text field
@@ -118,7 +119,7 @@ class ReplyRanker:
                 torch.from_numpy(part.data), torch.from_numpy(dense[rows]))
 
     # -- training and scoring ---------------------------------------------------------------------------
-    def fit(self, states: list[State], targets: list[int], keys: list[str], progress: bool = False) -> "ReplyRanker":
+    def fit(self, states: list[State], targets: list[int], keys: list[str], progress: bool = False) -> ReplyRanker:
         """``targets``: each state's template number; ``keys``: the templates' keys, in number order."""
         self._template_number = {k: i for i, k in enumerate(keys)}
         self._fit_features(states)

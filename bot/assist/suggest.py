@@ -5,14 +5,14 @@ Every agent message of the history becomes an example: the conversation before i
 between otherwise identical replies {number} and {name} slots; case and final punctuation do not count). A
 template seen in fewer than ``min_conversations`` conversations is a one-off (a name, a promise to one customer)
 and is never suggested. A ranker (`ranker.py`) learns from these examples which template comes next given where the
-conversation stands; its most probable templates are the suggestions. Catalogue replies for the message's likely intents and canned
-responses join as candidates with a fixed share of the vote.
+conversation stands; its most probable templates are the suggestions. Catalogue replies for the message's likely
+intents and canned responses join as candidates with a fixed share of the vote.
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class SuggestionIndex:
     @classmethod
     def build(cls, conversations: Iterable[dict], encode=None, min_conversations: int = MIN_CONVERSATIONS,
               extra: list[tuple[str, set[str]]] = (), progress: bool = False,
-              slots: bool = True) -> "SuggestionIndex":
+              slots: bool = True) -> SuggestionIndex:
         """From transcript conversations; ``encode``: texts -> sentence vectors (e.g. a Classifier's);
         ``slots``: numbers and names that vary between otherwise identical replies become {number} / {name}."""
         replies = [(n, context, reply) for n, conversation in enumerate(conversations)

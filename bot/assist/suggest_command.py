@@ -9,8 +9,8 @@ import sys
 def run(args) -> int:
     """`python -m bot suggest`: the index from HISTORY, then suggestions for every agent message of FILE."""
     from bot.assist.suggest import SuggestionIndex, agent_turns
-    from bot.model.classifier import Classifier
     from bot.batch.transcripts import iter_transcripts, read_transcripts
+    from bot.model.classifier import Classifier
 
     if args.k < 1:
         raise ValueError(f"--k must be at least 1, not {args.k}")

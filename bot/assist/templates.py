@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 # an order or account number: four or more capitals, digits and dashes with a digit among them
 ORDER_ID = r"#?\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b"
@@ -96,7 +96,7 @@ class ReplyKeys:
         return _joined([part.lower() for part in between], marks).rstrip(FINAL_PUNCTUATION)
 
     @classmethod
-    def learn(cls, replies: Iterable[str]) -> "ReplyKeys":
+    def learn(cls, replies: Iterable[str]) -> ReplyKeys:
         seen = defaultdict(set)
         for reply in replies:
             between, fills = _pieces(reply)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
 
+from bot.batch.transcripts import TranscriptError, iter_transcripts
 from bot.conversation.redact import redact
 from bot.model.mood import read_conversations
-from bot.batch.transcripts import TranscriptError, iter_transcripts
 
 CHUNK = 512   # conversations per step: enough messages for full batches, little memory
 

@@ -17,9 +17,9 @@ import logging
 import os
 import tempfile
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from bot.batch.analyze import analyze_chunk, chunks_of
 
@@ -48,7 +48,7 @@ class ProcessPool:
                                                   initargs=(model_dir, backend, threads))
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "ProcessPool":
+    def __enter__(self) -> ProcessPool:
         self._pool = self._pool or self._start()
         return self
 

@@ -41,7 +41,7 @@ class PolicyConfig:
     waiting_reply: str = "Thanks, I've added that to your conversation. A member of our team will reply here."
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_POLICY) -> "PolicyConfig":
+    def load(cls, path: str | Path = DEFAULT_POLICY) -> PolicyConfig:
         """Read a policy YAML file; unknown keys, wrong types and a wrong version are errors naming the file."""
         try:
             raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}

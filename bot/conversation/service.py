@@ -51,7 +51,7 @@ class Turn:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Turn":
+    def from_dict(cls, data: dict) -> Turn:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
@@ -83,7 +83,7 @@ class Helpline:
         self._dialogue = catalogue, policy or DialoguePolicy(catalogue)
 
     @classmethod
-    def from_settings(cls, settings) -> "Helpline":
+    def from_settings(cls, settings) -> Helpline:
         """The serving stack for a deployment's settings (model directory, catalogue, policy, database)."""
         from bot.conversation.policy import PolicyConfig
         from bot.registry.versions import resolve_model_dir

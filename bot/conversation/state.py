@@ -37,11 +37,11 @@ class ConversationState:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "ConversationState":
+    def from_dict(cls, data: dict | None) -> ConversationState:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
-    def with_person(self, reason: str | None = None) -> "ConversationState":
+    def with_person(self, reason: str | None = None) -> ConversationState:
         """A person has the conversation: the bot stays out of it (the first reason given is kept)."""
         return dataclasses.replace(self, handed_off=True, handoff_reason=self.handoff_reason or reason)
 
@@ -51,7 +51,7 @@ class ConversationState:
         moment is what a low rating remembers (compared with given CSAT on the Insights tab)."""
         return self.peak_frustration
 
-    def reopened(self) -> "ConversationState":
+    def reopened(self) -> ConversationState:
         """Resolved: the next message starts afresh with the bot."""
         return dataclasses.replace(self, handed_off=False, handoff_reason=None, waiting_acknowledged=False,
                                    fallbacks_in_row=0)

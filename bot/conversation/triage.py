@@ -66,7 +66,7 @@ def with_waiting(score: float, reason: str, waiting_since: dt.datetime | None,
     if waiting_since is None:
         return score, reason
     if waiting_since.tzinfo is None:  # SQLite hands back naive datetimes; they are stored in UTC
-        waiting_since = waiting_since.replace(tzinfo=dt.timezone.utc)
+        waiting_since = waiting_since.replace(tzinfo=dt.UTC)
     minutes = max(0.0, (now - waiting_since).total_seconds() / 60)
     points = min(WAIT_POINTS_MAX, WAIT_POINTS_PER_MINUTE * minutes)
     return round(score + points, 2), (f"{reason}; waiting {minutes:.0f} min (+{points:.0f})" if points >= 0.5

@@ -29,7 +29,7 @@ class BatchPlan:
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number of at least 1, not {value!r}")
 
-    def override(self, **values) -> "BatchPlan":
+    def override(self, **values) -> BatchPlan:
         """This plan with the values that are not None replaced (the command's flags)."""
         chosen = {name: value for name, value in values.items() if value is not None}
         if chosen.get("processes", self.processes) > 1 and "threads" not in chosen:

@@ -12,7 +12,7 @@ meanwhile. Load benchmark: benchmarks/RESULTS.md, Load.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 
 class _Request:

@@ -44,7 +44,8 @@ def upset_section(meta: dict) -> list[str]:
 def model_card(meta: dict) -> str:
     intents = [label for label in meta["intent_labels"] if label != OOS]
     training = meta.get("training", {})
-    data_rows = [f"| {d.get('kind', '')} | `{d.get('source', '')}` | {d.get('rows', '')} | `{d.get('sha256', '')[:16]}` |"
+    data_rows = [f"| {d.get('kind', '')} | `{d.get('source', '')}` | {d.get('rows', '')} | "
+                 f"`{d.get('sha256', '')[:16]}` |"
                  for d in training.get("data", [])]
     metric_rows = _metric_rows(meta.get("metrics", {}))
     lines = [

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from bot.model import lexical
-from bot.model.mood import MoodHead
 from bot.model.device import pick_device
 from bot.model.format import METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata
+from bot.model.mood import MoodHead
 from bot.model.oos import OosDetector
 from bot.model.placeholders import encoder_text
-from bot.model.upset import UpsetHead
 from bot.model.prediction import Decoder, ModelOutputs, Prediction, batched, predict_texts
+from bot.model.upset import UpsetHead
 
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -84,7 +84,7 @@ class Classifier(ModelInfo):
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None,
-             spin: bool = True, device: str = "cpu") -> "Classifier":
+             spin: bool = True, device: str = "cpu") -> Classifier:
         """backend: "auto" (ONNX when the directory has the graph, else torch), "onnx" or "torch".
         threads: ONNX Runtime intra-op threads (default: all cores).
         spin: let ONNX Runtime's threads spin-wait between calls (fastest for back-to-back calls; a server turns

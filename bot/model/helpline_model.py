@@ -12,9 +12,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from bot.model import lexical
-from bot.model.mood import MoodHead
-from bot.model.placeholders import encoder_text
-from bot.model.upset import UpsetHead
 from bot.model.base_models import resolve_base_model
 from bot.model.card import model_card
 from bot.model.emotions import FRUSTRATION_WEIGHTS, GOEMOTIONS_LABELS, SENTIMENT_GROUPS
@@ -28,9 +25,12 @@ from bot.model.format import (
     read_metadata,
     write_metadata,
 )
+from bot.model.mood import MoodHead
 from bot.model.network import HelplineNetwork
 from bot.model.oos import OOS_FILE, OosDetector
+from bot.model.placeholders import encoder_text
 from bot.model.prediction import Decoder, ModelOutputs, Prediction, batched, predict_texts
+from bot.model.upset import UpsetHead
 
 DEFAULT_MAX_LENGTH = 64  # customer messages are short; longer ones are truncated (GoEmotions p99 is ~50 tokens)
 
@@ -51,7 +51,7 @@ class HelplineModel(ModelInfo):
     # ----------------------------------------------------------------------------------------- building
     @classmethod
     def from_base(cls, base_model: str, intent_labels: list[str], emotion_labels=GOEMOTIONS_LABELS,
-                  max_length: int = DEFAULT_MAX_LENGTH) -> "HelplineModel":
+                  max_length: int = DEFAULT_MAX_LENGTH) -> HelplineModel:
         """A new model with the given encoder and freshly initialised heads (used by `finetune train`)."""
         from transformers import AutoModel, AutoTokenizer
 
@@ -79,7 +79,7 @@ class HelplineModel(ModelInfo):
 
     # ------------------------------------------------------------------------------------- loading/saving
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> "HelplineModel":
+    def from_pretrained(cls, path: str | os.PathLike) -> HelplineModel:
         """Load a model directory (or, when online, a Hub repository id holding one)."""
         from transformers import AutoModel, AutoTokenizer
 
@@ -119,7 +119,7 @@ class HelplineModel(ModelInfo):
         if self.upset is not None:
             self.upset.save(directory)
         self.save_oos(directory)
-        self.metadata.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        self.metadata.setdefault("created", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
         write_metadata(directory, self.metadata)
         (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")
         return directory
@@ -142,7 +142,7 @@ class HelplineModel(ModelInfo):
     def device(self) -> torch.device:
         return next(self.network.parameters()).device
 
-    def to(self, device: str) -> "HelplineModel":
+    def to(self, device: str) -> HelplineModel:
         """Run on ``device`` ("cpu", "cuda"; see bot.model.device.pick_device)."""
         self.network.to(device)
         return self

@@ -17,7 +17,8 @@ import numpy as np
 
 LEXICAL_FILE = "lexical.npz"
 LEXICAL_FORMAT_VERSION = 1
-ANALYZERS = {"word": {"analyzer": "word", "ngram_range": (1, 2)}, "char": {"analyzer": "char_wb", "ngram_range": (2, 5)}}
+ANALYZERS = {"word": {"analyzer": "word", "ngram_range": (1, 2)},
+             "char": {"analyzer": "char_wb", "ngram_range": (2, 5)}}
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")      # scikit-learn's default token_pattern
 _SPACES = re.compile(r"\s\s+")
@@ -116,7 +117,7 @@ class LexicalHead:
         np.savez_compressed(directory / LEXICAL_FILE, **arrays)
 
     @classmethod
-    def load(cls, directory: Path) -> "LexicalHead":
+    def load(cls, directory: Path) -> LexicalHead:
         data = np.load(directory / LEXICAL_FILE, allow_pickle=False)
         meta = json.loads(str(data["meta"]))
         if meta.get("format_version") != LEXICAL_FORMAT_VERSION:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -164,7 +164,7 @@ class MoodHead:
             "sentiment_groups": self.sentiment_groups, "info": self.info}, indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> "MoodHead | None":
+    def load(cls, directory: Path) -> MoodHead | None:
         """The model directory's mood head, or None when it has none (older models)."""
         folder = Path(directory) / MOOD_DIR
         if not (folder / "mood.json").is_file():

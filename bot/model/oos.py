@@ -44,7 +44,7 @@ class OosDetector:
 
     @classmethod
     def fit(cls, method: str, vectors: np.ndarray, labels: list[str], k: int = 1,
-            negatives: np.ndarray | None = None) -> "OosDetector":
+            negatives: np.ndarray | None = None) -> OosDetector:
         """From the sentence vectors of in-scope training messages and their intents (and, for knn_negatives,
         the vectors of out-of-scope training messages)."""
         if method not in METHODS:
@@ -72,8 +72,8 @@ class OosDetector:
                             "precision": np.linalg.inv(covariance).astype(np.float32)})
 
     @classmethod
-    def combined(cls, mahalanobis: "OosDetector", reference_msp: np.ndarray,
-                 reference_vectors: np.ndarray) -> "OosDetector":
+    def combined(cls, mahalanobis: OosDetector, reference_msp: np.ndarray,
+                 reference_vectors: np.ndarray) -> OosDetector:
         """max-softmax and ``mahalanobis`` as percentiles among the reference messages, added."""
         arrays = dict(mahalanobis.arrays)
         arrays["reference_msp"] = np.sort(np.asarray(reference_msp, dtype=np.float32))
@@ -117,7 +117,7 @@ class OosDetector:
         return {"format_version": OOS_FORMAT_VERSION, "method": self.method, "k": self.k, "file": OOS_FILE}
 
     @classmethod
-    def load(cls, directory: Path, metadata: dict) -> "OosDetector | None":
+    def load(cls, directory: Path, metadata: dict) -> OosDetector | None:
         """The model directory's detector, or None when it has none."""
         entry = metadata.get("oos_detector")
         if not entry:

@@ -1,9 +1,9 @@
 """Turning the two heads' probabilities into a typed prediction: intent (or out of scope) and emotions."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class Decoder:
     n_alternatives: int = 3
 
     @classmethod
-    def from_metadata(cls, metadata: dict) -> "Decoder":
+    def from_metadata(cls, metadata: dict) -> Decoder:
         return cls(**{f.name: metadata[f.name] for f in fields(cls) if f.name in metadata})
 
     @cached_property
@@ -139,7 +139,7 @@ class ModelOutputs:
 
     @classmethod
     def of(cls, raw: tuple[np.ndarray, ...], texts: list[str], lexical_head, metadata: dict,
-           detector) -> "ModelOutputs":
+           detector) -> ModelOutputs:
         """From the heads' raw (intent, emotion, sentence vectors) of ``texts``."""
         from bot.model import lexical
 

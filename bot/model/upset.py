@@ -115,7 +115,7 @@ class UpsetHead:
             "info": self.info}, indent=1), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> "UpsetHead | None":
+    def load(cls, directory: Path) -> UpsetHead | None:
         """The model directory's upset head, or None when it has none."""
         path = Path(directory) / UPSET_DIR / "upset.json"
         if not path.is_file():

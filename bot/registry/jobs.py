@@ -86,7 +86,7 @@ def start_retrain(registry_root: str, db: str, catalogue: str, extra_args: list[
                      message="stopped: the app restarted while this job ran; start it again")
     elif running and running.get("state") == "running":
         raise ValueError(f"a retrain job ({running['id']}) is already running")
-    job_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    job_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = jobs_dir(registry_root)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{job_id}.json"

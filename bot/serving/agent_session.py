@@ -8,9 +8,9 @@ The REST API keeps bearer tokens (POST /api/login); both kinds are the same serv
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
-from typing import Callable
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse

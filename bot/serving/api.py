@@ -11,7 +11,7 @@ Retry-After (see SECURITY.md for the limits).
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError

@@ -4,9 +4,9 @@ workers, the caller's address and the agent behind a bearer token. `create_api` 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer

@@ -10,8 +10,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bot.serving.bootstrap import first_start_estimate, model_exists, train_command
 from bot.serving.settings import Settings
@@ -34,7 +34,7 @@ class FirstStart:
         self.progress_file = Path(tempfile.mkdtemp(prefix="helpline-first-start-")) / "progress.json"
         self._first_step: tuple[float, int] | None = None  # (time, step) when progress was first seen
 
-    def start(self) -> "FirstStart":
+    def start(self) -> FirstStart:
         if self.ready:
             self.on_ready()
         else:

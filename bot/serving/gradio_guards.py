@@ -15,8 +15,8 @@ import asyncio
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bot.serving.agent_session import AGENT_PATH, LOGIN_PATH
 from bot.serving.http_guards import UPLOADS, send_json

@@ -55,7 +55,7 @@ class ModelWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="helpline-model-watcher", daemon=True)
 
-    def start(self) -> "ModelWatcher":
+    def start(self) -> ModelWatcher:
         self._thread.start()
         return self
 

@@ -37,7 +37,7 @@ def logout(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 @router.get("/conversations", summary="The triage queue: open conversations, most urgent first (paged)")
 def queue(limit: int = Query(50, ge=1, le=MAX_QUEUE_PAGE), offset: int = Query(0, ge=0, le=MAX_ID),
           _agent=Depends(agent), state: Serving = Depends(serving)) -> list[dict]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ranked = order_queue(state.helpline().store.open_conversations(), now)[offset:offset + limit]
     return [conversation_json(c, score, reason) for c, score, reason in ranked]
 

@@ -39,7 +39,7 @@ class Settings:
         parse_spec(self.rate_limits)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(model_dir=value("HELPLINE_MODEL"), catalogue=value("HELPLINE_CATALOGUE") or cls.catalogue,
                    data_dir=value("HELPLINE_DATA"), db=value("HELPLINE_DB"),
                    policy=value("HELPLINE_POLICY") or cls.policy, agent_token=value("HELPLINE_AGENT_TOKEN"),

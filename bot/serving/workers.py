@@ -132,7 +132,7 @@ class TurnWorkers:
         self.restarts = 0
 
     # ------------------------------------------------------------------------------------------ lifecycle
-    def start(self) -> "TurnWorkers":
+    def start(self) -> TurnWorkers:
         """Start the workers and wait until each has loaded its stack; ValueError (with the worker's own
         message) if one cannot, e.g. a model that does not load."""
         started = [self._spawn() for _ in range(self.count)]  # all load at once, then each is waited for
@@ -212,7 +212,7 @@ class TurnWorkers:
             try:
                 worker.conn.send((request_id, None, None, STATUS, {}))
                 return await asyncio.wait_for(future, timeout)
-            except (OSError, asyncio.TimeoutError, WorkerUnavailable) as exc:
+            except (TimeoutError, OSError, WorkerUnavailable) as exc:
                 worker.pending.pop(request_id, None)
                 return {"pid": worker.process.pid, "error": type(exc).__name__}
 

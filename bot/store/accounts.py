@@ -157,4 +157,4 @@ class AgentAccounts:
 
 def _aware(moment: dt.datetime) -> dt.datetime:
     """SQLite returns naive datetimes for what was stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.conversation.state import OPEN, TAKEN_OVER, ConversationState, Status
 from bot.store.accounts import AgentAccounts
 from bot.store.addresses import ClientAddresses
-from bot.store.ratings import Ratings, epoch
 from bot.store.database import BUSY_SECONDS, MAX_ID, StoreUnavailable, make_engine, migrate
+from bot.store.ratings import Ratings, epoch
 from bot.store.schema import Conversation, Feedback, Handoff, LabelCorrection, Message, TurnReceipt, utcnow
 
 DEFAULT_DB = "sqlite:///helpline.db"
@@ -172,7 +172,8 @@ class Store(AgentAccounts, ClientAddresses, Ratings):
                 if row is None:
                     raise UnknownConversation(conversation_id)
             yield ConversationTurn(connection, conversation_id or uuid.uuid4().hex, channel, new=row is None,
-                                   state=dict(row.state or {}) if row else {}, status=row.status if row else Status.BOT.value,
+                                   state=dict(row.state or {}) if row else {},
+                                   status=row.status if row else Status.BOT.value,
                                    waiting_since=row.waiting_since if row else None, now=utcnow(), source=source)
 
     def find_receipt(self, key: str, message_hash: str) -> dict | None:

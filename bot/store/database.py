@@ -71,7 +71,8 @@ def make_engine(url: str, busy_seconds: float = BUSY_SECONDS) -> Engine:
 
         return engine
     # a PostgreSQL statement waiting on a lock gives up after the same few seconds
-    connect_args = ({"connect_timeout": max(1, int(busy_seconds)), "options": f"-c lock_timeout={int(busy_seconds * 1000)}"}
+    connect_args = ({"connect_timeout": max(1, int(busy_seconds)),
+                     "options": f"-c lock_timeout={int(busy_seconds * 1000)}"}
                     if url.startswith("postgresql") else {})
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=busy_seconds,
                          connect_args=connect_args)

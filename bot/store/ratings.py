@@ -51,4 +51,4 @@ class Ratings:
 
 def epoch(moment: dt.datetime) -> float:
     """Seconds since 1970 of a stored time (SQLite hands back naive UTC times)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()

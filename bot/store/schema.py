@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -68,11 +68,12 @@ class Conversation(Base):
     priority_reason: Mapped[str] = mapped_column(Text, default="")
     waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # unanswered customer
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    source: Mapped[str | None] = mapped_column(String(32), index=True)  # keyed hash of the client address (addresses.py)
+    # keyed hash of the client address (addresses.py)
+    source: Mapped[str | None] = mapped_column(String(32), index=True)
     csat: Mapped[int | None] = mapped_column(Integer)                  # the customer's rating, 1-5 ("How did we do?")
     csat_comment: Mapped[str | None] = mapped_column(Text)
     csat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
+    messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
 
 
 class Message(Base):
