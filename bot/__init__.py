@@ -2,8 +2,10 @@
 
     bot/model/         the model directory format (the contract with finetune/), the classifier serving uses
                        (ONNX Runtime or torch), predictions, emotions, explanations
-    bot/conversation/  one customer turn: redaction, the dialogue policy, triage priority (service.Helpline)
-    bot/store/         the conversation store: schema, migrations, agent accounts, retention
+    bot/conversation/  one customer turn (service.Helpline): the dialogue policy, small talk, triage priority;
+                       what agents do (desk.AgentDesk) and how it moves a conversation (state)
+    bot/store/         the conversation store: schema, migrations, agent accounts, retention; it saves, never decides
+    bot/redact.py      PII redaction, applied before anything is stored or read by a model
     bot/serving/       the REST API, its guards and limits, turn worker processes, hot reload, settings, first start
     bot/registry/      model versions, promotion and background retrain jobs
 

@@ -54,7 +54,8 @@ class Task:
         return [len(x) for x in self.ids]
 
 
-def encode_tasks(model: HelplineModel, train, emotions: EmotionData | None, args: TrainArguments) -> dict[str, Task]:
+def encode_tasks(model: HelplineModel, train, emotions: EmotionData | None, args: TrainArguments,
+                 upset: tuple[list[str], list[int]] | None = None) -> dict[str, Task]:
     def ids(texts) -> list[list[int]]:
         return model.tokenizer(list(texts), truncation=True, max_length=args.max_length)["input_ids"]
 
@@ -67,6 +68,9 @@ def encode_tasks(model: HelplineModel, train, emotions: EmotionData | None, args
                        multi_hot(list(emotions.train["labels"]), len(model.emotion_labels)), 0)
         emotion.per_epoch = max(args.emotion_examples_per_epoch, args.min_task_examples) if emotion.ids else 0
         tasks["emotion"] = emotion
+    if upset is not None and upset[0] and args.upset_examples_per_epoch > 0:
+        tasks["upset"] = Task(ids(upset[0]), np.asarray(upset[1], dtype=np.float32),
+                              min(args.upset_examples_per_epoch, len(upset[0])))
     return tasks
 
 
@@ -81,7 +85,7 @@ def epoch_plan(tasks: dict[str, Task], batch_size: int, rng: random.Random) -> l
     return plan
 
 
-def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int):
+def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int, extra_heads=()):
     if args.freeze_word_embeddings:
         model.network.encoder.get_input_embeddings().weight.requires_grad_(False)
     groups: dict[tuple[float, float], list] = {}
@@ -94,6 +98,8 @@ def make_optimizer(model: HelplineModel, args: TrainArguments, total_steps: int)
             no_decay = "bias" in name or "LayerNorm" in name or "layer_norm" in name
             lr, decay = args.learning_rate, 0.0 if no_decay else args.weight_decay
         groups.setdefault((lr, decay), []).append(param)
+    for head in extra_heads:
+        groups.setdefault((args.head_learning_rate, 0.0), []).extend(head.parameters())
     # fused: one kernel for all ~100 tensors; on CPU the default updates them one by one, several times slower
     optimizer = torch.optim.AdamW([{"params": params, "lr": lr, "weight_decay": decay}
                                    for (lr, decay), params in groups.items()], fused=True)
@@ -109,7 +115,12 @@ class Step:
         self.pad_id = model.tokenizer.pad_token_id or 0
         self.device = training_device(args.device, args.bf16)
         self.frozen = FrozenLayers(model.network, args.frozen_layers, self.pad_id) if args.frozen_layers else None
-        self.optimizer, self.scheduler = make_optimizer(model, args, total)
+        # the upset task's head is thrown away after training: the upset head (bot/model/upset.py) is fitted
+        # afterwards on what serving computes, and the model directory's format stays as it is
+        self.upset_head = torch.nn.Linear(model.network.intent_head.in_features, 1).to(self.device.type) \
+            if "upset" in tasks else None
+        self.optimizer, self.scheduler = make_optimizer(model, args, total,
+                                                        [self.upset_head] if self.upset_head is not None else [])
         emotion = tasks.get("emotion")
         weight = emotion_positive_weights(emotion.targets, args.emotion_positive_weight) if emotion else None
         self.positive_weight = weight.to(self.device.type) if weight is not None else None
@@ -130,15 +141,25 @@ class Step:
     def __call__(self, task: str, batch: list[int]) -> float:
         args = self.args
         copies = 2 if task == "intent" and args.rdrop_alpha > 0 else 1  # R-Drop: two dropout masks each
+        targets, where = self.tasks[task].targets, self.device.type
+        if task == "upset":
+            network = self.model.network
+            with self.device.autocast():
+                logits = self.upset_head(network.dropout(network.embed(**self.inputs(task, batch, 1)))).squeeze(-1)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits.float(), torch.from_numpy(targets[batch]).to(where))
+            return self.update(loss)
         with self.device.autocast():
             intent_logits, emotion_logits = self.model.network(**self.inputs(task, batch, copies))
-        targets, where = self.tasks[task].targets, self.device.type
         if task == "intent":
             loss = intent_loss(intent_logits, torch.tensor([targets[i] for i in batch], device=where),
                                args.label_smoothing, args.rdrop_alpha)
         else:
             loss = emotion_loss(emotion_logits, torch.from_numpy(targets[batch]).to(where), args.emotion_loss_weight,
                                 self.positive_weight)
+        return self.update(loss)
+
+    def update(self, loss: torch.Tensor) -> float:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.network.parameters(), 1.0)
         self.optimizer.step()
@@ -147,11 +168,13 @@ class Step:
         return loss.item()
 
 
-def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainArguments) -> dict:
-    """Train ``model`` in place. Returns throughput figures for the model's metadata."""
+def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainArguments,
+        upset: tuple[list[str], list[int]] | None = None) -> dict:
+    """Train ``model`` in place. ``upset``: (texts, 0/1 labels) of the optional upset task. Returns throughput
+    figures for the model's metadata."""
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
-    tasks = encode_tasks(model, train, emotions, args)
+    tasks = encode_tasks(model, train, emotions, args, upset)
     steps_per_epoch = sum(math.ceil(task.per_epoch / args.batch_size) for task in tasks.values())
     total = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.epochs
     device = training_device(args.device, args.bf16)
@@ -160,13 +183,14 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
     intent, emotion = tasks["intent"], tasks.get("emotion")
     log(f"training {total} steps {device.describe()}: {len(intent.ids)} intent examples "
         f"({len(model.intent_labels)} intents), {len(emotion.ids) if emotion else 0} emotion examples; per epoch "
-        f"{intent.per_epoch} intent + {emotion.per_epoch if emotion else 0} emotion examples")
+        f"{intent.per_epoch} intent + {emotion.per_epoch if emotion else 0} emotion examples"
+        + (f" + {tasks['upset'].per_epoch} upset examples (of {len(tasks['upset'].ids)})" if "upset" in tasks else ""))
     if args.linear_probe and args.init_from is None:  # a model we start from already has a trained head
         linear_probe(model, intent.ids, intent.targets, args, device)
     step_once.precompute_frozen()
     model.network.train()
     step, seen, started = 0, 0, time.time()
-    losses: dict[str, list[float]] = {"intent": [], "emotion": []}
+    losses: dict[str, list[float]] = {name: [] for name in tasks}
     frozen = step_once.frozen
     with tqdm(total=total, desc="training", unit="step", file=sys.stderr) as bar, \
             (frozen.skipping() if frozen is not None else nullcontext()):

@@ -24,9 +24,9 @@ import yaml
 from transformers import HfArgumentParser
 
 from bot.batch.transcripts import opening_message, read_transcripts
-from bot.conversation.redact import PLACEHOLDERS, redact
 from bot.model.format import METADATA_FILE, write_metadata
 from bot.model.prediction import OOS
+from bot.redact import PLACEHOLDERS, redact
 
 from .arguments import TrainArguments
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 from datasets import concatenate_datasets
@@ -103,7 +104,15 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     labels = sorted(set(list(train_data["intent"])) - {OOS})
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
     model = build_model(args, labels, emotions)
-    throughput = fit(model, train_data, emotions, args)
+    upset = None
+    if args.upset_examples_per_epoch > 0:
+        from .environment import data_dir
+        from .upset_fit import upset_task_data
+
+        upset = upset_task_data(Path(data_dir()), restricted=not args.without_restricted_data)
+        if upset is None:
+            log("upset task skipped: no real customer tweets under HELPLINE_DATA/customer_sentiment")
+    throughput = fit(model, train_data, emotions, args, upset)
     if args.lexical_head:
         log(fit_lexical_head(model, train_data, validation, args.lexical_weight))
     metrics = calibrate(model, validation, emotions, args)

@@ -77,6 +77,14 @@ def read_real(data_dir: Path, name: str) -> tuple[Labelled, Labelled] | None:
                           weight=weight, licence=licence) for dev, part in zip((False, True), split))
 
 
+def upset_task_data(data_dir: Path, restricted: bool = True) -> tuple[list[str], list[int]] | None:
+    """(texts, 0/1) for the encoder's upset task (finetune/loop.py): the training four fifths of the real tweet
+    sets, placeholders removed as serving removes them; None without them (or without restricted data)."""
+    found = [read_real(Path(data_dir), name) for name in REAL] if restricted else []
+    texts, labels, _ = _rows([pair[0] for pair in found if pair])
+    return (texts, [int(u) for u in labels]) if texts else None
+
+
 def star_weak(path: Path, classifier, seed: int = 42) -> Labelled | None:
     """STAR's training conversations as weakly labelled customer messages (see the module's docstring)."""
     from bot.batch.transcripts import read_transcripts

@@ -85,7 +85,7 @@ def test_wrong_password_is_401(http):
 def test_agent_workflow(http, agent_headers):
     chat = http.post("/api/chat", json={"message": "I want to talk to a human"}).json()
     conversation_id = chat["conversation_id"]
-    app.helpline().store.take_over(conversation_id)  # the tiny model may not route it to a handoff by itself
+    app.helpline().desk.take_over(conversation_id)  # the tiny model may not route it to a handoff by itself
     queue = http.get("/api/conversations", headers=agent_headers).json()
     assert conversation_id in [c["id"] for c in queue]
     assert [c["priority"] for c in queue] == sorted((c["priority"] for c in queue), reverse=True)

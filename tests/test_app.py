@@ -43,7 +43,7 @@ def test_agent_reply_reaches_the_customer_chat_live(served):
     customer = Client(served.url, verbose=False)   # a session of its own: its own conversation
     _, history, *_ = customer.predict("hello there", [], api_name="/chat")
     conversation = app.helpline().store.recent_conversations(1)[0].id
-    app.helpline().store.agent_reply(conversation, "Hi, this is Ana from support.")
+    app.helpline().desk.reply(conversation, "Hi, this is Ana from support.")
     new_history = customer.predict(history, api_name="/poll_chat")
     assert "Hi, this is Ana from support." in text_of(new_history[-1])
 
@@ -62,7 +62,7 @@ def test_console_requires_login_and_shows_the_queue(served):
     status, *_ = client.predict(api_name="/open_desk")
     assert "Logged in as **ana**" in status
     conversation = app.helpline().handle("hello, anyone there?").conversation_id  # this test's own
-    app.helpline().store.take_over(conversation)
+    app.helpline().desk.take_over(conversation)
     queue = client.predict(api_name="/refresh_queue")
     queue = queue.get("value", queue)  # an update of the table: its value, with the queue's size in its label
     assert conversation in [row[1] for row in queue["data"]]
@@ -75,7 +75,7 @@ def canary(served):
 
     store = app.helpline().store  # the stub reads it as out of scope, so Insights lists its text
     canary = Helpline(StubClassifier(), app.helpline().catalogue, store).handle("canary text qwzx-7731 blah")
-    store.take_over(canary.conversation_id)
+    app.helpline().desk.take_over(canary.conversation_id)
     agent = agent_client(served.url)  # the control: a logged-in agent does see it
     assert "qwzx-7731" in repr(agent.predict(90.0, api_name="/insights"))
     assert "qwzx-7731" in repr(agent.predict(canary.conversation_id, api_name="/open_conversation"))
@@ -326,14 +326,14 @@ def test_a_short_agent_token_on_the_command_line_is_refused_with_a_warning(capsy
 
 
 def test_the_console_shows_a_handoff_summary_and_suggests_what_agents_replied_before(served, keyword_model):
-    service, store = app.helpline(), app.helpline().store
+    service = app.helpline()
     answer = "I have sent your refund again; it shows in 3-5 working days."
     for _ in range(2):   # two earlier conversations where an agent answered the same request the same way
         earlier = service.handle("where is my refund for the broken kettle?").conversation_id
-        store.agent_reply(earlier, answer)
+        service.desk.reply(earlier, answer)
     service.suggestions.refresh()
     waiting = service.handle("where is my refund for the broken kettle? order A55120").conversation_id
-    store.take_over(waiting)
+    service.desk.take_over(waiting)
     # (the suggestion buttons are not API values)
     shown = agent_client(served.url).predict(waiting, api_name="/open_conversation")
     assert "Customer wants: refund status." in shown[3] and "References: A55120." in shown[3]

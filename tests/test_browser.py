@@ -197,7 +197,7 @@ def test_customer_markdown_is_plain_text_in_the_console(browser, served):
     with Server(tracker) as tracker_server:
         text = f"![x]({tracker_server.url}/pixel.png) [Verify your account](http://evil.example/login)"
         turn = httpx.post(f"{served.url}/api/chat", json={"message": text}).json()
-        app.helpline().store.take_over(turn["conversation_id"])
+        app.helpline().desk.take_over(turn["conversation_id"])
         agent = console_login(browser, served.url)
         agent.get_by_label("Conversation", exact=True).fill(turn["conversation_id"])
         agent.get_by_role("button", name="Open").click()
@@ -291,7 +291,7 @@ def test_an_agent_clicks_a_suggestion_edits_it_and_the_widget_shows_it(browser, 
     answer = "I can see your order and I'm checking it with the courier now."
     for _ in range(2):   # what agents replied before in the same situation
         earlier = service.handle("I want a human about my order").conversation_id
-        service.store.agent_reply(earlier, answer)
+        service.desk.reply(earlier, answer)
     service.suggestions.refresh()
     customer = browser.new_page()
     customer.set_default_timeout(20_000)

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.conversation.redact import find_pii, iban_ok, luhn_ok, redact
+from bot.redact import find_pii, iban_ok, luhn_ok, redact
 
 REDACTED = [
     ("email me at jane.doe+shop@example.co.uk please", "email me at [EMAIL] please"),

@@ -66,17 +66,18 @@ def test_agents_reply_resolve_and_correct_labels(helpline, store):
     with pytest.raises(ValueError, match="at least 12 characters"):
         store.add_agent("bo", "short")
     turn = helpline.handle("I want a human")
-    reply = store.agent_reply(turn.conversation_id, "Hi, I'm Ana. How can I help?", agent.id)
+    desk = helpline.desk      # what agents do goes through the desk; the store saves it
+    reply = desk.reply(turn.conversation_id, "Hi, I'm Ana. How can I help?", agent.id)
     assert [m.id for m in store.messages(turn.conversation_id, after_id=turn.message_id)][-1] == reply.id
     assert store.conversation(turn.conversation_id).status == "agent"
-    store.correct_label(turn.message_id, "complaint", agent.id)
-    store.correct_label(turn.message_id, "cancel_order", agent.id)
+    desk.correct_label(turn.message_id, "complaint", agent.id)
+    desk.correct_label(turn.message_id, "cancel_order", agent.id)
     assert store.label_corrections() == [("I want a human", "cancel_order")]   # the latest correction wins
-    store.resolve(turn.conversation_id)
+    desk.resolve(turn.conversation_id)
     again = helpline.handle("where is my order", turn.conversation_id)
     assert again.action == "answer"                                         # back with the bot after resolve
     with pytest.raises(KeyError):
-        store.agent_reply("no-such-conversation", "hello")
+        desk.reply("no-such-conversation", "hello")
 
 
 def test_concurrent_writers_lose_nothing(helpline, store):

@@ -16,7 +16,7 @@ REFERENCE = re.compile(ORDER_ID                                      # order / a
                        + r"|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"           # dates
                        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
                        r"|[$€£]\s?\d[\d,]*(?:\.\d+)?", re.IGNORECASE)
-REDACTED = re.compile(r"\[[A-Z_]+\]")   # bot.conversation.redact's placeholders are never references
+REDACTED = re.compile(r"\[[A-Z_]+\]")   # bot.redact's placeholders are never references
 MAX_REPLIES = 3
 
 

@@ -14,15 +14,15 @@ from itertools import islice
 from pathlib import Path
 
 from bot.batch.transcripts import TranscriptError, iter_transcripts
-from bot.conversation.redact import redact
 from bot.model.mood import read_conversations
+from bot.redact import redact
 
 CHUNK = 512   # conversations per step: enough messages for full batches, little memory
 
 
 def conversations_of(paths: list[str], redact_pii: bool = False) -> Iterator[dict]:
     """The conversations of every file, in order; with ``redact_pii`` every message's PII is replaced by
-    placeholders first (bot/conversation/redact.py), so neither the model nor the output sees it."""
+    placeholders first (bot/redact.py), so neither the model nor the output sees it."""
     for path in paths:
         for conversation in iter_transcripts(path):
             if redact_pii:

@@ -1,7 +1,10 @@
 """What an agent does to a conversation (reply, take over, resolve, correct a message's intent), in one place
 that the REST API and the console both call, so both check the same things: a reply is not empty, a corrected
-intent is one the model or the catalogue knows. The store saves what the desk decided."""
+intent is one the model or the catalogue knows. How each action moves the conversation is decided in
+bot/conversation/state.py; the store saves it."""
 from __future__ import annotations
+
+from bot.conversation.state import after_agent_reply, after_resolve, after_take_over
 
 
 class AgentDesk:
@@ -17,15 +20,15 @@ class AgentDesk:
         text = (text or "").strip()
         if not text:
             raise ValueError("write a reply first: it is empty")
-        return self.helpline.store.agent_reply(conversation_id.strip(), text, agent_id)
+        return self.helpline.store.change(conversation_id.strip(), after_agent_reply, agent_id, reply=text)
 
     def take_over(self, conversation_id: str, agent_id: int | None = None) -> None:
         """The bot stops answering in the conversation. KeyError: no such conversation."""
-        self.helpline.store.take_over(conversation_id.strip(), agent_id)
+        self.helpline.store.change(conversation_id.strip(), after_take_over, agent_id)
 
     def resolve(self, conversation_id: str) -> None:
         """Close the conversation. KeyError: no such conversation."""
-        self.helpline.store.resolve(conversation_id.strip())
+        self.helpline.store.change(conversation_id.strip(), after_resolve)
 
     def correct_label(self, message_id: int, intent: str, agent_id: int | None = None):
         """Keep an agent's intent for a customer message (for retraining). ValueError: an intent neither the model

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 
 from bot.conversation.policy import DialoguePolicy
-from bot.conversation.redact import redact
 from bot.conversation.state import OPEN, ConversationState, Status
 from bot.conversation.triage import turn_priority
 from bot.model.batching import MicroBatcher
 from bot.model.mood import context_of, in_context
 from bot.model.prediction import OOS, Prediction
+from bot.redact import redact
 from bot.store.conversations import Store
 from intents import Catalogue
 

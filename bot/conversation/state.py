@@ -1,21 +1,16 @@
-"""A conversation's status and the dialogue state kept with it: the one place that knows their shape. The
-policy reads and updates the state each turn; the store changes it when a person steps in or resolves."""
+"""A conversation's dialogue state and how it moves: the one place that knows their shape. The policy reads and
+updates the state each turn; an agent's reply, take-over or resolve moves it here (`after_*`), and the store saves
+the result. `Status` lives with the tables (bot/store/schema.py) and is re-exported here."""
 from __future__ import annotations
 
 import dataclasses
-import enum
 from dataclasses import dataclass, field
 
+from bot.store.schema import OPEN, Change, Status
 
-class Status(str, enum.Enum):
-    """Where a conversation is (stored as the value)."""
-    BOT = "bot"            # the bot answers
-    WAITING = "waiting"    # handed off, waiting for a person
-    AGENT = "agent"        # a person has it
-    RESOLVED = "resolved"  # closed; the next message starts afresh with the bot
+__all__ = ["OPEN", "TAKEN_OVER", "Change", "ConversationState", "Status", "after_agent_reply", "after_resolve",
+           "after_take_over"]
 
-
-OPEN = (Status.WAITING.value, Status.AGENT.value)  # statuses in the agents' queue
 TAKEN_OVER = "taken over by an agent"
 
 
@@ -55,3 +50,23 @@ class ConversationState:
         """Resolved: the next message starts afresh with the bot."""
         return dataclasses.replace(self, handed_off=False, handoff_reason=None, waiting_acknowledged=False,
                                    fallbacks_in_row=0)
+
+
+# What an agent's action does to a conversation (bot/conversation/desk.py asks, the store saves the Change under the
+# conversation's lock, given the status and state it holds then).
+def after_agent_reply(status: str, state: dict) -> Change:
+    """A person replied: the conversation is theirs, and the bot stays out of it."""
+    return Change(Status.AGENT.value, ConversationState.from_dict(state).with_person().to_dict())
+
+
+def after_take_over(status: str, state: dict) -> Change:
+    """A person took the conversation before the bot handed it off: that counts as a handoff of its own."""
+    current = ConversationState.from_dict(state)
+    return Change(Status.AGENT.value, current.with_person(TAKEN_OVER).to_dict(),
+                  handoff_reason=None if current.handed_off else TAKEN_OVER, stops_waiting=False)
+
+
+def after_resolve(status: str, state: dict) -> Change:
+    """Closed: its handoffs are resolved and the next message starts afresh with the bot."""
+    return Change(Status.RESOLVED.value, ConversationState.from_dict(state).reopened().to_dict(),
+                  resolve_handoffs=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from bot.conversation.redact import redact
+from bot.redact import redact
 from bot.serving.api_deps import Serving, address, require_id_shape, serving
 from bot.serving.api_models import MAX_BATCH, ChatIn, ChatOut, ClassifyIn, CsatIn
 from bot.serving.workers import NoWorkers

@@ -17,12 +17,21 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.conversation.state import OPEN, TAKEN_OVER, ConversationState, Status
 from bot.store.accounts import AgentAccounts
 from bot.store.addresses import ClientAddresses
 from bot.store.database import BUSY_SECONDS, MAX_ID, StoreUnavailable, make_engine, migrate
 from bot.store.ratings import Ratings, epoch
-from bot.store.schema import Conversation, Feedback, Handoff, LabelCorrection, Message, TurnReceipt, utcnow
+from bot.store.schema import (
+    OPEN,
+    Conversation,
+    Feedback,
+    Handoff,
+    LabelCorrection,
+    Message,
+    Status,
+    TurnReceipt,
+    utcnow,
+)
 
 DEFAULT_DB = "sqlite:///helpline.db"
 QUEUE_SCAN = 2000            # open conversations the queue ranks at most (the most urgent by stored priority)
@@ -258,36 +267,30 @@ class Store(AgentAccounts, ClientAddresses, Ratings):
         with self.sessions() as session:
             return list(session.scalars(select(Conversation).order_by(Conversation.updated.desc()).limit(limit)))
 
-    def agent_reply(self, conversation_id: str, text: str, agent_id: int | None = None) -> Message:
+    def change(self, conversation_id: str, decide, agent_id: int | None = None,
+               reply: str | None = None) -> Message | None:
+        """Save an agent's action on a conversation: ``decide(status, state) -> Change`` (bot/conversation/state.py)
+        runs under the conversation's lock on what is stored then, so two agents acting at once never overwrite
+        each other; ``reply``: the agent's message, stored with it. KeyError: no such conversation."""
         with self.transaction() as session:
             conversation = self._locked(session, conversation_id)
-            conversation.status, conversation.waiting_since = Status.AGENT.value, None
+            change = decide(conversation.status, dict(conversation.state or {}))
+            conversation.status, conversation.state = change.status, change.state
             conversation.agent_id = agent_id or conversation.agent_id
-            conversation.state = ConversationState.from_dict(conversation.state).with_person().to_dict()
-            message = Message(conversation_id=conversation_id, role="agent", text=text, created=utcnow(),
+            if change.stops_waiting:
+                conversation.waiting_since = None
+            if change.handoff_reason:
+                session.add(Handoff(conversation_id=conversation_id, reason=change.handoff_reason, taken_by=agent_id))
+            if change.resolve_handoffs:
+                for handoff in session.scalars(select(Handoff).where(Handoff.conversation_id == conversation_id)):
+                    handoff.resolved = True
+            if reply is None:
+                return None
+            message = Message(conversation_id=conversation_id, role="agent", text=reply, created=utcnow(),
                               agent_id=agent_id)
             session.add(message)
             conversation.updated = message.created
             return message
-
-    def take_over(self, conversation_id: str, agent_id: int | None = None) -> None:
-        """An agent takes the conversation: the bot stops answering in it."""
-        with self.transaction() as session:
-            conversation = self._locked(session, conversation_id)
-            state = ConversationState.from_dict(conversation.state)
-            if not state.handed_off:
-                session.add(Handoff(conversation_id=conversation_id, reason=TAKEN_OVER, taken_by=agent_id))
-            conversation.state = state.with_person(TAKEN_OVER).to_dict()
-            conversation.status = Status.AGENT.value
-            conversation.agent_id = agent_id or conversation.agent_id
-
-    def resolve(self, conversation_id: str) -> None:
-        with self.transaction() as session:
-            conversation = self._locked(session, conversation_id)
-            conversation.status, conversation.waiting_since = Status.RESOLVED.value, None
-            conversation.state = ConversationState.from_dict(conversation.state).reopened().to_dict()
-            for handoff in session.scalars(select(Handoff).where(Handoff.conversation_id == conversation_id)):
-                handoff.resolved = True
 
     def correct_label(self, message_id: int, intent: str, agent_id: int | None = None) -> LabelCorrection:
         if not 1 <= message_id <= MAX_ID:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.conversation.redact import redact
+from bot.redact import redact
 from bot.store.schema import Conversation, utcnow
 
 MAX_COMMENT = 1000

@@ -6,6 +6,8 @@ agents can see why the bot acted and corrections can feed retraining. Texts are 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+from dataclasses import dataclass
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -13,6 +15,28 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class Status(str, enum.Enum):
+    """Where a conversation is (stored as the value in `conversations.status`)."""
+    BOT = "bot"            # the bot answers
+    WAITING = "waiting"    # handed off, waiting for a person
+    AGENT = "agent"        # a person has it
+    RESOLVED = "resolved"  # closed; the next message starts afresh with the bot
+
+
+OPEN = (Status.WAITING.value, Status.AGENT.value)  # statuses in the agents' queue
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an agent's action does to a conversation, decided by bot/conversation/state.py and saved as it is by
+    the store (which does not know why): its new status and dialogue state, and the handoff bookkeeping."""
+    status: str
+    state: dict
+    handoff_reason: str | None = None     # record a new handoff with this reason
+    resolve_handoffs: bool = False        # mark the conversation's handoffs resolved
+    stops_waiting: bool = True            # it no longer waits in the queue for a first person
 
 
 class Base(DeclarativeBase):
@@ -60,7 +84,7 @@ class Conversation(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="bot", index=True)  # bot.conversation.state.Status
+    status: Mapped[str] = mapped_column(String(16), default="bot", index=True)  # Status
     channel: Mapped[str] = mapped_column(String(32), default="chat")
     state: Mapped[dict] = mapped_column(JSON, default=dict)            # bot.conversation.state.ConversationState
     last_intent: Mapped[str | None] = mapped_column(String(120))
