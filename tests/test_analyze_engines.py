@@ -48,6 +48,26 @@ def test_a_ray_job_on_local_ray_writes_what_one_process_writes(tiny_model_dir, t
     assert one == on_ray
 
 
+def test_a_ray_job_hands_over_windows_of_chunks_in_order_without_deprecated_paths(tiny_model_dir, tmp_path,
+                                                                                 monkeypatch):
+    import warnings
+
+    if not os.environ.get("HELPLINE_REQUIRE_RAY"):
+        pytest.importorskip("ray", reason="Ray is the optional extra of requirements-ray.txt")
+    from bot.batch import engines
+    from bot.batch.analyze import analyzed
+    from bot.batch.transcripts import read_transcripts
+    from bot.model.classifier import Classifier
+
+    conversations = read_transcripts(transcripts(tmp_path / "t.jsonl"))     # two chunks: 512 + 188
+    monkeypatch.setattr(engines, "RAY_WINDOW", 1)                              # so two windows
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*local://.*")              # Ray's deprecated path scheme
+        on_ray = list(engines.ray_job(tiny_model_dir, workers=1)(conversations))
+    here = list(analyzed(Classifier.load(tiny_model_dir), conversations))
+    assert [(c["id"], rows) for c, rows in on_ray] == [(c["id"], rows) for c, rows in here]
+
+
 def test_the_plan_runs_a_single_threaded_process_per_core_on_small_batches():
     assert plan_for(2) == BatchPlan(processes=2, threads=1, batch_size=16)
     assert plan_for(1) == BatchPlan(processes=1, threads=1, batch_size=16)

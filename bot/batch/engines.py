@@ -15,15 +15,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
 
 from bot.batch.analyze import analyze_chunk, chunks_of
 
 _worker = None   # the classifier of a pool process (set by its initializer)
+RAY_WINDOW = 256  # chunks handed to Ray at a time (of CHUNK conversations each)
 
 
 def _load_worker(model_dir: str, backend: str, threads: int) -> None:
@@ -116,27 +117,18 @@ def ray_job(model_dir: str, address: str | None = None, workers: int | None = No
             context.enable_progress_bars = False              # ours (tqdm, in messages) is the one shown
             logging.getLogger("ray.data").setLevel(logging.WARNING)
             size = workers or max(1, int(ray.cluster_resources().get("CPU", 1) // threads))
-            with tempfile.TemporaryDirectory(prefix="helpline-ray-") as tmp:
-                # The driver stages whole-conversation chunks, one JSON line each; `local://` reads them on this
-                # node, and Ray ships them to the actors wherever they run.
-                staged = Path(tmp) / "chunks.jsonl"
-                chunks = 0
-                with staged.open("w", encoding="utf-8") as out:
-                    for chunk in chunks_of(conversations):
-                        out.write(json.dumps(chunk, ensure_ascii=False) + "\n")
-                        chunks += 1
-                if not chunks:
-                    return
-                # reading costs next to nothing: it takes no CPU slot, so every slot can hold an actor
-                dataset = ray.data.read_text(f"local://{staged}", override_num_blocks=chunks,
-                                             ray_remote_args={"num_cpus": 0}).map_batches(
+            # The driver hands Ray whole-conversation chunks, one JSON line each, a window at a time
+            # (`from_items` puts them in Ray's object store, which ships them to the actors wherever they run
+            # and spills to disk when full); a window bounds what the driver holds at once.
+            chunks = (json.dumps(chunk, ensure_ascii=False) for chunk in chunks_of(conversations))
+            while window := list(islice(chunks, RAY_WINDOW)):
+                dataset = ray.data.from_items([{"text": line} for line in window]).map_batches(
                     _RayChunkReader, batch_size=1, num_cpus=threads,
                     compute=ray.data.ActorPoolStrategy(size=size),
                     fn_constructor_kwargs={"model_dir": model_dir, "backend": backend, "batch_size": batch_size,
                                            "threads": threads})
-                with staged.open(encoding="utf-8") as inputs:
-                    for row in dataset.iter_rows():
-                        yield from zip(json.loads(next(inputs)), json.loads(row["rows"]))
+                for line, row in zip(window, dataset.iter_rows()):
+                    yield from zip(json.loads(line), json.loads(row["rows"]))
         finally:
             if started_here:
                 ray.shutdown()
