@@ -1,8 +1,8 @@
 """`python -m finetune register | promote | rollback | versions`: the model registry from the command line.
 
-    register --model DIR [--registry R] [--intent-test F] [--emotion-test F]
+    register --model DIR [--registry R] [--intent-test F] [--emotion-test F] [--promote]
         copy a model into the registry as the next version, scored on the registry's fixed evaluation set
-        (given with the first registration, reused after)
+        (given with the first registration, reused after); --promote: then serve it if it passes the gate
     promote VERSION [--registry R] [--tolerance 0.01] [--force --reason "..."]
     rollback [--registry R]
     versions [--registry R]
@@ -57,6 +57,9 @@ def main(command: str, argv: list[str] | None = None) -> None:
         parser.add_argument("--model", required=True, help="the model directory to add")
         parser.add_argument("--intent-test", help="intent test CSV (the first time; then kept)")
         parser.add_argument("--emotion-test", help="GoEmotions TSV (the first time; then kept)")
+        parser.add_argument("--promote", action="store_true",
+                            help="then serve it if it is no worse than the serving version (the gate of promote); "
+                                 "a version the gate refuses stays registered and the serving one keeps serving")
     if command == "promote":
         parser.add_argument("version")
         parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
@@ -69,6 +72,14 @@ def main(command: str, argv: list[str] | None = None) -> None:
     if command == "register":
         version = register(registry, args.model, args.intent_test, args.emotion_test)
         print(f"registered {version}: {json.dumps(registry.versions()[version]['metrics'])}")
+        if args.promote and registry.serving != version:
+            from bot.model.classifier import Classifier
+            from bot.registry.versions import RegistryError
+
+            try:
+                registry.promote(version, by=user, validate=Classifier.load)
+            except RegistryError as exc:   # worse on the evaluation set: recorded, not served
+                print(f"not promoted: {exc}")
         print(f"serving: {registry.serving}")
     elif command == "promote":
         from bot.model.classifier import Classifier  # the candidate must load as serving loads it

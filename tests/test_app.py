@@ -1,5 +1,7 @@
 """The Gradio app, driven through gradio_client as a user's script would (the whole app: UI mounted on the API)."""
 import json
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -192,6 +194,54 @@ def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, 
     assert command[1:4] == ["-m", "finetune", "train"] and command[command.index("--output") + 1] == new.model_dir
 
 
+def test_first_start_serves_a_starter_then_trains_the_full_model_as_a_registry_job(tiny_model_dir, tmp_path,
+                                                                                   monkeypatch):
+    from bot.registry.versions import Registry
+    from bot.serving import bootstrap, first_start
+    from bot.serving.settings import Settings
+    from finetune.train import parse
+
+    (tmp_path / "goemotions" / "original").mkdir(parents=True)
+    (tmp_path / "goemotions" / "original" / "dev.tsv").write_text("fine\t27\tid0\n")   # an evaluation set
+    settings = Settings(model_dir=str(tmp_path / "models" / "default"), data_dir=str(tmp_path))
+    calls, jobs_started = [], []
+
+    def fake_run(command, **_kwargs):   # training writes the model where asked; register adds it
+        calls.append(command)
+        output = command[command.index("--output") + 1] if "--output" in command else None
+        if command[3] == "train":
+            shutil.copytree(tiny_model_dir, output)
+            metadata = json.loads((Path(output) / "helpline.json").read_text())
+            metadata["model_version"] = "starter-20261206-100000"
+            (Path(output) / "helpline.json").write_text(json.dumps(metadata))
+        elif command[3] == "register":
+            model = command[command.index("--model") + 1]
+            registry = Registry(command[command.index("--registry") + 1])
+            shutil.copytree(model, registry.path_of("v1"))
+            registry.add("v1", {"emotion_macro_f1": 0.1})
+        return SimpleNamespace(returncode=0)
+
+    monkeypatch.setattr(first_start.subprocess, "run", fake_run)
+    monkeypatch.setattr(first_start.jobs, "start_job", lambda root, steps, **kw: jobs_started.append(
+        steps("job1", Path(root) / "jobs")) or "job1")
+    ready = []
+    starting = first_start.FirstStart(settings, lambda: ready.append(1))
+    assert starting.starter and "about" in starting.status()["progress"]["estimate"]
+    starting._build()
+    assert starting.ready and ready == [1] and starting.error is None
+    starter = parse(calls[0][4:])
+    assert starter.max_steps == 240 and not starter.upset_head and starter.output.endswith("candidates/starter")
+    assert calls[1][3] == "register" and "--emotion-test" in calls[1] and "--promote" not in calls[1]
+    assert not Path(starter.output).exists() and bootstrap.serves_starter(settings)   # the registry's copy serves
+    (train_name, train), (register_name, register) = jobs_started[0]
+    full = parse(train[4:])
+    assert full.epochs == 3 and full.upset_head and full.max_steps <= 0 and "--progress-file" in train
+    assert register[3] == "register" and "--promote" in register                     # through the gate
+    # a restart while the full model trained starts it again; a registry with more versions does not
+    first_start.FirstStart(settings, lambda: None).start()
+    assert len(jobs_started) == 2
+
+
 def test_first_start_command_is_a_valid_train_command(tiny_data):
     from bot.serving.bootstrap import train_command
     from bot.serving.settings import Settings
@@ -238,7 +288,9 @@ def test_first_start_estimate_depends_on_bfloat16(tmp_path):
     assert cpu_flags(str(cpuinfo)) == {"fpu", "sse2", "avx2", "fma"}
     assert cpu_flags(str(tmp_path / "missing")) == set()
     assert "float32" in first_start_estimate({"avx2", "fma"})
-    assert first_start_estimate({"avx2", "avx512f", "avx512_bf16"}) == "about 4-6 minutes on 2 CPU cores"
+    assert first_start_estimate({"avx2", "avx512f", "avx512_bf16"}) == "about 2 minutes on 2 CPU cores"   # starter
+    assert first_start_estimate({"avx2", "avx512f", "avx512_bf16"}, starter=False) == \
+        "about 4-6 minutes on 2 CPU cores"
     assert "depending on the CPU" in first_start_estimate(set())
 
 
@@ -255,7 +307,7 @@ def test_the_port_opens_at_once_with_a_progress_page_while_the_model_builds(tiny
     from bot.serving.settings import Settings
 
     release, ready_calls = threading.Event(), []
-    settings = Settings(model_dir=str(tmp_path / "model"))
+    settings = Settings(model_dir=str(tmp_path / "model"), data_dir=str(tmp_path))   # no evaluation set: one build
 
     def fake_training(command, **_kwargs):  # writes progress like `finetune train --progress-file`, then the model
         progress = command[command.index("--progress-file") + 1]

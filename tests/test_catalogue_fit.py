@@ -53,3 +53,12 @@ def test_a_starter_catalogue_for_the_training_data_fits_its_model_and_hands_off(
     written = output.read_text()
     assert main(["catalogue", "--intent-data", tiny_data["intents"], "--output", str(output)]) == 2
     assert output.read_text() == written                                  # an owner's file is never overwritten
+
+
+def test_the_model_page_says_when_the_starter_model_serves(tmp_path):
+    class Starter(StubClassifier):
+        version = "starter-20261206-100000"
+        metadata = {"intent_labels": StubClassifier.intent_labels, "metrics": {}, "training": {"steps": 240}}
+
+    summary = console.model_summary(Helpline(Starter(), load_catalogue(), Store(f"sqlite:///{tmp_path / 'c.db'}")))[0]
+    assert "This is the starter model** (240 training steps" in summary and "full model is training" in summary

@@ -13,6 +13,7 @@ from bot.conversation.state import ConversationState
 from bot.conversation.triage import order_queue
 from bot.model.card import intent_validation_note
 from bot.model.explain import explain
+from bot.serving.bootstrap import STARTER_NAME
 
 # words, coloured by the console (BADGE_COLOURS): an emoji badge showed as an empty box where the font lacked it
 SENTIMENTS = ("positive", "neutral", "ambiguous", "negative")
@@ -104,6 +105,12 @@ def model_summary(helpline: Helpline) -> tuple[str, pd.DataFrame]:
              "", "| validation metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float)]
     lines += intent_validation_note(metrics)
+    if str(helpline.classifier.version).startswith(STARTER_NAME + "-"):
+        steps = (meta.get("training") or {}).get("steps")
+        lines += ["", f"⏳ **This is the starter model** ({steps or 'a few hundred'} training steps, so the app "
+                      "could answer within minutes): expect weaker intents and emotions, and frustration read from "
+                      "the emotion head alone. The full model is training in the background (the job below); it "
+                      "replaces this one once it is no worse on the registry's evaluation set."]
     if warning := helpline.catalogue_fit().warning():
         lines += ["", f"⚠️ **{warning}**"]
     pairs = pd.DataFrame(metrics.get("confused_pairs", []), columns=["true", "predicted", "count"])

@@ -80,6 +80,21 @@ def is_dead(job: dict, now: float | None = None) -> bool:
 def start_retrain(registry_root: str, db: str, catalogue: str, extra_args: list[str] | None = None,
                   started_by: str = "") -> str:
     """Start a retrain job in a background thread; returns its id."""
+    def steps(job_id: str, folder: Path) -> list[tuple[str, list[str]]]:
+        output = Path(registry_root) / "candidates" / job_id
+        return [("training", [sys.executable, "-m", "finetune", "retrain", "--from-store", "--intent-data", catalogue,
+                              "--output", str(output), "--progress-file", str(folder / f"{job_id}.progress.json"),
+                              *(extra_args or [])]),
+                ("evaluating", [sys.executable, "-m", "finetune", "register", "--model", str(output),
+                                "--registry", registry_root])]
+
+    return start_job(registry_root, steps, {"HELPLINE_DB": db}, started_by)
+
+
+def start_job(registry_root: str, steps, env: dict | None = None, started_by: str = "") -> str:
+    """Run ``steps(job_id, jobs folder) -> [(name, command), ...]`` one after another in a background thread, with
+    the job's state, heartbeat and progress in the registry's jobs folder (the console shows them); the last
+    step's "registered vN" names the job's version. Refused while another job runs. Returns the job's id."""
     running = status(registry_root)
     if running and running.get("dead"):
         write_status(jobs_dir(registry_root) / f"{running['id']}.json", state="failed",
@@ -93,15 +108,12 @@ def start_retrain(registry_root: str, db: str, catalogue: str, extra_args: list[
     write_status(path, id=job_id, state="running", started=time.strftime("%Y-%m-%d %H:%M:%S"),
                  started_by=started_by, message="starting", pid=os.getpid(), host=socket.gethostname(),
                  heartbeat=time.time())
-    output = Path(registry_root) / "candidates" / job_id
-    env = {**os.environ, "HELPLINE_DB": db, "HELPLINE_MODEL": registry_root}
-    retrain = [sys.executable, "-m", "finetune", "retrain", "--from_store", "--intent_data", catalogue,
-               "--output", str(output), "--progress_file", str(folder / f"{job_id}.progress.json"),
-               *(extra_args or [])]
-    register = [sys.executable, "-m", "finetune", "register", "--model", str(output), "--registry", registry_root]
+    env = {**os.environ, "HELPLINE_MODEL": registry_root, **(env or {})}
+    commands = steps(job_id, folder)
 
     def run():
-        for step, command in (("training", retrain), ("evaluating", register)):
+        stdout = ""
+        for step, command in commands:
             write_status(path, message=step, heartbeat=time.time())
             with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
                 process = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
@@ -117,8 +129,9 @@ def start_retrain(registry_root: str, db: str, catalogue: str, extra_args: list[
                 write_status(path, state="failed", message=f"{step} failed", log=stderr[-3000:])
                 return
         version = stdout.split("registered ", 1)[-1].split(":", 1)[0].strip()
-        write_status(path, state="done", message=f"candidate {version} registered", version=version,
-                     finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+        serving = stdout.rsplit("serving: ", 1)[-1].strip() if "serving: " in stdout else ""
+        write_status(path, state="done", version=version, finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+                     message=f"candidate {version} registered" + (f"; {serving} serves" if serving else ""))
 
-    threading.Thread(target=run, name=f"retrain-{job_id}", daemon=True).start()
+    threading.Thread(target=run, name=f"job-{job_id}", daemon=True).start()
     return job_id

@@ -1,19 +1,34 @@
 """The first start without a closed port: the app listens at once and shows a progress page (with an ETA) while
-the default model builds in a child process; /api/health says "starting". When the model is ready the same
-process starts serving the full app, no restart. A build that fails stays on the page with its error.
+the starter model builds in a child process; /api/health says "starting". When it is ready the same process
+starts serving the full app, no restart, and the full model trains in the background as a registry job (the
+Model page shows it), promoted through the gate when it is no worse; hot reload then serves it. A build that
+fails stays on the page with its error. Where there is no evaluation set, the full model is built first.
 """
 from __future__ import annotations
 
 import html
 import json
+import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.serving.bootstrap import first_start_estimate, model_exists, train_command
+from bot.registry import jobs
+from bot.serving.bootstrap import (
+    FIRST_START_OPTIONS,
+    STARTER_NAME,
+    STARTER_OPTIONS,
+    evaluation_set,
+    first_start_estimate,
+    model_exists,
+    register_command,
+    serves_starter,
+    train_command,
+)
 from bot.serving.settings import Settings
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Helpline is starting</title>
@@ -37,28 +52,63 @@ class FirstStart:
     def start(self) -> FirstStart:
         if self.ready:
             self.on_ready()
+            if serves_starter(self.settings) and not self._job_running():
+                self.start_full_build()   # a restart while the full model trained: train it again
         else:
             threading.Thread(target=self._build, name="helpline-first-start", daemon=True).start()
         return self
 
+    @property
+    def starter(self) -> bool:
+        """Serve a starter first (an evaluation set to gate the full model on is at hand)."""
+        return evaluation_set(self.settings) is not None
+
     def _build(self) -> None:
-        command = train_command(self.settings) + ["--progress-file", str(self.progress_file)]
-        result = subprocess.run(command)
+        if self.starter:   # the starter, registered as the registry's first version (which then serves)
+            staging = str(Path(self.settings.model_dir) / "candidates" / STARTER_NAME)
+            steps = [train_command(self.settings, staging, STARTER_OPTIONS), register_command(self.settings, staging)]
+        else:
+            steps = [train_command(self.settings, options=FIRST_START_OPTIONS)]
+        steps[0] = steps[0] + ["--progress-file", str(self.progress_file)]
+        for command in steps:
+            result = subprocess.run(command)
+            if result.returncode != 0:
+                break
         if result.returncode != 0 or not model_exists(self.settings.model_dir):
             self.error = (f"building the default model failed (exit code {result.returncode}); see the app's "
                           "terminal for the messages, fix the cause and start the app again")
             return
+        if self.starter:
+            shutil.rmtree(staging, ignore_errors=True)   # the registry keeps its own copy
         try:
             self.on_ready()
         except Exception as exc:  # noqa: BLE001 - shown on the page instead of a dead thread
             self.error = f"the model was built but could not be loaded: {exc}"
             return
         self.ready = True
+        if self.starter:
+            self.start_full_build()
+
+    def _job_running(self) -> bool:
+        job = jobs.status(self.settings.model_dir)
+        return bool(job and job.get("state") == "running" and not job.get("dead"))
+
+    def start_full_build(self) -> str:
+        """The full first-start model as a background registry job: train, register, promote if no worse."""
+        def steps(job_id: str, folder: Path) -> list[tuple[str, list[str]]]:
+            output = str(Path(self.settings.model_dir) / "candidates" / job_id)
+            return [("training the full model", train_command(self.settings, output) + [
+                        "--progress-file", str(folder / f"{job_id}.progress.json")]),
+                    ("evaluating and promoting", register_command(self.settings, output, promote=True))]
+
+        print("Serving the starter model; the full model trains in the background (the Model page shows its "
+              "progress) and replaces it when it is no worse.", file=sys.stderr, flush=True)
+        return jobs.start_job(self.settings.model_dir, steps, started_by="first start")
 
     def status(self) -> dict:
         """For /api/health and the page: {"status": "starting", "progress": {...}} (or "failed")."""
         progress = {"phase": "preparing data", "percent": 0, "eta_seconds": None,
-                    "estimate": first_start_estimate()}
+                    "estimate": first_start_estimate(starter=self.starter)}
         try:
             data = json.loads(self.progress_file.read_text())
             step, total = int(data["step"]), max(1, int(data["total"]))
@@ -80,8 +130,10 @@ class FirstStart:
         if state["error"]:
             message, detail = "The first start failed.", html.escape(state["error"])
         else:
-            message = (f"No model was found, so the default one is being built ({html.escape(progress['estimate'])}). "
-                       "This page refreshes itself and the app appears here when it is ready.")
+            message = (f"No model was found, so {'a starter' if self.starter else 'the default'} model is being built "
+                       f"({html.escape(progress['estimate'])}). This page refreshes itself and the app appears here "
+                       "when it is ready" + ("; the full model then trains in the background and replaces it."
+                                             if self.starter else "."))
             eta = progress["eta_seconds"]
             detail = (f"{html.escape(progress['phase'])}: {progress['percent']}%"
                       + (f", about {max(1, round(eta / 60))} min left" if eta is not None else ""))
