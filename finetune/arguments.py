@@ -50,10 +50,11 @@ class TrainArguments:
         "help": "GoEmotions examples per epoch (sampled without repeats across epochs: 5 epochs see its 43k "
                 "about twice). "
                 "More trains the emotion head better at the cost of time."})
-    upset_examples_per_epoch: int = field(default=0, metadata={
-        "help": "Real customer texts labelled upset or not (the upset head's training tweets, "
-                "finetune/upset_fit.py) shown each epoch as a third task with a throw-away head, so the sentence "
-                "vector the upset head reads learns how customers complain (0 = off)."})
+    upset_examples_per_epoch: int = field(default=3000, metadata={
+        "help": "With the upset head: real customer texts labelled upset or not (the upset head's training "
+                "tweets, finetune/upset_fit.py) shown each epoch as a third task with a throw-away head, so the "
+                "sentence vector the upset head reads learns how customers complain (0 = off; measured: "
+                "benchmarks/RESULTS.md, Frustration in context)."})
     max_length: int = field(default=64, metadata={"help": "Longest message in tokens; longer ones are cut."})
     validation_fraction: float | None = field(default=None, metadata={
         "help": "Share of each intent to hold out for validation when the data has no validation split: it then "

@@ -105,7 +105,7 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
     model = build_model(args, labels, emotions)
     upset = None
-    if args.upset_examples_per_epoch > 0:
+    if args.upset_head and args.upset_examples_per_epoch > 0:
         from .environment import data_dir
         from .upset_fit import upset_task_data
 

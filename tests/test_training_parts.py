@@ -274,3 +274,31 @@ def test_training_runs_on_a_gpu_when_torch_sees_one_and_on_the_cpu_otherwise(mon
                      "--device", "cuda"])
     assert code == 2 and "torch sees no CUDA device" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_the_upset_task_teaches_the_encoder_with_a_head_that_is_not_kept(tiny_base, tiny_data, tmp_path):
+    import torch
+
+    from bot import HelplineModel
+    from finetune.arguments import TrainArguments
+    from finetune.data import load_intent_data
+    from finetune.loop import Step, encode_tasks
+
+    train = load_intent_data(tiny_data["intents"]).train
+    model = HelplineModel.from_base(tiny_base, sorted(set(train["intent"])))
+    args = TrainArguments(output=str(tmp_path / "m"), intent_data=["unused"], emotion_data="unused", bf16="no",
+                          upset_examples_per_epoch=4)
+    upset = (["WHERE IS MY REFUND!!! third time", "thanks, all sorted", "useless, cancel my account", "ok"],
+             [1, 0, 1, 0])
+    tasks = encode_tasks(model, train, None, args, upset)
+    assert tasks["upset"].per_epoch == 4 and list(tasks["upset"].targets) == [1, 0, 1, 0]
+    assert "upset" not in encode_tasks(model, train, None, TrainArguments(
+        output="m", intent_data=["unused"], emotion_data="unused", upset_examples_per_epoch=0), upset)
+    step = Step(model, tasks, args, total=2)
+    layer = next(p for n, p in model.network.encoder.named_parameters() if "layer.0" in n and "weight" in n)
+    before = layer.detach().clone()
+    loss = step("upset", [0, 1, 2, 3])
+    assert np.isfinite(loss) and not torch.equal(before, layer.detach())       # the encoder learnt from it
+    model.save_pretrained(tmp_path / "m")
+    assert set(HelplineModel.from_pretrained(tmp_path / "m").network.head_state_dict()) == \
+        set(model.network.head_state_dict())                                   # no upset weights in the format
