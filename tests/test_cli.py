@@ -71,3 +71,18 @@ def test_help_lists_the_options(command, option, capsys):
         cli([command, "--help"])
     assert exit_info.value.code == 0
     assert option in capsys.readouterr().out
+
+
+def test_one_entry_point_dispatches_every_command(tiny_model_dir, tiny_data, tmp_path, capsys):
+    import helpline
+
+    assert helpline.main(["classify", "--model", tiny_model_dir, "where is my order"]) == 0       # the runtime's
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["text"] == "where is my order"
+    output = tmp_path / "starter.yaml"
+    assert helpline.main(["catalogue", "--intent-data", tiny_data["intents"], "--output", str(output)]) == 0
+    assert output.is_file()                                                                      # training's
+    with pytest.raises(SystemExit) as shown:
+        helpline.main(["serve", "--help"])                                                       # the app's
+    assert shown.value.code == 0 and "--forwarded-allow-ips" in capsys.readouterr().out
+    assert helpline.main(["nope"]) == 2 and "unknown command 'nope'" in capsys.readouterr().err
+    assert helpline.main(["--help"]) == 0 and "register" in capsys.readouterr().out
