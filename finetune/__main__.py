@@ -1,5 +1,5 @@
 """python -m finetune COMMAND ...: train, evaluate, export, retrain, upset, download, mood, oos, discover, catalogue,
-register, promote, rollback, versions; see `python -m finetune COMMAND --help`."""
+audit-data, register, promote, rollback, versions; see `python -m finetune COMMAND --help`."""
 from __future__ import annotations
 
 import os
@@ -16,6 +16,7 @@ COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score 
             "oos": "Choose an existing model's out-of-scope score and threshold by cross-validation",
             "discover": "Cluster out-of-scope and uncertain messages into candidate new intents",
             "catalogue": "Write a starter catalogue for a data set's intents (each hands off until you reply)",
+            "audit-data": "Likely label errors and near-duplicates in intent training data (confident learning)",
             "register": "Add a model to the registry, scored on its fixed evaluation set",
             "promote": "Serve a registered version (refused when it is worse, unless --force)",
             "rollback": "Serve the previous version again", "versions": "List the registry's versions"}
@@ -26,11 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print("usage: python -m finetune COMMAND [options]\n\ncommands:", file=sys.stderr)
         for name, text in COMMANDS.items():
-            print(f"  {name:<10} {text}", file=sys.stderr)
+            print(f"  {name:<11} {text}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if not is_set("HELPLINE_ONLINE"):  # never reach for the Hub unless the user says we are online
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from . import (
+        audit_data,
         discover,
         download,
         evaluate,
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
     commands = {"train": train.main, "evaluate": evaluate.main, "export": export.main, "retrain": retrain.main,
                 "discover": discover.main, "mood": mood_fit.main, "oos": oos_fit.main,
-                "upset": upset_fit.main, "download": download.main, "catalogue": scaffold_catalogue.main}
+                "upset": upset_fit.main, "download": download.main, "catalogue": scaffold_catalogue.main,
+                "audit-data": audit_data.main}
     command = commands.get(argv[0]) or (lambda rest: registry_cli.main(argv[0], rest))
     try:
         command(argv[1:])
