@@ -191,3 +191,14 @@ def test_accuracy_benchmark_compares_saved_predictions(tmp_path):
     assert macro["difference"] > 0 and macro["ci95"][0] > 0
     save_predictions(tmp_path, "frozen_lr", "goemotions", [[0]] * 3)  # a row lost: no interval, no crash
     assert comparisons(tmp_path, "goemotions", ["frozen_lr", "helpline"]) is None
+
+
+def test_the_label_audit_benchmark_plants_flips_to_other_labels_and_scores_flags():
+    from benchmarks.label_audit import planted, scored
+
+    labels = ["a", "b", "c", "d"] * 25
+    noisy, rows = planted(labels, 0.04)
+    assert len(rows) == 4 and all(noisy[i] != labels[i] for i in rows)
+    assert [i for i in range(100) if noisy[i] != labels[i]] == sorted(rows)
+    flagged = [*sorted(rows)[:3], 50, sorted(rows)[3]]        # three hits, a miss, then the fourth
+    assert scored(flagged, rows) == {"flagged": 5, "precision": 0.8, "recall": 1.0, "precision_at_k": 0.75}
