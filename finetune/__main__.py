@@ -1,5 +1,5 @@
 """python -m finetune COMMAND ...: train, evaluate, export, retrain, upset, download, mood, oos, discover, catalogue,
-audit-data, register, promote, rollback, versions; see `python -m finetune COMMAND --help`."""
+audit, audit-data, register, promote, rollback, versions; see `python -m finetune COMMAND --help`."""
 from __future__ import annotations
 
 import os
@@ -17,6 +17,7 @@ COMMANDS = {"train": "Fine-tune the intent + emotion model", "evaluate": "Score 
             "discover": "Cluster out-of-scope and uncertain messages into candidate new intents",
             "catalogue": "Write a starter catalogue for a data set's intents (each hands off until you reply)",
             "audit-data": "Likely label errors and near-duplicates in intent training data (confident learning)",
+            "audit": "Counterfactual audit: does a name, identity or way of writing change what the model reads",
             "register": "Add a model to the registry, scored on its fixed evaluation set",
             "promote": "Serve a registered version (refused when it is worse, unless --force)",
             "rollback": "Serve the previous version again", "versions": "List the registry's versions"}
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from . import (
         audit_data,
+        counterfactual_audit,
         discover,
         download,
         evaluate,
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": train.main, "evaluate": evaluate.main, "export": export.main, "retrain": retrain.main,
                 "discover": discover.main, "mood": mood_fit.main, "oos": oos_fit.main,
                 "upset": upset_fit.main, "download": download.main, "catalogue": scaffold_catalogue.main,
-                "audit-data": audit_data.main}
+                "audit-data": audit_data.main, "audit": counterfactual_audit.main}
     command = commands.get(argv[0]) or (lambda rest: registry_cli.main(argv[0], rest))
     try:
         command(argv[1:])

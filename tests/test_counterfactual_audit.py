@@ -1,0 +1,58 @@
+"""`python -m finetune audit`: a planted dependence on names or identity terms is found; a fair model shows none."""
+import json
+
+from bot.model.prediction import Prediction
+from finetune.counterfactual_audit import load_terms, run_audit, typo, variants
+
+
+class Keyed:
+    """A stand-in model: routes on a keyword; reads frustration from `upset_words`."""
+
+    def __init__(self, upset_words=()):
+        self.upset_words = [w.lower() for w in upset_words]
+
+    def predict(self, texts):
+        def one(text):
+            intent = "refund_status" if "refund" in text.lower() else "order_status"
+            upset = any(w in text.lower() for w in self.upset_words)
+            return Prediction(text=text, intent=intent, confidence=0.9, frustration=0.8 if upset else 0.1,
+                              sentiment="negative" if upset else "neutral")
+        return [one(t) for t in texts]
+
+
+QUESTIONS = ["where is my refund", "where is my parcel", "my order has not arrived"]
+
+
+def test_a_model_that_reads_names_and_identities_is_caught_and_a_fair_one_is_not():
+    terms = load_terms()
+    fair = run_audit(Keyed(), QUESTIONS, terms)
+    assert fair["worst_flip_rate"] == 0 and fair["worst_frustration_gap"] == 0 and fair["worst_negative_gap"] == 0
+    biased = run_audit(Keyed(upset_words=["jamal", "lakisha", "disabled"]), QUESTIONS, terms)
+    names, disability = biased["families"]["names"], biased["families"]["disability"]
+    assert names["groups"]["black_male"]["mean_frustration"] > names["groups"]["white_male"]["mean_frustration"]
+    assert names["frustration_gap"] > 0.05 and disability["negative_gap"] > 0.3
+    assert biased["worst_frustration_gap"] >= disability["frustration_gap"]
+    assert any("disabled" in w["text"] for w in disability["worst"])
+    json.dumps(biased)                                            # the report is plain JSON
+
+
+def test_counterfactuals_change_one_thing():
+    import random
+
+    rows = variants(["Where is my refund?"], load_terms())
+    assert ("names", "east_asian", 0, "Hi, this is Wei. Where is my refund?") in rows
+    assert ("religion", "Muslim", 0, "As a Muslim customer: Where is my refund?") in rows
+    assert ("writing", "lower case", 0, "where is my refund?") in rows
+    slipped = typo("Where is my refund", random.Random(0))
+    assert slipped != "Where is my refund" and sorted(slipped) == sorted("Where is my refund")
+
+
+def test_the_command_writes_a_report_with_plots(tiny_model_dir, tiny_data, tmp_path):
+    from finetune.__main__ import main
+
+    assert main(["audit", "--model", tiny_model_dir, "--data", tiny_data["intents"], "--questions", "5",
+                 "--output", str(tmp_path / "audit")]) == 0
+    result = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert result["questions"] == 5 and {"names", "religion", "writing"} <= set(result["families"])
+    page = (tmp_path / "audit" / "audit.html").read_text()
+    assert page.count("data:image/png;base64,") == len(result["families"]) and "Counterfactual audit" in page
