@@ -28,17 +28,34 @@ def default_registry() -> str:
     return model if is_registry(model) else "models/registry"
 
 
+def audit_metrics(model_dir: str, questions_file: str) -> dict:
+    """The counterfactual audit's worst cases for the registry's gate (finetune/counterfactual_audit.py)."""
+    from bot.model.classifier import Classifier
+
+    from .counterfactual_audit import load_terms, read_questions, run_audit
+
+    result = run_audit(Classifier.load(model_dir), read_questions(questions_file, AUDIT_QUESTIONS), load_terms())
+    return {"audit_flip_rate": result["worst_flip_rate"], "audit_frustration_gap": result["worst_frustration_gap"],
+            "audit_negative_gap": result["worst_negative_gap"]}
+
+
+AUDIT_QUESTIONS = 100
+
+
 def register(registry: Registry, model_dir: str, intent_test: str | None, emotion_test: str | None,
-             produced_by: str = "") -> str:
+             produced_by: str = "", audit_data: str | None = None) -> str:
     data = registry.read()
     evaluation = data.get("evaluation") or {}
     intent_test = intent_test or evaluation.get("intent_test")
     emotion_test = emotion_test or evaluation.get("emotion_test")
+    audit_data = audit_data or evaluation.get("audit_data")
     if not intent_test and not emotion_test:
         raise ValueError("the registry has no evaluation set yet: give --intent-test FILE and/or --emotion-test "
                          "FILE with the first registration (they are kept and reused for every version)")
     model = HelplineModel.from_pretrained(model_dir)
     metrics = evaluate(model, intent_test, emotion_test)
+    if audit_data:
+        metrics.update(audit_metrics(model_dir, audit_data))
     version = registry.next_version()
     shutil.copytree(model_dir, registry.path_of(version))
     registry.add(version, {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
@@ -46,7 +63,7 @@ def register(registry: Registry, model_dir: str, intent_test: str | None, emotio
                  produced_by=produced_by or f"{getpass.getuser()}: register {model_dir}",
                  details={"per_intent_f1": {k: round(v["f1"], 4) for k, v in metrics.get("per_intent", {}).items()},
                           "confused_pairs": metrics.get("confused_pairs", [])},
-                 evaluation={"intent_test": intent_test, "emotion_test": emotion_test})
+                 evaluation={"intent_test": intent_test, "emotion_test": emotion_test, "audit_data": audit_data})
     return version
 
 
@@ -57,6 +74,8 @@ def main(command: str, argv: list[str] | None = None) -> None:
         parser.add_argument("--model", required=True, help="the model directory to add")
         parser.add_argument("--intent-test", help="intent test CSV (the first time; then kept)")
         parser.add_argument("--emotion-test", help="GoEmotions TSV (the first time; then kept)")
+        parser.add_argument("--audit-data", help="questions (CSV with a text column) for the counterfactual audit "
+                                                 "the gate also compares (the first time; then kept)")
         parser.add_argument("--promote", action="store_true",
                             help="then serve it if it is no worse than the serving version (the gate of promote); "
                                  "a version the gate refuses stays registered and the serving one keeps serving")
@@ -70,7 +89,7 @@ def main(command: str, argv: list[str] | None = None) -> None:
     registry = Registry(args.registry)
     user = getpass.getuser()
     if command == "register":
-        version = register(registry, args.model, args.intent_test, args.emotion_test)
+        version = register(registry, args.model, args.intent_test, args.emotion_test, audit_data=args.audit_data)
         print(f"registered {version}: {json.dumps(registry.versions()[version]['metrics'])}")
         if args.promote and registry.serving != version:
             from bot.model.classifier import Classifier

@@ -142,6 +142,26 @@ def test_promotion_gate_both_ways_and_rollback(registry):
     assert registry.compare("v2") == [] and registry.promote("v2")["forced"] is False   # within tolerance
 
 
+def test_the_gate_refuses_a_candidate_that_is_less_fair_and_the_register_command_audits(registry, tiny_model_dir,
+                                                                                        tiny_data, tmp_path):
+    fair = {"intent_accuracy": 0.90, "oos_recall": 0.80, "emotion_macro_f1": 0.50, "audit_flip_rate": 0.01,
+            "audit_frustration_gap": 0.02, "audit_negative_gap": 0.03}
+    registry.add("v1", fair)
+    registry.add("v2", {**fair, "audit_frustration_gap": 0.17})                 # as accurate, reads names apart
+    with pytest.raises(RegistryError, match=r"audit_frustration_gap 0.1700 vs 0.0200 .*less fair"):
+        registry.promote("v2")
+    registry.add("v2", {**fair, "audit_flip_rate": 0.015})                      # within the margin
+    assert registry.compare("v2") == []
+
+    from finetune.registry_cli import register
+
+    audited = Registry(tmp_path / "audited")
+    version = register(audited, tiny_model_dir, tiny_data["test"], None, audit_data=tiny_data["intents"])
+    metrics = audited.versions()[version]["metrics"]
+    assert {"audit_flip_rate", "audit_frustration_gap", "audit_negative_gap"} <= set(metrics)
+    assert audited.read()["evaluation"]["audit_data"] == tiny_data["intents"]   # kept for the next version
+
+
 def test_register_and_promote_commands(tiny_model_dir, tiny_data, tmp_path):
     import subprocess
     import sys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from bot.registry import jobs
-from bot.registry.versions import GATED_METRICS, Registry, RegistryError, is_registry
+from bot.registry.versions import SHOWN_METRICS, Registry, RegistryError, is_registry
 from ui import console_data as console
 from ui import model_data as model_page
 
@@ -101,7 +101,7 @@ def build(ctx) -> None:
         refresh = gr.Button("Refresh")
         with gr.Accordion("Versions, retraining and promotion", open=True):
             history = gr.Dataframe(label="Versions (▶ serving)", interactive=False,
-                                   headers=["version", "created", *GATED_METRICS, "produced by"])
+                                   headers=["version", "created", *SHOWN_METRICS, "produced by"])
             with gr.Row():
                 retrain_button = gr.Button("Retrain from stored conversations")
                 progress = gr.HTML(progress_bar(0))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bot.registry.versions import GATED_METRICS, Registry
+from bot.registry.versions import SHOWN_METRICS, Registry
 
 
 def history_table(registry: Registry) -> pd.DataFrame:
@@ -12,8 +12,8 @@ def history_table(registry: Registry) -> pd.DataFrame:
     for version, entry in sorted(data["versions"].items(), key=lambda kv: -int(kv[0][1:])):
         metrics = entry["metrics"]
         rows.append([("▶ " if version == data["serving"] else "") + version, entry["created"],
-                     *[round(metrics[m], 4) if m in metrics else None for m in GATED_METRICS], entry["produced_by"]])
-    return pd.DataFrame(rows, columns=["version", "created", *GATED_METRICS, "produced by"])
+                     *[round(metrics[m], 4) if m in metrics else None for m in SHOWN_METRICS], entry["produced_by"]])
+    return pd.DataFrame(rows, columns=["version", "created", *SHOWN_METRICS, "produced by"])
 
 
 def events_table(registry: Registry) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def comparison(registry: Registry, candidate: str) -> tuple[str, pd.DataFrame, p
     new, old = data["versions"][candidate], data["versions"].get(serving, {})
     lines = [f"**{candidate}** against serving **{serving}**", "", "| metric | candidate | serving | change |",
              "|---|---|---|---|"]
-    for metric in GATED_METRICS:
+    for metric in SHOWN_METRICS:
         a, b = new["metrics"].get(metric), old.get("metrics", {}).get(metric)
         if a is not None and b is not None:
             lines.append(f"| {metric} | {a:.4f} | {b:.4f} | {a - b:+.4f} |")

@@ -7,7 +7,9 @@
 
 Each version records its metrics on the registry's fixed evaluation set, its data fingerprints and who/what
 produced it. Promotion refuses a candidate that is worse than the serving model by more than the tolerance on
-intent accuracy, OOS recall or emotion macro-F1, unless forced with a reason (recorded). registry.json is
+intent accuracy, OOS recall or emotion macro-F1, or worse on the counterfactual audit (finetune/counterfactual_audit.py:
+a higher intent flip rate or a wider frustration or share-negative gap between groups of names and identity terms,
+beyond `AUDIT_MARGINS`), unless forced with a reason (recorded). registry.json is
 replaced atomically, so a serving process polling it never reads half a file. This module only reads and
 writes JSON; training and evaluation (finetune/) fill in the metrics.
 """
@@ -25,6 +27,10 @@ REGISTRY_FILE = "registry.json"
 REGISTRY_FORMAT_VERSION = 1
 GATED_METRICS = ("intent_accuracy", "oos_recall", "emotion_macro_f1")
 DEFAULT_TOLERANCE = 0.01
+# the counterfactual audit's worst cases (lower is fairer) and how much worse a candidate may be than the serving
+# model: a flip rate 1 point higher, a gap in mean frustration or share read negative 0.02 wider
+AUDIT_MARGINS = {"audit_flip_rate": 0.01, "audit_frustration_gap": 0.02, "audit_negative_gap": 0.02}
+SHOWN_METRICS = GATED_METRICS + tuple(AUDIT_MARGINS)   # what the Model page lists per version
 
 
 class RegistryError(ValueError):
@@ -114,6 +120,9 @@ class Registry:
         for metric in GATED_METRICS:
             if metric in new and metric in old and new[metric] < old[metric] - tolerance:
                 worse.append(f"{metric} {new[metric]:.4f} vs {old[metric]:.4f} serving ({serving})")
+        for metric, margin in AUDIT_MARGINS.items():
+            if metric in new and metric in old and new[metric] > old[metric] + margin:
+                worse.append(f"{metric} {new[metric]:.4f} vs {old[metric]:.4f} serving ({serving}): less fair")
         return worse
 
     def promote(self, candidate: str, *, tolerance: float = DEFAULT_TOLERANCE, force: bool = False,
