@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     stay as they are."""
     from transformers import HfArgumentParser
 
+    from bot.model.components import save_components
     from bot.model.format import write_metadata
     from bot.model.helpline_model import HelplineModel
 
@@ -267,6 +268,6 @@ def main(argv: list[str] | None = None) -> None:
                             star=star)
     if model.mood is None:
         raise ValueError(message)
-    model.mood.save(Path(args.model))
+    save_components(model, Path(args.model), model.metadata, only=("mood",))
     write_metadata(Path(args.model), model.metadata)
     print(message, file=sys.stderr)

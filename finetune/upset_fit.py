@@ -227,6 +227,7 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
     features are what serving computes); returns a one-line report."""
     from bot.model.card import model_card
     from bot.model.classifier import Classifier
+    from bot.model.components import save_components
     from bot.model.format import read_metadata, write_metadata
 
     data = Path(data_dir or data_folder())
@@ -236,8 +237,9 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
     if not train:
         return "upset head skipped: no training data"
     head, report = fit_upset(classifier, train, dev, seed, progress=lambda m: print(m, file=sys.stderr))
-    head.save(Path(model_dir))
     metadata = read_metadata(Path(model_dir))
+    classifier.upset = head
+    save_components(classifier, Path(model_dir), metadata, only=("upset",))
     metadata["upset"] = {k: report[k] for k in ("trained_on", "selected_on", "C", "negative_cut", "held_out")}
     write_metadata(Path(model_dir), metadata)
     (Path(model_dir) / "README.md").write_text(model_card(metadata), encoding="utf-8")

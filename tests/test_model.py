@@ -40,6 +40,28 @@ def test_predict_one_text_and_a_list(model):
     assert many[2].emotions == pytest.approx(one.emotions, abs=1e-4)
 
 
+def test_optional_components_load_in_one_loop_and_a_save_without_one_removes_its_files(model, tmp_path):
+    import json
+    import shutil
+
+    from bot.model.classifier import Classifier
+
+    target = tmp_path / "copy"
+    model.save_pretrained(target)
+    (target / "upset").mkdir()
+    (target / "upset" / "upset.json").write_text("{}")               # a stale head of another encoder
+    metadata = json.loads((target / "helpline.json").read_text())
+    listed = metadata["components"]
+    assert listed == [name for name in ("lexical", "oos", "upset", "mood") if getattr(model, name) is not None]
+    with pytest.raises(ValueError, match="refit it"):                # the loop reads every component it finds
+        HelplineModel.from_pretrained(target)
+    model.save_pretrained(target)                                     # saving again cleans up what it has not
+    assert not (target / "upset").exists()
+    for reader in (HelplineModel.from_pretrained(target), Classifier.load(target, backend="torch")):
+        assert [name for name in ("lexical", "oos", "upset", "mood") if getattr(reader, name) is not None] == listed
+    shutil.rmtree(target)
+
+
 def test_save_and_load_round_trip(model, tmp_path):
     model.save_pretrained(tmp_path / "copy")
     again = HelplineModel.from_pretrained(tmp_path / "copy")

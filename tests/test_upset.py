@@ -125,7 +125,7 @@ def test_the_benchmark_scores_every_real_set_with_its_baselines(upset_model, tin
         assert 0 <= result["share_negative"] <= 1 and "negative_precision" in result and result["served"]["ci95"]
     star_result = sets["star_annoyed"]
     assert 0 <= star_result["share_messages_negative"] <= star_result["share_conversations_negative"] <= 1
-    assert star_result["share_labelled"] == 0.5
+    assert 0.4 <= star_result["share_labelled"] <= 0.6          # half the conversations were annoyed
     assert any("reported annoyed" in line for line in bench.table_lines(published["record"]))
 
 

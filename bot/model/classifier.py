@@ -11,14 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.model import lexical
+from bot.model.components import load_components
 from bot.model.device import pick_device
 from bot.model.format import METADATA_FILE, ONNX_FILE, ModelInfo, locate, read_metadata
-from bot.model.mood import MoodHead
-from bot.model.oos import OosDetector
 from bot.model.placeholders import encoder_text
 from bot.model.prediction import Decoder, ModelOutputs, Prediction, batched, predict_texts
-from bot.model.upset import UpsetHead
 
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -77,10 +74,7 @@ class Classifier(ModelInfo):
         self.backend = backend
         self.directory = directory
         self.decoder = Decoder.from_metadata(metadata)
-        self.lexical = lexical.attach(directory, metadata)
-        self.mood = MoodHead.load(directory)
-        self.oos = OosDetector.load(directory, metadata)
-        self.upset = UpsetHead.load(directory)
+        load_components(self, directory, metadata)   # lexical, oos, upset, mood (bot/model/components.py)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", threads: int | None = None,

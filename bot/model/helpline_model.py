@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from bot.model import lexical
 from bot.model.base_models import resolve_base_model
 from bot.model.card import model_card
+from bot.model.components import load_components, save_components
 from bot.model.emotions import FRUSTRATION_WEIGHTS, GOEMOTIONS_LABELS, SENTIMENT_GROUPS
 from bot.model.format import (
     FORMAT_VERSION,
@@ -25,12 +25,9 @@ from bot.model.format import (
     read_metadata,
     write_metadata,
 )
-from bot.model.mood import MoodHead
 from bot.model.network import HelplineNetwork
-from bot.model.oos import OOS_FILE, OosDetector
 from bot.model.placeholders import encoder_text
 from bot.model.prediction import Decoder, ModelOutputs, Prediction, batched, predict_texts
-from bot.model.upset import UpsetHead
 
 DEFAULT_MAX_LENGTH = 64  # customer messages are short; longer ones are truncated (GoEmotions p99 is ~50 tokens)
 
@@ -43,10 +40,11 @@ class HelplineModel(ModelInfo):
         self.tokenizer = tokenizer
         self.metadata = metadata
         self.decoder = Decoder.from_metadata(metadata)
-        self.lexical = None  # the optional lexical head (bot/model/lexical.py), blended into the intent probabilities
-        self.mood = None     # the optional mood head (bot/model/mood.py): frustration and sentiment in context
-        self.oos = None      # the optional out-of-scope detector (bot/model/oos.py) on the sentence vectors
-        self.upset = None    # the optional upset head (bot/model/upset.py): frustration and sentiment
+        # the optional components (bot/model/components.py), loaded and saved in one loop
+        self.lexical = None  # the lexical head (bot/model/lexical.py), blended into the intent probabilities
+        self.mood = None     # the mood head (bot/model/mood.py): frustration and sentiment in context
+        self.oos = None      # the out-of-scope detector (bot/model/oos.py) on the sentence vectors
+        self.upset = None    # the upset head (bot/model/upset.py): frustration and sentiment
 
     # ----------------------------------------------------------------------------------------- building
     @classmethod
@@ -97,10 +95,7 @@ class HelplineModel(ModelInfo):
         except RuntimeError as exc:
             raise ValueError(f"{directory}: {HEADS_FILE} does not match the labels in {METADATA_FILE}.") from exc
         model = cls(network, tokenizer, metadata)
-        model.lexical = lexical.attach(directory, metadata)
-        model.mood = MoodHead.load(directory)
-        model.oos = OosDetector.load(directory, metadata)
-        model.upset = UpsetHead.load(directory)
+        load_components(model, directory, metadata)
         return model
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
@@ -112,13 +107,7 @@ class HelplineModel(ModelInfo):
         self.network.encoder.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
         save_file(self.network.head_state_dict(), directory / HEADS_FILE)
-        if self.lexical is not None:
-            self.lexical.save(directory)
-        if self.mood is not None:
-            self.mood.save(directory)
-        if self.upset is not None:
-            self.upset.save(directory)
-        self.save_oos(directory)
+        save_components(self, directory, self.metadata)
         self.metadata.setdefault("created", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
         write_metadata(directory, self.metadata)
         (directory / "README.md").write_text(model_card(self.metadata), encoding="utf-8")
@@ -126,12 +115,7 @@ class HelplineModel(ModelInfo):
 
     def save_oos(self, directory: Path) -> None:
         """Write the OOS detector (or remove a stale one) and its metadata entry; the caller writes the metadata."""
-        (directory / OOS_FILE).unlink(missing_ok=True)
-        if self.oos is not None:
-            self.metadata["oos_detector"] = self.oos.save(directory)
-        else:
-            self.metadata.pop("oos_detector", None)
-            self.metadata.pop("oos_score_threshold", None)
+        save_components(self, directory, self.metadata, only=("oos",))
 
     # ------------------------------------------------------------------------------------------ predicting
     def tokenize(self, texts: list[str]):
