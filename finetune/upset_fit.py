@@ -132,12 +132,23 @@ def training_sets(data_dir: Path, emotions=None, restricted: bool = True, seed: 
     return train, dev
 
 
-def encoder_features(classifier, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(emotion probabilities, sentence vectors) of the texts' content, as serving computes them."""
-    out = classifier.outputs([content_of(t) or "." for t in texts])
-    if out.sentence is None or out.sentence.shape[-1] == 0:
-        raise ValueError("the model gives no sentence vectors; re-export it with `python -m finetune export`")
-    return out.emotion, out.sentence
+def encoder_features(classifier, texts: list[str], step: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """(emotion probabilities, sentence vectors) of the texts' content, as serving computes them (with a
+    progress bar: tens of thousands of texts take a minute)."""
+    from tqdm.auto import tqdm
+
+    emotion, sentence = [], []
+    contents = [content_of(t) or "." for t in texts]
+    for start in tqdm(range(0, len(contents), step), desc="upset head: reading texts", unit="batch",
+                      file=sys.stderr, disable=len(contents) <= step):
+        out = classifier.outputs(contents[start:start + step])
+        if out.sentence is None or out.sentence.shape[-1] == 0:
+            raise ValueError("the model gives no sentence vectors; re-export it with `python -m finetune export`")
+        emotion.append(out.emotion)
+        sentence.append(out.sentence)
+    if not emotion:
+        return np.zeros((0, 0)), np.zeros((0, 0))
+    return np.vstack(emotion), np.vstack(sentence)
 
 
 def _rows(sets: list[Labelled]) -> tuple[list[str], np.ndarray, np.ndarray]:
