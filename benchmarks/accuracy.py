@@ -32,7 +32,7 @@ METHODS = ("tfidf_svc", "frozen_lr", "helpline")
 TASKS = {"banking77": "intent", "clinc150": "intent", "goemotions": "emotion"}
 
 
-def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
+def run_worker(method: str, task: str, work: Path, max_steps: int, train_args: list[str] = ()) -> dict:
     """Train and score one method on one task in this process; return its metrics."""
     import numpy as np
 
@@ -42,7 +42,7 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
     data = splits.load(work, task)
     started = time.time()
     if method == "helpline":
-        return helpline(work, task, max_steps)
+        return helpline(work, task, max_steps, train_args)
     encoder = baselines.FrozenEncoder() if method == "frozen_lr" else None
     if TASKS[task] == "intent":
         if method == "tfidf_svc":
@@ -64,7 +64,7 @@ def run_worker(method: str, task: str, work: Path, max_steps: int) -> dict:
     return metrics
 
 
-def helpline(work: Path, task: str, max_steps: int) -> dict:
+def helpline(work: Path, task: str, max_steps: int, train_args: list[str] = ()) -> dict:
     """Train with `finetune train` defaults (Banking77 + GoEmotions serves both of those tasks) and evaluate."""
     from bot import HelplineModel
     from finetune.evaluate import evaluate
@@ -75,7 +75,7 @@ def helpline(work: Path, task: str, max_steps: int) -> dict:
     if not out.exists():  # the GoEmotions row reuses the Banking77 + GoEmotions model of the same run
         data = work / ("clinc150.json" if intents == "clinc150" else "banking77_train.csv")
         train(["--intent-data", str(data), "--emotion-data", str(work / "goemotions"), "--output", str(out)]
-              + (["--max-steps", str(max_steps)] if max_steps > 0 else []))
+              + (["--max-steps", str(max_steps)] if max_steps > 0 else []) + list(train_args))
     model = HelplineModel.from_pretrained(out)
     before = None
     if task == "clinc150":   # the same model deciding out-of-scope as before (max-softmax and its threshold)
@@ -123,10 +123,11 @@ def comparisons(work: Path, task: str, methods: list[str]) -> dict | None:
     return significance.compare(TASKS[task], truth, predictions)
 
 
-def spawn(method: str, task: str, work: Path, max_steps: int) -> dict:
+def spawn(method: str, task: str, work: Path, max_steps: int, train_args: str = "") -> dict:
     """Run one method in a child process; its own peak RSS comes from wait4."""
     out = work / f"result-{method}-{task}.json"
-    cmd = [sys.executable, __file__, "--worker", method, task, "--workdir", str(work), "--max-steps", str(max_steps)]
+    cmd = [sys.executable, __file__, "--worker", method, task, "--workdir", str(work), "--max-steps", str(max_steps),
+           f"--train-args={train_args}"]
     proc = subprocess.Popen(cmd)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clinc-test", help="held-back CLINC150 test: JSON with test/oos_test, or CSV text,intent")
     parser.add_argument("--goemotions-test", help="held-back GoEmotions test TSV")
     parser.add_argument("--max-steps", type=int, default=-1, help="cap Helpline training (smoke runs only)")
+    parser.add_argument("--train-args", default="", help="more `finetune train` flags for Helpline, e.g. "
+                                                         "\"--upset-examples-per-epoch 0\" (an ablation)")
     parser.add_argument("--output-dir", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "TASK"), help=argparse.SUPPRESS)
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.worker:
         method, task = args.worker
         work = Path(args.workdir)
-        result = run_worker(method, task, work, args.max_steps)
+        result = run_worker(method, task, work, args.max_steps, args.train_args.split())
         (work / f"result-{method}-{task}.json").write_text(json.dumps(result))
         return result
 
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
         for task in args.tasks:
             for method in args.methods:
                 print(f"\n=== {task}: {method}", file=sys.stderr, flush=True)
-                results.setdefault(task, {})[method] = spawn(method, task, work, args.max_steps)
+                results.setdefault(task, {})[method] = spawn(method, task, work, args.max_steps, args.train_args)
                 if "before" in results[task][method]:   # today's method on the same model, as its own row
                     results[task]["helpline_msp"] = results[task][method].pop("before")
                 print(json.dumps(results[task][method]), file=sys.stderr, flush=True)
