@@ -202,9 +202,9 @@ def fit(model: HelplineModel, train, emotions: EmotionData | None, args: TrainAr
                 if step % 20 == 0 or step == total:
                     bar.set_postfix({k: f"{np.mean(v[-50:]):.3f}" for k, v in losses.items() if v})
                     report_progress(args.progress_file, "training", step, total)
-            log(f"step {step}/{total}: intent loss {np.mean(losses['intent'][-200:] or [0]):.4f}, "
-                f"emotion loss {np.mean(losses['emotion'][-200:] or [0]):.4f}, "
-                f"{seen / (time.time() - started):.0f} examples/s")
+            log(f"step {step}/{total}: "
+                + "".join(f"{name} loss {np.mean(values[-200:] or [0]):.4f}, " for name, values in losses.items())
+                + f"{seen / (time.time() - started):.0f} examples/s")
     model.network.eval()
     seconds = time.time() - started
     return {"steps": step, "examples": seen, "seconds": round(seconds, 1),
