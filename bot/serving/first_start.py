@@ -94,16 +94,22 @@ class FirstStart:
         return bool(job and job.get("state") == "running" and not job.get("dead"))
 
     def start_full_build(self) -> str:
-        """The full first-start model as a background registry job: train, register, promote if no worse."""
+        """The full first-start model as a background registry job: train, register, promote if no worse.
+        Returns the job's id ("" when a job of this registry runs already)."""
         def steps(job_id: str, folder: Path) -> list[tuple[str, list[str]]]:
             output = str(Path(self.settings.model_dir) / "candidates" / job_id)
             return [("training the full model", train_command(self.settings, output) + [
                         "--progress-file", str(folder / f"{job_id}.progress.json")]),
                     ("evaluating and promoting", register_command(self.settings, output, promote=True))]
 
+        try:
+            job = jobs.start_job(self.settings.model_dir, steps, started_by="first start")
+        except ValueError as exc:   # another process of this deployment started it first
+            print(f"The full model is not started here: {exc}", file=sys.stderr, flush=True)
+            return ""
         print("Serving the starter model; the full model trains in the background (the Model page shows its "
               "progress) and replaces it when it is no worse.", file=sys.stderr, flush=True)
-        return jobs.start_job(self.settings.model_dir, steps, started_by="first start")
+        return job
 
     def status(self) -> dict:
         """For /api/health and the page: {"status": "starting", "progress": {...}} (or "failed")."""
