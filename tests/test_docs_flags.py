@@ -13,12 +13,12 @@ import pytest
 from tests.conftest import ROOT
 
 DOCS = [ROOT / "README.md", ROOT / "SECURITY.md", *sorted((ROOT / "docs").glob("*.md"))]
-COMMAND = re.compile(r"python (-m (?:bot|finetune) [a-z]+(?: (?:add|passwd|disable|admin|purge))?|app\.py|"
+COMMAND = re.compile(r"python (-m (?:bot|finetune) [a-z][a-z-]*[a-z](?: (?:add|passwd|disable|admin|purge))?|app\.py|"
                      r"benchmarks/[a-z_]+\.py)")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9_-]*[a-z0-9]")
 # flags of other programs the docs show beside ours
 OTHER_PROGRAMS = {"--index-url", "--extra-index-url", "--upgrade", "--no-deps", "--no-index", "--address",
-                  "--head", "--port", "--num-cpus", "--help"}
+                  "--head", "--port", "--num-cpus", "--help", "--fix"}
 
 
 def code_of(text: str) -> list[str]:
