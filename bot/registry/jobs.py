@@ -100,7 +100,7 @@ def start_job(registry_root: str, steps, env: dict | None = None, started_by: st
         write_status(jobs_dir(registry_root) / f"{running['id']}.json", state="failed",
                      message="stopped: the app restarted while this job ran; start it again")
     elif running and running.get("state") == "running":
-        raise ValueError(f"a retrain job ({running['id']}) is already running")
+        raise ValueError(f"a job of this registry ({running['id']}) is already running")
     job_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = jobs_dir(registry_root)
     folder.mkdir(parents=True, exist_ok=True)

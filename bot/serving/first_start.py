@@ -48,20 +48,18 @@ class FirstStart:
         self.started = time.time()
         self.progress_file = Path(tempfile.mkdtemp(prefix="helpline-first-start-")) / "progress.json"
         self._first_step: tuple[float, int] | None = None  # (time, step) when progress was first seen
+        # a starter first where there is an evaluation set to gate the full model on (decided once, so the build
+        # and the progress page agree)
+        self.starter = evaluation_set(settings) is not None
 
     def start(self) -> FirstStart:
         if self.ready:
             self.on_ready()
-            if serves_starter(self.settings) and not self._job_running():
+            if serves_starter(self.settings):
                 self.start_full_build()   # a restart while the full model trained: train it again
         else:
             threading.Thread(target=self._build, name="helpline-first-start", daemon=True).start()
         return self
-
-    @property
-    def starter(self) -> bool:
-        """Serve a starter first (an evaluation set to gate the full model on is at hand)."""
-        return evaluation_set(self.settings) is not None
 
     def _build(self) -> None:
         if self.starter:   # the starter, registered as the registry's first version (which then serves)
@@ -88,10 +86,6 @@ class FirstStart:
         self.ready = True
         if self.starter:
             self.start_full_build()
-
-    def _job_running(self) -> bool:
-        job = jobs.status(self.settings.model_dir)
-        return bool(job and job.get("state") == "running" and not job.get("dead"))
 
     def start_full_build(self) -> str:
         """The full first-start model as a background registry job: train, register, promote if no worse.
