@@ -76,7 +76,7 @@ def helpline(work: Path, task: str, max_steps: int, train_args: list[str] = ()) 
         data = work / ("clinc150.json" if intents == "clinc150" else "banking77_train.csv")
         train(["--intent-data", str(data), "--emotion-data", str(work / "goemotions"), "--output", str(out)]
               + (["--max-steps", str(max_steps)] if max_steps > 0 else []) + list(train_args))
-    model = HelplineModel.from_pretrained(out)
+    model = HelplineModel.from_pretrained(out, backend="torch")
     before = None
     if task == "clinc150":   # the same model deciding out-of-scope as before (max-softmax and its threshold)
         chosen, oos_cut = model.oos, model.metadata.get("oos_score_threshold")

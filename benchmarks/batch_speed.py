@@ -38,7 +38,7 @@ def run_option(model: str, texts: list[str], processes: int, threads: int, batch
     """Throughput of one option in this process (and its pool), after a warm-up; its intents in order."""
     from bot.batch import engines
     from bot.batch.analyze import analyzed
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     conversations = [{"id": str(i), "messages": [{"role": "customer", "text": t}]} for i, t in enumerate(texts)]
     if not bucketing:   # the batches in input order, not sorted by token count
@@ -49,7 +49,7 @@ def run_option(model: str, texts: list[str], processes: int, threads: int, batch
         import bot.model.classifier as classifier_module
         classifier_module.batched = prediction.batched
     if processes == 1:
-        classifier = Classifier.load(model, backend="onnx", threads=threads)
+        classifier = HelplineModel.from_pretrained(model, backend="onnx", threads=threads)
         engine, kept = (lambda stream: analyzed(classifier, stream, batch)), contextlib.nullcontext()
     else:
         engine = kept = engines.ProcessPool(model, processes, "onnx", batch, threads)
@@ -76,9 +76,9 @@ def run_pipeline(model: str, texts: list[str]) -> dict:
 
 
 def live_bot_intents(model: str, texts: list[str]) -> list[str]:
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
-    classifier = Classifier.load(model, backend="onnx")
+    classifier = HelplineModel.from_pretrained(model, backend="onnx")
     return [classifier.predict(text).intent for text in texts]
 
 
@@ -91,7 +91,7 @@ def fp32_copy(model: str, into: Path) -> str:
     from finetune.export import _fused
 
     shutil.copytree(model, into)
-    helpline = HelplineModel.from_pretrained(model)
+    helpline = HelplineModel.from_pretrained(model, backend="torch")
     helpline.network.encoder.set_attn_implementation("eager")
     with torch.no_grad():
         fused = _fused(helpline.network, False, helpline.tokenize(["where is my order", "hi"]), into / "f.onnx")

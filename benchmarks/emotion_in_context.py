@@ -69,12 +69,12 @@ class Scorers:
     def __init__(self, model_dir: str, emotion_data: str, data_dir: Path):
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-        from bot.model.classifier import Classifier
+        from bot.model.helpline_model import HelplineModel
         from finetune.data import load_emotion_data
         from finetune.mood_fit import is_upset
         from finetune.upset_fit import training_sets
 
-        self.classifier = Classifier.load(model_dir)
+        self.classifier = HelplineModel.from_pretrained(model_dir)
         self.tfidf = tfidf_baseline(training_sets(data_dir)[0])
         self.vader = SentimentIntensityAnalyzer()
         from sklearn.linear_model import LogisticRegression

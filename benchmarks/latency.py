@@ -3,8 +3,8 @@
     python benchmarks/latency.py --model models/b77 [--intent-texts FILE.csv] [--emotion-test FILE.tsv]
 
 Compares the plain `transformers.pipeline("text-classification")` (torch, the encoder with a sequence
-classification head), our torch path and our ONNX Runtime int8 path (`bot.Classifier`), and checks that the
-ONNX path agrees with torch: intent agreement and emotion macro-F1 on validation data (Banking77's held-out
+classification head), our torch path and our ONNX Runtime int8 path (`HelplineModel` with backend "onnx"), and checks
+that the ONNX path agrees with torch: intent agreement and emotion macro-F1 on validation data (Banking77's held-out
 10% of train and GoEmotions dev by default; pass other files to use them). Writes
 benchmarks/results/latency.json and the table in benchmarks/RESULTS.md.
 """
@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVING_PROBE = """
 import sys, time
 started = time.perf_counter()
-from bot import Classifier
-c = Classifier.load(sys.argv[1], backend=sys.argv[2])
+from bot import HelplineModel
+c = HelplineModel.from_pretrained(sys.argv[1], backend=sys.argv[2])
 c.predict("where is my card?")
 load = time.perf_counter() - started
 for i in range(500):
@@ -84,9 +84,9 @@ def worker(name: str, model: str, texts_file: str, repeat: int, batch_texts: int
         pipe = pipeline("text-classification", model=hf, tokenizer=AutoTokenizer.from_pretrained(model), device=-1)
         single, many = (lambda t: pipe(t)), (lambda ts: pipe(ts, batch_size=64))
     else:
-        from bot import Classifier
+        from bot import HelplineModel
 
-        classifier = Classifier.load(model, backend="torch" if "torch" in name else "onnx")
+        classifier = HelplineModel.from_pretrained(model, backend="torch" if "torch" in name else "onnx")
         if "encoder only" in name:  # what the lexical head costs
             classifier.lexical = None
         single, many = classifier.predict, classifier.predict
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    from bot import Classifier
+    from bot import HelplineModel
     from finetune.metrics import emotion_metrics, multi_hot
 
     intent_texts, emotion_texts, emotion_labels = validation_texts(args)
@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> dict:
         results[name]["speedup_batched"] = round(statistics.median(
             one[name]["batched_msgs_per_s"] / one["transformers pipeline (torch)"]["batched_msgs_per_s"]
             for one in rounds), 2)
-    onnx = Classifier.load(args.model, backend="onnx")
-    torch_path = Classifier.load(args.model, backend="torch")
+    onnx = HelplineModel.from_pretrained(args.model, backend="onnx")
+    torch_path = HelplineModel.from_pretrained(args.model, backend="torch")
     serving = {"onnx": serving_probe(args.model, "onnx"), "torch": serving_probe(args.model, "torch")}
     # agreement of the ONNX int8 path with torch on validation data
     intents_torch = [p.intent for p in torch_path.predict(intent_texts)]

@@ -44,8 +44,8 @@ import sys
 from fastapi import FastAPI
 from pydantic import BaseModel
 import uvicorn
-from bot import Classifier
-classifier = Classifier.load(sys.argv[1])
+from bot import HelplineModel
+classifier = HelplineModel.from_pretrained(sys.argv[1])
 app = FastAPI()
 class ChatIn(BaseModel):
     message: str

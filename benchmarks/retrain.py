@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     from benchmarks.baselines import FrozenEncoder, frozen_lr_intents, tfidf_svc_intents
-    from bot import Classifier, HelplineModel
+    from bot import HelplineModel
     from bot.batch.transcripts import read_transcripts
     from finetune.evaluate import evaluate
     from finetune.retrain import main as retrain
@@ -93,14 +93,16 @@ def main(argv: list[str] | None = None) -> dict:
     emotion_dev = str(Path(args.data) / "goemotions" / "original" / "dev.tsv")
     before = None
     if args.init_from:
-        before = evaluate(HelplineModel.from_pretrained(args.init_from), emotion_test=emotion_dev)["emotion_macro_f1"]
+        before = evaluate(HelplineModel.from_pretrained(args.init_from, backend="torch"),
+                          emotion_test=emotion_dev)["emotion_macro_f1"]
     started = time.time()
     retrain(["--transcripts", str(work / "train.jsonl"), "--output", str(work / "model")]
             + (["--init_from", args.init_from] if args.init_from else [])
             + (["--max_steps", str(args.max_steps)] if args.max_steps > 0 else []))
     seconds = time.time() - started
-    predicted = [p.intent for p in Classifier.load(work / "model").predict(test_x)]
-    after = evaluate(HelplineModel.from_pretrained(work / "model"), emotion_test=emotion_dev)["emotion_macro_f1"]
+    predicted = [p.intent for p in HelplineModel.from_pretrained(work / "model").predict(test_x)]
+    after = evaluate(HelplineModel.from_pretrained(work / "model", backend="torch"),
+                     emotion_test=emotion_dev)["emotion_macro_f1"]
     results["Helpline retrain"] = {"accuracy": round(accuracy(predicted), 4), "train_seconds": round(seconds, 1),
                                    "emotion_macro_f1_before": before, "emotion_macro_f1_after": round(after, 4)}
     for row in results.values():

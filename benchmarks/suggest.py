@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from bot.assist.suggest import SuggestionIndex, agent_turns
     from bot.batch.transcripts import read_transcripts
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     history = read_transcripts(args.transcripts or Path(args.data) / "transcripts" / "star.jsonl")
     if args.test:
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
         test = [c for i, c in enumerate(history) if i % 5 == 0]
     cases = [(context, reply) for c in test for _, context, reply in agent_turns(c)]
     truths = [reply for _, reply in cases]
-    classifier = Classifier.load(args.model)
+    classifier = HelplineModel.from_pretrained(args.model)
     results, seconds = {}, {}
     started = time.perf_counter()
     index = SuggestionIndex.build(train, encode=classifier.sentence_vectors, progress=True,

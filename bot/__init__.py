@@ -9,7 +9,8 @@
     bot/serving/       the REST API, its guards and limits, turn worker processes, hot reload, settings, first start
     bot/registry/      model versions, promotion and background retrain jobs
 
-Names are imported lazily: the ONNX serving path (`bot.Classifier`) must not pay for importing torch.
+Names are imported lazily: the ONNX serving path must not pay for importing torch. `Classifier` is the old name
+of `HelplineModel`, kept for one release.
 """
 from __future__ import annotations
 

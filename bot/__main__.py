@@ -42,7 +42,7 @@ def _model_arg(parser):
 def classify(args) -> int:
     from tqdm import tqdm
 
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     if args.file:
         with open(args.file, encoding="utf-8") as handle:
@@ -51,7 +51,7 @@ def classify(args) -> int:
         texts = args.texts
     if not texts:
         raise ValueError("nothing to classify: give messages as arguments or --file FILE (one message a line)")
-    classifier = Classifier.load(args.model, backend=args.backend)
+    classifier = HelplineModel.from_pretrained(args.model, backend=args.backend)
     out = sys.stdout
     with tqdm(total=len(texts), unit="msg", file=sys.stderr, disable=len(texts) < 1000) as bar:
         for start in range(0, len(texts), args.chunk):
@@ -96,10 +96,11 @@ def analyze_command(args) -> int:
     from pathlib import Path
 
     from bot.batch.analyze import analyze
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     plan = batch_plan(args)
-    classifier = Classifier.load(args.model, backend=args.backend, device=args.device, threads=plan.threads)
+    classifier = HelplineModel.from_pretrained(args.model, backend=args.backend, device=args.device,
+                                               threads=plan.threads)
     if classifier.upset is None and classifier.mood is None:
         print(f"note: {args.model} has no upset head; frustration is read from the emotion head alone (fit one on "
               "real customer text with `python -m finetune upset --model DIR`)", file=sys.stderr)
@@ -141,7 +142,7 @@ def suggest_command(args) -> int:
 def chat(args) -> int:
     from bot.conversation.policy import DialoguePolicy, PolicyConfig
     from bot.conversation.service import Helpline
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
     from bot.serving.settings import Settings
     from bot.store.conversations import Store
     from intents import load_catalogue
@@ -149,7 +150,7 @@ def chat(args) -> int:
     settings = Settings.from_env()
     db = args.db or f"sqlite:///{os.path.join(tempfile.gettempdir(), 'helpline-chat.db')}"
     catalogue = load_catalogue(args.catalogue or settings.catalogue)
-    helpline = Helpline(Classifier.load(args.model, backend=args.backend), catalogue, Store(db),
+    helpline = Helpline(HelplineModel.from_pretrained(args.model, backend=args.backend), catalogue, Store(db),
                         DialoguePolicy(catalogue, PolicyConfig.load(settings.policy)))
     print("Helpline chat. Type a message; an empty line or Ctrl-D quits.\n", file=sys.stderr)
     conversation_id = None

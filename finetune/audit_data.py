@@ -35,9 +35,9 @@ COLUMNS = ["row", "text", "given_label", "suggested_label", "score", "issue"]
 def sentence_vectors(texts: list[str], labels: list[str], model_dir: str | None, base_model: str) -> np.ndarray:
     """Normalised sentence vectors from the model's encoder, or the frozen base encoder."""
     if model_dir:
-        from bot.model.classifier import Classifier
+        from bot.model.helpline_model import HelplineModel
 
-        vectors = Classifier.load(model_dir).sentence_vectors(texts)
+        vectors = HelplineModel.from_pretrained(model_dir).sentence_vectors(texts)
     else:
         from bot import HelplineModel
 

@@ -172,7 +172,7 @@ def read_questions(path: str, limit: int, seed: int = 42) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     from .environment import data_dir
 
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     questions = read_questions(args.data, args.questions, args.seed)
-    result = run_audit(Classifier.load(args.model), questions, load_terms(args.terms), args.seed)
+    result = run_audit(HelplineModel.from_pretrained(args.model), questions, load_terms(args.terms), args.seed)
     result.update(model=args.model, data=args.data)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

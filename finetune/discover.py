@@ -34,7 +34,7 @@ def embed(model_dir: str | None, texts: list[str], batch_size: int = 64, base_mo
     from bot import HelplineModel
     from bot.model.base_models import DEFAULT_BASE_MODEL
 
-    model = (HelplineModel.from_pretrained(model_dir) if model_dir else
+    model = (HelplineModel.from_pretrained(model_dir, backend="torch") if model_dir else
              HelplineModel.from_base(base_model or DEFAULT_BASE_MODEL, ["a", "b"]))
     out = []
     with torch.inference_mode():

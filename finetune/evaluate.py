@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = HfArgumentParser(EvaluateArguments, prog="python -m finetune evaluate",
                               description="Score a Helpline model on test files.")
     (args,) = parser.parse_args_into_dataclasses(args=argv)
-    model = HelplineModel.from_pretrained(args.model)
+    model = HelplineModel.from_pretrained(args.model, backend="torch")
     result = evaluate(model, args.intent_test, args.emotion_test, args.batch_size)
     print(report(result))
     if args.output:

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> Path:
     texts = calibration_sample(read_texts(args.calibration_data)) if args.calibration_data else None
     if texts is None and args.quantization == "dynamic":
         print("no --calibration-data: exporting without SmoothQuant (pass the training data to smooth)")
-    return export_onnx(HelplineModel.from_pretrained(args.model), args.model, args.quantization, texts,
+    return export_onnx(HelplineModel.from_pretrained(args.model, backend="torch"), args.model, args.quantization, texts,
                        fuse=not args.no_fusion, reduce_range=not args.full_range)
 
 

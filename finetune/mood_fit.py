@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
 
     (args,) = HfArgumentParser(MoodArguments, prog="python -m finetune mood",
                                description=main.__doc__).parse_args_into_dataclasses(args=argv)
-    model = HelplineModel.from_pretrained(args.model)
+    model = HelplineModel.from_pretrained(args.model, backend="torch")
     star = None if args.star is None else Path(args.star)   # Path("") is no file: STAR left out
     message = fit_mood_head(model, load_emotion_data(args.emotion_data), Path(args.support_moods), args.seed,
                             star=star)

@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     from datasets import concatenate_datasets
     from transformers import HfArgumentParser
 
+    from bot.model.components import save_components
     from bot.model.format import ONNX_FILE, write_metadata
     from bot.model.helpline_model import HelplineModel
 
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     (args,) = HfArgumentParser(OosArguments, prog="python -m finetune oos",
                                description=main.__doc__).parse_args_into_dataclasses(args=argv)
     directory = Path(args.model)
-    model = HelplineModel.from_pretrained(directory)
+    model = HelplineModel.from_pretrained(directory, backend="torch")
     sources = [load_intent_data(path) for path in args.intent_data]
     given = [s.validation for s in sources if s.validation is not None]
     if not given:
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     train = concatenate_datasets([s.train for s in sources])
     message = fit_oos_detector(model, train, concatenate_datasets(given), args.oos_target_recall, args.oos_method,
                                args.seed)
-    model.save_oos(directory)
+    save_components(model, directory, model.metadata, only=("oos",))
     write_metadata(directory, model.metadata)
     print(message, file=sys.stderr)
     if (directory / ONNX_FILE).is_file() and "sentence" not in model.metadata.get("onnx", {}).get("outputs", []):

@@ -30,11 +30,12 @@ def default_registry() -> str:
 
 def audit_metrics(model_dir: str, questions_file: str) -> dict:
     """The counterfactual audit's worst cases for the registry's gate (finetune/counterfactual_audit.py)."""
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     from .counterfactual_audit import load_terms, read_questions, run_audit
 
-    result = run_audit(Classifier.load(model_dir), read_questions(questions_file, AUDIT_QUESTIONS), load_terms())
+    result = run_audit(HelplineModel.from_pretrained(model_dir), read_questions(questions_file, AUDIT_QUESTIONS),
+                       load_terms())
     return {"audit_flip_rate": result["worst_flip_rate"], "audit_frustration_gap": result["worst_frustration_gap"],
             "audit_negative_gap": result["worst_negative_gap"]}
 
@@ -52,7 +53,7 @@ def register(registry: Registry, model_dir: str, intent_test: str | None, emotio
     if not intent_test and not emotion_test:
         raise ValueError("the registry has no evaluation set yet: give --intent-test FILE and/or --emotion-test "
                          "FILE with the first registration (they are kept and reused for every version)")
-    model = HelplineModel.from_pretrained(model_dir)
+    model = HelplineModel.from_pretrained(model_dir, backend="torch")
     metrics = evaluate(model, intent_test, emotion_test)
     if audit_data:
         metrics.update(audit_metrics(model_dir, audit_data))
@@ -92,19 +93,19 @@ def main(command: str, argv: list[str] | None = None) -> None:
         version = register(registry, args.model, args.intent_test, args.emotion_test, audit_data=args.audit_data)
         print(f"registered {version}: {json.dumps(registry.versions()[version]['metrics'])}")
         if args.promote and registry.serving != version:
-            from bot.model.classifier import Classifier
+            from bot.model.helpline_model import HelplineModel
             from bot.registry.versions import RegistryError
 
             try:
-                registry.promote(version, by=user, validate=Classifier.load)
+                registry.promote(version, by=user, validate=HelplineModel.from_pretrained)
             except RegistryError as exc:   # worse on the evaluation set: recorded, not served
                 print(f"not promoted: {exc}")
         print(f"serving: {registry.serving}")
     elif command == "promote":
-        from bot.model.classifier import Classifier  # the candidate must load as serving loads it
+        from bot.model.helpline_model import HelplineModel  # the candidate must load as serving loads it
 
         event = registry.promote(args.version, tolerance=args.tolerance, force=args.force, reason=args.reason, by=user,
-                                 validate=Classifier.load)
+                                 validate=HelplineModel.from_pretrained)
         print(f"{args.version} now serves (was {event['previous']})"
               + (f"; forced despite: {'; '.join(event['regressions'])}" if event["forced"] else ""))
     elif command == "rollback":

@@ -107,9 +107,9 @@ def store_examples(db: str) -> tuple[list[tuple[str, str, str]], list[str]]:
 
 
 def pseudo_labels(model_dir: str, texts: list[str], threshold: float) -> list[tuple[str, str, str]]:
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
-    classifier = Classifier.load(model_dir)
+    classifier = HelplineModel.from_pretrained(model_dir)
     predictions = classifier.predict(texts) if texts else []
     return [(p.text, p.intent, "pseudo") for p in predictions if p.intent != OOS and p.confidence >= threshold]
 

@@ -68,7 +68,7 @@ def load_intents(args: TrainArguments, extra: list[IntentData] = ()):
 def build_model(args: TrainArguments, intent_labels: list[str], emotions: EmotionData | None) -> HelplineModel:
     if args.init_from is None:
         return HelplineModel.from_base(args.base_model, intent_labels, emotions.labels, args.max_length)
-    model = HelplineModel.from_pretrained(args.init_from)
+    model = HelplineModel.from_pretrained(args.init_from, backend="torch")
     model.lexical = None  # refitted on this training data (after the encoder) when --lexical-head is on
     model.update_metadata(lexical=None)
     if emotions is not None and emotions.labels != model.emotion_labels:

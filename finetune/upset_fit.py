@@ -237,12 +237,12 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
     """Fit and save the upset head of the model in ``model_dir`` (read through its serving classifier, so the
     features are what serving computes); returns a one-line report."""
     from bot.model.card import model_card
-    from bot.model.classifier import Classifier
     from bot.model.components import save_components
     from bot.model.format import read_metadata, write_metadata
+    from bot.model.helpline_model import HelplineModel
 
     data = Path(data_dir or data_folder())
-    classifier = Classifier.load(model_dir)
+    classifier = HelplineModel.from_pretrained(model_dir)
     classifier.upset = None
     train, dev = training_sets(data, emotions, restricted, seed, classifier)
     if not train:

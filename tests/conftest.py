@@ -132,7 +132,7 @@ class StubClassifier:
     intent_labels = sorted(set(RULES.values()))
 
     def predict(self, text):
-        """One text -> a Prediction, a list -> a list (as `Classifier.predict`; the service batches)."""
+        """One text -> a Prediction, a list -> a list (as `HelplineModel.predict`; the service batches)."""
         from bot.model.prediction import OOS, Prediction
 
         if isinstance(text, list):

@@ -57,14 +57,14 @@ def test_a_ray_job_hands_over_windows_of_chunks_in_order_without_deprecated_path
     from bot.batch import engines
     from bot.batch.analyze import analyzed
     from bot.batch.transcripts import read_transcripts
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     conversations = read_transcripts(transcripts(tmp_path / "t.jsonl"))     # two chunks: 512 + 188
     monkeypatch.setattr(engines, "RAY_WINDOW", 1)                              # so two windows
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*local://.*")              # Ray's deprecated path scheme
         on_ray = list(engines.ray_job(tiny_model_dir, workers=1)(conversations))
-    here = list(analyzed(Classifier.load(tiny_model_dir), conversations))
+    here = list(analyzed(HelplineModel.from_pretrained(tiny_model_dir), conversations))
     assert [(c["id"], rows) for c, rows in on_ray] == [(c["id"], rows) for c, rows in here]
 
 

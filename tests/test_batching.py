@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from bot import Classifier
+from bot import HelplineModel
 from bot.model.batching import MicroBatcher
 from tests.conftest import TINY_INTENTS
 
@@ -77,7 +77,7 @@ def test_max_batch_must_be_positive():
 
 
 def test_batched_predictions_match_one_by_one(tiny_model_dir):
-    classifier = Classifier.load(tiny_model_dir)
+    classifier = HelplineModel.from_pretrained(tiny_model_dir)
     batcher = MicroBatcher(classifier.predict)
     together = call_together(batcher, TEXTS)
     alone = [classifier.predict(text) for text in TEXTS]

@@ -102,10 +102,10 @@ def test_retrain_benchmark_uses_single_tag_openings_and_a_stratified_split():
 
 
 def test_explain_weights_every_word(tiny_model_dir):
-    from bot import Classifier
+    from bot import HelplineModel
     from bot.model.explain import explain
 
-    classifier = Classifier.load(tiny_model_dir)
+    classifier = HelplineModel.from_pretrained(tiny_model_dir)
     explanation = explain(classifier, "where is my order please")
     assert explanation.words == ["where", "is", "my", "order", "please"]
     assert len(explanation.intent_weights) == len(explanation.emotion_weights) == 5
@@ -118,7 +118,7 @@ def test_explain_weights_every_word(tiny_model_dir):
     assert explanation.to_dict()["words"][0]["word"] == "where"
 
     with pytest.raises(ValueError, match="non-empty"):
-        explain(Classifier.load(tiny_model_dir), "  ")
+        explain(HelplineModel.from_pretrained(tiny_model_dir), "  ")
 
 
 def _fake_chat_server(delay: float):

@@ -4,7 +4,7 @@ from functools import partial
 
 import pytest
 
-from bot import Classifier
+from bot import HelplineModel
 from bot.conversation.service import Helpline
 from bot.store.conversations import Store
 from intents import load_catalogue
@@ -82,7 +82,7 @@ def test_agents_admin_passwd_disable_and_purge(tmp_path):
 
 def test_service_on_the_real_classifier(tiny_model_dir, tmp_path):
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    helpline = Helpline(Classifier.load(tiny_model_dir), load_catalogue(), store)
+    helpline = Helpline(HelplineModel.from_pretrained(tiny_model_dir), load_catalogue(), store)
     turn = helpline.handle("my card 4111 1111 1111 1111 was charged, call +44 7700 900123")
     message = store.conversation(turn.conversation_id).messages[0]
     assert message.text == "my card [CARD] was charged, call [PHONE]"

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import Classifier, Prediction
+from bot import HelplineModel, Prediction
 from bot.model.format import ONNX_FILE, read_metadata
 from tests.conftest import ROOT, TINY_INTENTS
 
@@ -15,12 +15,12 @@ TEXTS = [text for texts in TINY_INTENTS.values() for text in texts] + ["what is 
 
 @pytest.fixture(scope="module")
 def onnx(tiny_model_dir):
-    return Classifier.load(tiny_model_dir)
+    return HelplineModel.from_pretrained(tiny_model_dir)
 
 
 @pytest.fixture(scope="module")
 def torch_classifier(tiny_model_dir):
-    return Classifier.load(tiny_model_dir, backend="torch")
+    return HelplineModel.from_pretrained(tiny_model_dir, backend="torch")
 
 
 def test_training_exports_an_int8_graph_and_records_it(tiny_model_dir):
@@ -43,7 +43,7 @@ def test_onnx_tokenizer_matches_the_transformers_tokenizer(onnx, tiny_model_dir)
 
     reference = AutoTokenizer.from_pretrained(tiny_model_dir)
     text = "Where's my ORDER #A-1234?? it's late " + "very " * 100
-    ours = onnx._heads.tokenizer.encode(text).ids
+    ours = onnx.runtime.tokenizer.encode(text).ids
     assert ours == reference(text, truncation=True, max_length=onnx.metadata["max_length"])["input_ids"]
 
 
@@ -71,22 +71,22 @@ def test_batches_of_similar_token_counts_keep_the_input_order(onnx):
         others = [j for j in range(len(texts)) if abs(alone[j][0][0] - alone[i][0][0]).max() > 0.1]
         assert all(abs(intent[i] - alone[j][0][0]).max() > 0.05 for j in others)  # not another text's row
     # the tokenizer leaves padding to `run`, which pads each batch only to its own longest message
-    assert onnx._heads.tokenizer.padding is None
-    short, long = onnx._heads.encode([texts[-1], texts[0]])
-    assert onnx._heads.run([short])[0] == pytest.approx(onnx._heads.run([short, long])[0][:1], abs=0.01)
+    assert onnx.runtime.tokenizer.padding is None
+    short, long = onnx.runtime.encode([texts[-1], texts[0]])
+    assert onnx.runtime.run([short])[0] == pytest.approx(onnx.runtime.run([short, long])[0][:1], abs=0.01)
 
 
 def test_missing_or_damaged_graph_is_a_clear_error(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match="backend must be one of"):
-        Classifier.load(tiny_model_dir, backend="tensorrt")
+        HelplineModel.from_pretrained(tiny_model_dir, backend="tensorrt")
     copy = Path(shutil.copytree(tiny_model_dir, tmp_path / "m"))
     (copy / ONNX_FILE).write_bytes(b"not a graph")
     with pytest.raises(ValueError, match="cannot be loaded.*finetune export"):
-        Classifier.load(copy)
+        HelplineModel.from_pretrained(copy)
     (copy / ONNX_FILE).unlink()
     with pytest.raises(ValueError, match="has no model.int8.onnx"):
-        Classifier.load(copy, backend="onnx")
-    assert Classifier.load(copy).backend == "torch"   # auto falls back to the torch weights
+        HelplineModel.from_pretrained(copy, backend="onnx")
+    assert HelplineModel.from_pretrained(copy).backend == "torch"   # auto falls back to the torch weights
 
 
 @pytest.mark.parametrize("scheme, calibrate", [("dynamic", False), ("dynamic", True), ("blockwise", False)])
@@ -96,7 +96,7 @@ def test_export_command_writes_the_graph(tiny_model_dir, tiny_data, tmp_path, sc
     result = subprocess.run([sys.executable, "-m", "finetune", "export", "--model", str(copy), "--quantization",
                              scheme] + extra, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    exported = Classifier.load(copy)
+    exported = HelplineModel.from_pretrained(copy)
     assert exported.backend == "onnx" and scheme in exported.metadata["onnx"]["quantization"]
     assert ("SmoothQuant" in exported.metadata["onnx"]["quantization"]) == calibrate
     # dynamic int8 fuses each attention block into one (quantized) node, smoothed or not
@@ -116,7 +116,7 @@ def test_attention_fusion_keeps_the_smoothed_float_graph_exact(tiny_model_dir, t
     from finetune.export import _fused
     from finetune.smoothing import smoothed
 
-    model = HelplineModel.from_pretrained(tiny_model_dir)
+    model = HelplineModel.from_pretrained(tiny_model_dir, backend="torch")
     inputs = model.tokenize(TEXTS)
     with torch.no_grad():
         model.network.encoder.encoder.layer[1].attention.output.dense.weight[:, 5] *= 30  # an outlier channel
@@ -134,8 +134,8 @@ def test_attention_fusion_keeps_the_smoothed_float_graph_exact(tiny_model_dir, t
 
 
 def test_onnx_serving_does_not_import_torch(tiny_model_dir):
-    code = (f"import sys; from bot import Classifier; c = Classifier.load({tiny_model_dir!r}); c.predict('hi'); "
-            "print(c.backend, 'torch' in sys.modules, 'transformers' in sys.modules)")
+    code = (f"import sys; from bot import HelplineModel; c = HelplineModel.from_pretrained({tiny_model_dir!r}); "
+            "c.predict('hi'); print(c.backend, 'torch' in sys.modules, 'transformers' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout.split() == ["onnx", "False", "False"], result.stderr
 
@@ -146,7 +146,7 @@ def test_smoothing_moves_activation_ranges_into_weights_without_changing_outputs
     from bot import HelplineModel
     from finetune.smoothing import SmoothedLinear, smoothed
 
-    model = HelplineModel.from_pretrained(tiny_model_dir)
+    model = HelplineModel.from_pretrained(tiny_model_dir, backend="torch")
     inputs = model.tokenize(TEXTS)
     with torch.no_grad():
         model.network.encoder.encoder.layer[0].output.dense.weight[:, 3] *= 30  # an outlier channel downstream
@@ -184,20 +184,41 @@ def test_a_base_model_without_bert_layout_trains_and_exports_unsmoothed(tiny_dat
     main(["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model", str(base),
           "--output", str(out), "--max-steps", "5", "--min-task-examples", "32", "--batch-size", "8",
           "--no-upset-head"])
-    onnx, torch_classifier = Classifier.load(out), Classifier.load(out, backend="torch")
+    onnx, torch_classifier = HelplineModel.from_pretrained(out), HelplineModel.from_pretrained(out, backend="torch")
     assert onnx.backend == "onnx"
     description = onnx.metadata["onnx"]["quantization"]
     assert "SmoothQuant" not in description  # (ONNX Runtime's optimizer fuses DistilBERT's attention too)
     assert np.abs(onnx.probabilities(TEXTS)[0] - torch_classifier.probabilities(TEXTS)[0]).max() < 0.05
     with pytest.raises(ValueError, match="SmoothQuant needs a BERT-style encoder.*DistilBertModel"):
-        smoothed(HelplineModel.from_pretrained(out).network, [])
+        smoothed(HelplineModel.from_pretrained(out, backend="torch").network, [])
 
 
 def test_the_serving_classifier_does_not_spin_and_predicts_the_same(tiny_model_dir, onnx):
     from bot.serving.settings import Settings
 
     served = Settings(onnx_threads=2).load_classifier(tiny_model_dir)
-    options = served._heads.session.get_session_options()
+    options = served.runtime.session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.intra_op_num_threads == 2
     assert [p.intent for p in served.predict(TEXTS)] == [p.intent for p in onnx.predict(TEXTS)]
+
+
+def test_one_model_class_whatever_runs_the_encoder(onnx, torch_classifier, tmp_path):
+    assert type(onnx) is type(torch_classifier) is HelplineModel
+    assert onnx.runtime.name == "onnx" and torch_classifier.runtime.name == "torch"
+    # what needs the torch weights says how to get them, on the ONNX runtime
+    for needs_torch in (lambda: onnx.network, lambda: onnx.tokenize(["hi"]), lambda: onnx.save_pretrained(tmp_path)):
+        with pytest.raises(ValueError, match="backend='torch'"):
+            needs_torch()
+    assert not any(tmp_path.iterdir())
+
+
+def test_classifier_is_a_thin_alias_for_one_release(tiny_model_dir):
+    from bot.model.classifier import Classifier
+
+    old = Classifier.load(tiny_model_dir, backend="torch")
+    assert isinstance(old, HelplineModel) and old.backend == "torch"
+    new = HelplineModel.from_pretrained(tiny_model_dir, backend="torch")
+    assert old.probabilities(TEXTS)[0] == pytest.approx(new.probabilities(TEXTS)[0])
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Classifier.load(tiny_model_dir, backend="tensorrt")

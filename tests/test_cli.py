@@ -55,10 +55,10 @@ def test_init_from_keeps_heads_and_adds_new_intents(tiny_model_dir, tiny_data, t
     extra = tmp_path / "more.csv"
     extra.write_text("text,intent\n" + "".join(f"{t},invoice\n" for t in
                                                ["send my invoice", "need a receipt", "vat invoice please"]))
-    before = HelplineModel.from_pretrained(tiny_model_dir)
+    before = HelplineModel.from_pretrained(tiny_model_dir, backend="torch")
     cli(["train", "--intent-data", tiny_data["intents"], str(extra), "--init-from", tiny_model_dir,
          "--output", str(tmp_path / "m2"), "--max-steps", "2", "--batch-size", "4", "--no-upset-head"])
-    after = HelplineModel.from_pretrained(tmp_path / "m2")
+    after = HelplineModel.from_pretrained(tmp_path / "m2", backend="torch")
     assert after.intent_labels == before.intent_labels + ["invoice"]
     # with no emotion data the emotion head is carried over untouched
     import torch

@@ -39,7 +39,7 @@ def test_real_encoder_fine_tunes_saves_loads_and_predicts(slices, tmp_path):
     out = tmp_path / "model"
     assert cli(["train", "--intent-data", str(slices / "train.csv"), "--emotion-data", str(slices / "goemotions"),
                 "--output", str(out), "--max-steps", "60", "--batch-size", "16", "--min-task-examples", "200"]) == 0
-    model = HelplineModel.from_pretrained(out)
+    model = HelplineModel.from_pretrained(out, backend="torch")
     assert model.metadata["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert model.network.encoder.config.hidden_size == 384
     result = cli(["evaluate", "--model", str(out), "--intent-test", str(slices / "test.csv"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import Classifier
+from bot import HelplineModel
 from bot.conversation.service import Helpline
 from bot.registry.versions import Registry, RegistryError, resolve_model_dir
 from bot.serving.reloader import ModelWatcher
@@ -59,7 +59,7 @@ def test_label_sources_priority_conflicts_and_drops(tmp_path):
 
 def test_pseudo_labels_only_above_the_threshold(tiny_model_dir):
     texts = ["where is my order", "hello", "cancel my order"]
-    predictions = {p.text: p for p in Classifier.load(tiny_model_dir).predict(texts)}
+    predictions = {p.text: p for p in HelplineModel.from_pretrained(tiny_model_dir).predict(texts)}
     labelled = retrain.pseudo_labels(tiny_model_dir, texts, 0.0)
     assert labelled and all(source == "pseudo" and intent == predictions[text].intent != "oos"
                             for text, intent, source in labelled)
@@ -82,7 +82,7 @@ def test_retrain_extends_the_labels_and_keeps_the_emotion_head(tiny_model_dir, t
     assert "warranty_claim" in model.intent_labels and "greeting" in model.intent_labels  # old + new intents
     report = json.loads((out / "retrain_report.json").read_text())
     assert report["examples_by_intent"] == {"warranty_claim": 12, "order_status": 12}
-    assert Classifier.load(out).backend == "onnx"
+    assert HelplineModel.from_pretrained(out).backend == "onnx"
 
 
 def test_retrain_learns_from_csat_ratings_in_the_store(tiny_model_dir, tiny_data, tmp_path):
@@ -90,7 +90,7 @@ def test_retrain_learns_from_csat_ratings_in_the_store(tiny_model_dir, tiny_data
     from finetune.mood_fit import csat_labelled
 
     db = f"sqlite:///{tmp_path / 'rated.db'}"
-    helpline = Helpline(Classifier.load(tiny_model_dir), load_catalogue(), Store(db))
+    helpline = Helpline(HelplineModel.from_pretrained(tiny_model_dir), load_catalogue(), Store(db))
     for i in range(6):
         first = helpline.handle("where is my order")
         helpline.handle("still nothing, third time I ask" if i % 2 else "great, thanks", first.conversation_id)
@@ -106,7 +106,7 @@ def test_retrain_learns_from_csat_ratings_in_the_store(tiny_model_dir, tiny_data
     retrain.main(["--from_store", "--db", db, "--intent_data", tiny_data["intents"], "--init_from", tiny_model_dir,
                   "--emotion_data", tiny_data["emotions"], "--output", str(out), "--max_steps", "5",
                   "--batch_size", "8", "--min_task_examples", "16", "--mood_head", "--no_upset_head"])
-    mood = Classifier.load(out).metadata["mood"]
+    mood = HelplineModel.from_pretrained(out).metadata["mood"]
     assert mood["rated_conversations"] - mood["star_conversations"] == 6   # the store's, beside STAR's reports
 
 
@@ -185,9 +185,9 @@ def test_register_and_promote_commands(tiny_model_dir, tiny_data, tmp_path):
 
 
 def test_hot_reload_swaps_models_without_failing_requests(registry, tmp_path):
-    helpline = Helpline(Classifier.load(resolve_model_dir(registry.root)), load_catalogue(),
+    helpline = Helpline(HelplineModel.from_pretrained(resolve_model_dir(registry.root)), load_catalogue(),
                         Store(f"sqlite:///{tmp_path / 'h.db'}"))
-    watcher = ModelWatcher(helpline, str(registry.root), Classifier.load)
+    watcher = ModelWatcher(helpline, str(registry.root), HelplineModel.from_pretrained)
     first = helpline.classifier
     errors, stop = [], threading.Event()
 
@@ -224,7 +224,7 @@ def test_the_watcher_serves_an_edited_catalogue_and_keeps_the_last_good_one(tmp_
     path = tmp_path / "catalogue.yaml"
     shutil.copy(DEFAULT_CATALOGUE, path)
     helpline = Helpline(StubClassifier(), load_catalogue(path), Store(f"sqlite:///{tmp_path / 'h.db'}"))
-    watcher = ModelWatcher(helpline, str(tmp_path / "no-model"), Classifier.load, catalogue=str(path))
+    watcher = ModelWatcher(helpline, str(tmp_path / "no-model"), HelplineModel.from_pretrained, catalogue=str(path))
     assert not watcher.check_catalogue()                                    # unchanged
     add_intent(path, "gift_wrapping", [f"can you gift wrap {thing}" for thing in
                                        ("it", "my order", "the shoes", "a present", "two items", "this",

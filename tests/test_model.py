@@ -10,7 +10,7 @@ from bot.model.format import METADATA_FILE
 
 @pytest.fixture(scope="module")
 def model(tiny_model_dir):
-    return HelplineModel.from_pretrained(tiny_model_dir)
+    return HelplineModel.from_pretrained(tiny_model_dir, backend="torch")
 
 
 def test_model_directory_holds_the_contract(tiny_model_dir):
@@ -44,8 +44,6 @@ def test_optional_components_load_in_one_loop_and_a_save_without_one_removes_its
     import json
     import shutil
 
-    from bot.model.classifier import Classifier
-
     target = tmp_path / "copy"
     model.save_pretrained(target)
     (target / "upset").mkdir()
@@ -54,17 +52,17 @@ def test_optional_components_load_in_one_loop_and_a_save_without_one_removes_its
     listed = metadata["components"]
     assert listed == [name for name in ("lexical", "oos", "upset", "mood") if getattr(model, name) is not None]
     with pytest.raises(ValueError, match="refit it"):                # the loop reads every component it finds
-        HelplineModel.from_pretrained(target)
+        HelplineModel.from_pretrained(target, backend="torch")
     model.save_pretrained(target)                                     # saving again cleans up what it has not
     assert not (target / "upset").exists()
-    for reader in (HelplineModel.from_pretrained(target), Classifier.load(target, backend="torch")):
+    for reader in (HelplineModel.from_pretrained(target), HelplineModel.from_pretrained(target, backend="torch")):
         assert [name for name in ("lexical", "oos", "upset", "mood") if getattr(reader, name) is not None] == listed
     shutil.rmtree(target)
 
 
 def test_save_and_load_round_trip(model, tmp_path):
     model.save_pretrained(tmp_path / "copy")
-    again = HelplineModel.from_pretrained(tmp_path / "copy")
+    again = HelplineModel.from_pretrained(tmp_path / "copy", backend="torch")
     a, b = model.predict("refund please"), again.predict("refund please")
     assert (a.intent, a.alternatives) == (b.intent, b.alternatives)
     assert a.emotions == b.emotions
@@ -83,20 +81,20 @@ def test_predict_rejects_bad_input(model, bad, message):
 
 def test_loading_errors_say_what_to_do(tmp_path, tiny_model_dir):
     with pytest.raises(ValueError, match=r"the directory does not exist. Train one"):
-        HelplineModel.from_pretrained(tmp_path / "nothing")
+        HelplineModel.from_pretrained(tmp_path / "nothing", backend="torch")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"not a Helpline model directory: helpline.json is missing"):
-        HelplineModel.from_pretrained(tmp_path / "empty")
+        HelplineModel.from_pretrained(tmp_path / "empty", backend="torch")
     import shutil
     shutil.copytree(tiny_model_dir, tmp_path / "future")
     meta_path = tmp_path / "future" / METADATA_FILE
     meta = json.loads(meta_path.read_text())
     meta_path.write_text(json.dumps(meta | {"format_version": 99}))
     with pytest.raises(ValueError, match=r"format_version 99 is not supported"):
-        HelplineModel.from_pretrained(tmp_path / "future")
+        HelplineModel.from_pretrained(tmp_path / "future", backend="torch")
     meta_path.write_text("{broken")
     with pytest.raises(ValueError, match=r"is not valid JSON"):
-        HelplineModel.from_pretrained(tmp_path / "future")
+        HelplineModel.from_pretrained(tmp_path / "future", backend="torch")
 
 
 def test_from_base_rejects_bad_labels(tiny_base):

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.conversation.service import Helpline
-from bot.model.classifier import Classifier
 from bot.model.format import METADATA_FILE, ONNX_FILE
 from bot.model.helpline_model import HelplineModel
 from bot.registry.versions import Registry, RegistryError
@@ -32,17 +31,17 @@ def test_labels_that_do_not_match_the_outputs_fail_at_load(tiny_model_dir, tmp_p
     broken = broken_copy(tiny_model_dir, tmp_path / "broken")
     assert (tmp_path / "broken" / ONNX_FILE).is_file()
     with pytest.raises(ValueError, match=r"gives \d+ intent scores but helpline.json lists \d+ intent labels"):
-        Classifier.load(broken, backend="onnx")
+        HelplineModel.from_pretrained(broken, backend="onnx")
     with pytest.raises(ValueError, match="heads.safetensors does not match the labels in helpline.json"):
-        Classifier.load(broken, backend="torch")
+        HelplineModel.from_pretrained(broken, backend="torch")
 
 
 def test_save_pretrained_leaves_no_stale_onnx_graph(tiny_model_dir, tmp_path):
     target = tmp_path / "resaved"
     shutil.copytree(tiny_model_dir, target)
-    HelplineModel.from_pretrained(tiny_model_dir).save_pretrained(target)
+    HelplineModel.from_pretrained(tiny_model_dir, backend="torch").save_pretrained(target)
     assert not (target / ONNX_FILE).exists() and "onnx" not in json.loads((target / METADATA_FILE).read_text())
-    assert Classifier.load(target).backend == "torch"
+    assert HelplineModel.from_pretrained(target).backend == "torch"
 
 
 def test_promotion_loads_the_candidate_first(tiny_model_dir, tmp_path):
@@ -52,16 +51,17 @@ def test_promotion_loads_the_candidate_first(tiny_model_dir, tmp_path):
     broken_copy(tiny_model_dir, registry.path_of("v2"))
     registry.add("v2", {"intent_accuracy": 0.9})
     with pytest.raises(RegistryError, match="v2 cannot serve, so it was not promoted"):
-        registry.promote("v2", force=True, reason="testing", validate=Classifier.load)
+        registry.promote("v2", force=True, reason="testing", validate=HelplineModel.from_pretrained)
     assert registry.serving == "v1"
 
 
 def test_a_model_that_fails_to_load_keeps_the_old_one_and_health_says_why(tiny_model_dir, tmp_path):
     serving = tmp_path / "serving"
     shutil.copytree(tiny_model_dir, serving)
-    helpline = Helpline(Classifier.load(serving), load_catalogue(), Store(f"sqlite:///{tmp_path / 'h.db'}"))
+    helpline = Helpline(HelplineModel.from_pretrained(serving), load_catalogue(),
+                        Store(f"sqlite:///{tmp_path / 'h.db'}"))
     old = helpline.classifier
-    watcher = ModelWatcher(helpline, str(serving), Classifier.load)
+    watcher = ModelWatcher(helpline, str(serving), HelplineModel.from_pretrained)
     shutil.rmtree(serving)
     broken_copy(tiny_model_dir, serving)  # a bad model copied over the serving one
     assert watcher.check() is False and helpline.classifier is old

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from bot import Classifier
+from bot import HelplineModel
 from bot.batch.analyze import analyze_lines
 from bot.conversation.service import Helpline
 from bot.model.mood import CONTEXT_FEATURES, MoodContext, MoodHead, context_features, read_conversations
@@ -37,7 +37,7 @@ def test_context_features_see_repeats_unhelpful_replies_and_waiting():
 
 
 def test_the_tiny_model_has_a_mood_head_that_survives_save_and_load(tiny_model_dir, tmp_path):
-    classifier = Classifier.load(tiny_model_dir)
+    classifier = HelplineModel.from_pretrained(tiny_model_dir)
     assert isinstance(classifier.mood, MoodHead) and classifier.metadata["mood"]["support_messages"] > 100
     classifier.mood.save(tmp_path)
     again = MoodHead.load(tmp_path)
@@ -51,7 +51,7 @@ def test_the_tiny_model_has_a_mood_head_that_survives_save_and_load(tiny_model_d
 
 
 def test_context_changes_the_score_of_a_repeated_complaint(tiny_model_dir):
-    classifier = Classifier.load(tiny_model_dir)
+    classifier = HelplineModel.from_pretrained(tiny_model_dir)
     complaint = "where is my refund"
     turns = [{"role": "customer", "text": complaint}]
     for _ in range(3):
@@ -104,7 +104,7 @@ def test_analyze_names_the_file_and_line_of_a_bad_transcript(tiny_model_dir, tmp
 
 def test_the_live_bot_stores_what_analyze_prints(tiny_model_dir, tmp_path):
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    helpline = Helpline(Classifier.load(tiny_model_dir), load_catalogue(), store)
+    helpline = Helpline(HelplineModel.from_pretrained(tiny_model_dir), load_catalogue(), store)
     conversation_id = None
     for text in ("where is my order", "where is my order??", "this is the third time I ask"):
         conversation_id = helpline.handle(text, conversation_id).conversation_id

@@ -45,7 +45,7 @@ def tiny_xlmr_base(tmp_path_factory) -> str:
 def test_a_sentencepiece_base_model_trains_exports_and_serves(tiny_xlmr_base, tiny_data, tmp_path):
     import numpy as np
 
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
     from finetune.export import main as export
     from finetune.train import main
 
@@ -53,11 +53,11 @@ def test_a_sentencepiece_base_model_trains_exports_and_serves(tiny_xlmr_base, ti
     main(["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model",
           tiny_xlmr_base, "--output", str(out), "--max-steps", "30", "--min-task-examples", "32", "--batch-size", "8"])
     texts = ["wo ist meine bestellung", "refund please", "hello there", "cancel my plan"]
-    i_torch, _ = Classifier.load(out, backend="torch").probabilities(texts)
+    i_torch, _ = HelplineModel.from_pretrained(out, backend="torch").probabilities(texts)
     for smoothed in (True, False):  # training's export calibrates SmoothQuant; `finetune export` alone does not
         if not smoothed:
             export(["--model", str(out)])
-        onnx = Classifier.load(out)
+        onnx = HelplineModel.from_pretrained(out)
         assert onnx.backend == "onnx" and ("SmoothQuant" in onnx.metadata["onnx"]["quantization"]) == smoothed
         i_onnx, _ = onnx.probabilities(texts)
         assert np.abs(i_onnx - i_torch).max() < 0.05 and (i_onnx.argmax(1) == i_torch.argmax(1)).all()

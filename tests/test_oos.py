@@ -100,7 +100,7 @@ def test_the_decoder_uses_the_detector_score_when_the_model_has_one():
 
 
 def test_training_with_out_of_scope_validation_chooses_a_score_by_cross_validation(tiny_base, tiny_data, tmp_path):
-    from bot import Classifier, HelplineModel
+    from bot import HelplineModel
     from finetune.evaluate import evaluate
     from finetune.oos_fit import best_candidate
     from finetune.train import main
@@ -116,7 +116,7 @@ def test_training_with_out_of_scope_validation_chooses_a_score_by_cross_validati
     main(["--intent-data", str(tmp_path / "clinc.json"), "--emotion-data", tiny_data["emotions"], "--base-model",
           tiny_base, "--output", str(out), "--max-steps", "20", "--min-task-examples", "32", "--batch-size", "8",
           "--no-upset-head"])
-    model = HelplineModel.from_pretrained(out)
+    model = HelplineModel.from_pretrained(out, backend="torch")
     selection = model.metadata["oos_selection"]
     assert set(selection["candidates"]) == {"msp", "knn1", "knn10", "mahalanobis", "knn_negatives",
                                             "msp_mahalanobis"}
@@ -125,7 +125,7 @@ def test_training_with_out_of_scope_validation_chooses_a_score_by_cross_validati
     chosen = selection["chosen"]
     assert chosen == best_candidate(selection["candidates"])
     assert (model.oos is None) == (chosen == "msp")
-    served = Classifier.load(out)   # the ONNX graph gives the sentence vectors the detector reads
+    served = HelplineModel.from_pretrained(out)   # the ONNX graph gives the sentence vectors the detector reads
     texts = [p[0] for p in pairs[:6]] + oos[:4]
     assert [p.intent for p in served.predict(texts)] == [p.intent for p in model.predict(texts)]
     (tmp_path / "test.csv").write_text("text,intent\n" + "".join(f"{t},{i}\n" for t, i in pairs[1::3])

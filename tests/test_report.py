@@ -94,7 +94,7 @@ def test_the_device_is_the_cpu_unless_a_gpu_is_asked_for_and_seen(tiny_model_dir
     import pytest
     import torch
 
-    from bot import Classifier
+    from bot import HelplineModel
     from bot.model.device import pick_device
 
     assert pick_device("cpu") == "cpu"
@@ -107,9 +107,9 @@ def test_the_device_is_the_cpu_unless_a_gpu_is_asked_for_and_seen(tiny_model_dir
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto") == "cuda"
     with pytest.raises(ValueError, match="ONNX backend runs on the CPU only"):
-        Classifier.load(tiny_model_dir, backend="onnx", device="cuda")
+        HelplineModel.from_pretrained(tiny_model_dir, backend="onnx", device="cuda")
     monkeypatch.undo()
-    on_cpu = Classifier.load(tiny_model_dir, backend="torch", device="auto")   # no GPU here: the CPU
+    on_cpu = HelplineModel.from_pretrained(tiny_model_dir, backend="torch", device="auto")   # no GPU here: the CPU
     assert on_cpu.backend == "torch" and on_cpu.predict("where is my order").intent
     (tmp_path / "e.jsonl").write_text(json.dumps({"id": "a", "messages": [{"role": "customer", "text": "hi"}]}))
     result = run_bot("analyze", "--model", tiny_model_dir, "--transcripts", str(tmp_path / "e.jsonl"), "--output",

@@ -18,7 +18,7 @@ ANGRY = ["WHERE IS MY ORDER!!! third time asking", "this is UNACCEPTABLE, still 
 
 @pytest.fixture(scope="module")
 def upset_model(tiny_model_dir, tmp_path_factory):
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     directory = tmp_path_factory.mktemp("upset") / "model"
     shutil.copytree(tiny_model_dir, directory)
@@ -26,9 +26,9 @@ def upset_model(tiny_model_dir, tmp_path_factory):
     texts, labels = CALM * 4 + ANGRY * 4, [0] * 32 + [1] * 32
     train = [Labelled("tiny", texts, np.array(labels))]
     dev = [Labelled("tiny_dev", CALM + ANGRY, np.array([0] * 8 + [1] * 8))]
-    head, report = fit_upset(Classifier.load(directory), train, dev, progress=lambda _m: None)
+    head, report = fit_upset(HelplineModel.from_pretrained(directory), train, dev, progress=lambda _m: None)
     head.save(directory)
-    return Classifier.load(directory), report
+    return HelplineModel.from_pretrained(directory), report
 
 
 @pytest.mark.parametrize("text", ["#EMAIL#", "[EMAIL]", "__email__", "<PERSON>", "{{name}}", "XXXX", "12345 678",

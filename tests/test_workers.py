@@ -76,7 +76,7 @@ def test_a_worker_reports_what_it_serves_and_picks_up_a_catalogue_edit(settings,
     import shutil
     from dataclasses import replace
 
-    from bot import Classifier
+    from bot import HelplineModel
     from bot.serving.reloader import CHECK_INTERVAL
     from intents import DEFAULT_CATALOGUE
     from intents.editing import add_intent
@@ -87,7 +87,7 @@ def test_a_worker_reports_what_it_serves_and_picks_up_a_catalogue_edit(settings,
     try:
         [before] = loop.run_until_complete(workers.status())
         assert before["pid"] == workers._workers[0].process.pid != os.getpid()
-        assert before["model_version"] == Classifier.load(settings.model_dir).version
+        assert before["model_version"] == HelplineModel.from_pretrained(settings.model_dir).version
         add_intent(catalogue, "gift_wrapping", [f"can you gift wrap {thing}" for thing in
                                                 ("it", "my order", "the shoes", "a present", "two items", "this",
                                                  "the parcel", "my gift", "the box", "everything")])

@@ -53,7 +53,7 @@ class SuggestionIndex:
     def build(cls, conversations: Iterable[dict], encode=None, min_conversations: int = MIN_CONVERSATIONS,
               extra: list[tuple[str, set[str]]] = (), progress: bool = False,
               slots: bool = True) -> SuggestionIndex:
-        """From transcript conversations; ``encode``: texts -> sentence vectors (e.g. a Classifier's);
+        """From transcript conversations; ``encode``: texts -> sentence vectors (e.g. a HelplineModel's);
         ``slots``: numbers and names that vary between otherwise identical replies become {number} / {name}."""
         replies = [(n, context, reply) for n, conversation in enumerate(conversations)
                    for _, context, reply in agent_turns(conversation)]

@@ -10,11 +10,11 @@ def run(args) -> int:
     """`python -m bot suggest`: the index from HISTORY, then suggestions for every agent message of FILE."""
     from bot.assist.suggest import SuggestionIndex, agent_turns
     from bot.batch.transcripts import iter_transcripts, read_transcripts
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
     if args.k < 1:
         raise ValueError(f"--k must be at least 1, not {args.k}")
-    classifier = Classifier.load(args.model, backend=args.backend)
+    classifier = HelplineModel.from_pretrained(args.model, backend=args.backend)
     history = [c for path in args.transcripts for c in read_transcripts(path)]
     targets = list(iter_transcripts(args.for_file))   # validated before anything is written
     index = SuggestionIndex.build(history, encode=classifier.sentence_vectors, extra=catalogue_replies(args),

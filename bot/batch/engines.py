@@ -29,9 +29,9 @@ RAY_WINDOW = 256  # chunks handed to Ray at a time (of CHUNK conversations each)
 
 def _load_worker(model_dir: str, backend: str, threads: int) -> None:
     global _worker
-    from bot.model.classifier import Classifier
+    from bot.model.helpline_model import HelplineModel
 
-    _worker = Classifier.load(model_dir, backend=backend, threads=threads)
+    _worker = HelplineModel.from_pretrained(model_dir, backend=backend, threads=threads)
 
 
 def _read_chunk(chunk: list[dict], batch_size: int) -> list[list[dict]]:
@@ -81,9 +81,9 @@ class _RayChunkReader:
     """A Ray Data actor: one classifier, loaded once, reads chunks (one JSON line of conversations each)."""
 
     def __init__(self, model_dir: str, backend: str, batch_size: int, threads: int):
-        from bot.model.classifier import Classifier
+        from bot.model.helpline_model import HelplineModel
 
-        self.classifier = Classifier.load(model_dir, backend=backend, threads=threads)
+        self.classifier = HelplineModel.from_pretrained(model_dir, backend=backend, threads=threads)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:

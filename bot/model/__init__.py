@@ -1,2 +1,3 @@
-"""The model: its directory format (bot.model.format, the contract with finetune/), the torch model
-(helpline_model, imported only where torch is wanted), the serving classifier, predictions and emotions."""
+"""The model: its directory format (bot.model.format, the contract with finetune/), the one model class
+(helpline_model.HelplineModel) with its two runtimes (onnx_runtime without torch, torch_runtime), the optional
+components, predictions and emotions."""

@@ -4,8 +4,8 @@ A model is the encoder with its intent and emotion heads (bot/model/format.py) p
 fitted after training and kept in its own files: the lexical intent head, the out-of-scope detector, the upset
 head and the mood head. Every component is a `Component` below: its attribute on the model, how it loads from a
 directory and its metadata (None when the directory has none), how it saves (its files, and its metadata entry
-where it has one), and what a save without it removes. Both model classes, `Classifier` (serving) and
-`HelplineModel` (torch, training), load through `load_components`; `HelplineModel.save_pretrained` saves through
+where it has one), and what a save without it removes. `HelplineModel.from_pretrained` loads them through
+`load_components` whichever runtime runs the encoder; `HelplineModel.save_pretrained` saves them through
 `save_components`, which also lists the directory's components in helpline.json (`components`) for people and
 the model card.
 """

@@ -36,7 +36,7 @@ class Explanation:
 
 
 def explain(classifier, text: str) -> Explanation:
-    """Occlusion weights for every word of ``text`` (classifier: a `Classifier` or `HelplineModel`)."""
+    """Occlusion weights for every word of ``text`` (classifier: a `HelplineModel`)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("explain needs a non-empty message")
     words = text.split()

@@ -54,9 +54,9 @@ class Settings:
     def load_classifier(self, model_dir: str):
         """The serving classifier: ONNX Runtime's threads sleep between calls instead of spinning (in the app
         they share the cores with the request threads; RESULTS.md, Load)."""
-        from bot.model.classifier import Classifier
+        from bot.model.helpline_model import HelplineModel
 
-        return Classifier.load(model_dir, threads=self.onnx_threads, spin=False)
+        return HelplineModel.from_pretrained(model_dir, threads=self.onnx_threads, spin=False)
 
     @property
     def turn_workers(self) -> int:
