@@ -1,14 +1,33 @@
-"""Command-line arguments as dataclasses (parsed by transformers.HfArgumentParser, as in run_classification.py)."""
+"""Command-line arguments as dataclasses (parsed by transformers.HfArgumentParser, as in run_classification.py).
+
+`dataclass_parser` makes a command's parser (bot/cli's one shape: a subparser of `python -m finetune` and of
+`helpline`) whose flags are a dataclass's fields, kebab-case (the underscore spelling is read too); `as_dataclass`
+turns the parsed flags back into the dataclass, whose __post_init__ checks them.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
 from bot.model.base_models import DEFAULT_BASE_MODEL
 
-from . import environment
+from . import PROG, environment  # noqa: F401 - PROG: the commands import it from here too
 from .calibrate import OOS_TARGET_RECALL
+
+
+def dataclass_parser(subparsers, name: str, help: str | None, description: str, *dtypes):
+    """The subparser of command ``name`` with every field of ``dtypes`` as a flag (help text from the field)."""
+    from transformers import HfArgumentParser
+
+    return subparsers.add_parser(name, help=help, description=description,
+                                 parents=[HfArgumentParser(dtypes, add_help=False)])
+
+
+def as_dataclass(args, dtype, **fixed):
+    """The ``dtype`` instance of the parsed flags (those not given take the field's default)."""
+    names = {f.name for f in fields(dtype) if f.init} - set(fixed)
+    return dtype(**{k: v for k, v in vars(args).items() if k in names}, **fixed)
 
 
 def default_emotion_data() -> str | None:

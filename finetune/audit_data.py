@@ -15,7 +15,6 @@ out-of-fold probability: low is suspicious), issue (label / near_duplicate).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
@@ -25,7 +24,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from bot.cli import parse_one
 from bot.model.base_models import DEFAULT_BASE_MODEL
+from finetune import PROG
 
 FOLDS = 5
 DUPLICATE_COSINE = 0.97
@@ -95,10 +96,8 @@ def audit(texts: list[str], labels: list[str], vectors: np.ndarray, seed: int = 
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    from .data import load_intent_data
-
-    parser = argparse.ArgumentParser(prog="python -m finetune audit-data", description=__doc__.split("\n\n")[0])
+def add_parser(subparsers, name: str, help: str | None):
+    parser = subparsers.add_parser(name, help=help, description=__doc__.split("\n\n")[0])
     parser.add_argument("--intent-data", required=True,
                         help="training data to audit: CSV (text,intent), transcripts, a catalogue, CLINC150 JSON")
     parser.add_argument("--model", default=None, help="a model directory whose encoder reads the texts (default: "
@@ -106,7 +105,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-model", default=DEFAULT_BASE_MODEL, help="the frozen encoder without --model")
     parser.add_argument("--output", required=True, help="the CSV of flagged rows to write")
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    return run(parse_one(add_parser, "audit-data", argv, PROG))
+
+
+def run(args) -> None:
+    from .data import load_intent_data
+
     data = load_intent_data(args.intent_data).train
     texts, labels = list(data["text"]), list(data["intent"])
     print(f"reading {len(texts)} texts ({len(set(labels))} intents) with the encoder", file=sys.stderr)

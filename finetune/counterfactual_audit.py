@@ -11,7 +11,6 @@ audit.json and audit.html (plots and the worst examples) into DIR.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import html
 import json
@@ -21,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
+from bot.cli import parse_one
+from finetune import PROG
 
 TERMS = Path(__file__).resolve().parent / "audit_terms.yaml"
 TERMS_FORMAT_VERSION = 1
@@ -171,13 +173,11 @@ def read_questions(path: str, limit: int, seed: int = 42) -> list[str]:
     return random.Random(seed).sample(texts, min(limit, len(texts)))
 
 
-def main(argv: list[str] | None = None) -> None:
-    from bot.model.helpline_model import HelplineModel
-
+def add_parser(subparsers, name: str, help: str | None):
     from .environment import data_dir
 
     default = Path(data_dir()) / "banking77" / "train.csv"
-    parser = argparse.ArgumentParser(prog="python -m finetune audit", description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser(name, help=help, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="the model directory to audit")
     parser.add_argument("--data", default=str(default), help="questions: a CSV with a 'text' column, or a "
                                                              "catalogue YAML (default: Banking77 train)")
@@ -185,7 +185,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--terms", default=str(TERMS), help="names, identity terms and templates (YAML)")
     parser.add_argument("--output", required=True, help="folder for audit.json and audit.html")
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    return run(parse_one(add_parser, "audit", argv, PROG))
+
+
+def run(args) -> None:
+    from bot.model.helpline_model import HelplineModel
+
     questions = read_questions(args.data, args.questions, args.seed)
     result = run_audit(HelplineModel.from_pretrained(args.model), questions, load_terms(args.terms), args.seed)
     result.update(model=args.model, data=args.data)

@@ -7,7 +7,6 @@ An agent reviews the candidates in the console and can add one to the catalogue.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -18,8 +17,10 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import silhouette_score
 
+from bot.cli import parse_one
 from bot.model.format import read_metadata
 from bot.model.prediction import OOS
+from finetune import PROG
 
 STOP = {"i", "my", "me", "the", "a", "an", "to", "is", "it", "do", "can", "you", "what", "how", "and", "of", "for",
         "in", "on", "this", "that", "be", "have", "with", "are", "was", "please", "there", "your", "am", "why", "not"}
@@ -108,8 +109,8 @@ def store_texts(db: str, min_confidence: float) -> list[str]:
     return texts
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m finetune discover", description=__doc__.splitlines()[0])
+def add_parser(subparsers, name: str, help: str | None):
+    parser = subparsers.add_parser(name, help=help, description=__doc__.splitlines()[0])
     parser.add_argument("--from-store", action="store_true", help="use out-of-scope/uncertain stored messages")
     parser.add_argument("--db", help="SQLAlchemy URL (default HELPLINE_DB)")
     parser.add_argument("--texts", help="a text file, one message a line (instead of or besides the store)")
@@ -118,7 +119,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--min-confidence", type=float, default=0.5, help="below this a message counts as uncertain")
     parser.add_argument("--k", type=int, help="number of clusters (default: chosen by silhouette)")
     parser.add_argument("--output", help="write the candidates as JSON here")
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return run(parse_one(add_parser, "discover", argv, PROG))
+
+
+def run(args) -> list[dict]:
     texts: list[str] = []
     if args.texts:
         texts += [line.strip() for line in Path(args.texts).read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -9,7 +9,6 @@ this command exists to go online), unlike everything else in Helpline.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
@@ -19,6 +18,9 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+
+from bot.cli import parse_one
+from finetune import PROG
 
 from .environment import data_dir
 
@@ -66,13 +68,21 @@ def fetch(source: dict, output: Path, opener=urllib.request.urlopen) -> Path:
     return target
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m finetune download", description=__doc__.split("\n\n")[0])
+def add_parser(subparsers, name: str, help: str | None):
+    parser = subparsers.add_parser(name, help=help, description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", metavar="NAME", help="fetch these sources only")
     parser.add_argument("--output", default=data_dir(),
                         help="folder the files go under (default HELPLINE_DATA)")
     parser.add_argument("--list", action="store_true", help="list the sources with their licences and stop")
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    return run(parse_one(add_parser, "download", argv, PROG))
+
+
+def run(args) -> None:
     sources = load_manifest()
     unknown = set(args.only or []) - {s["name"] for s in sources}
     if unknown:

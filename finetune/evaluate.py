@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from transformers import HfArgumentParser
 
 from bot import HelplineModel
+from bot.cli import parse_one
 from bot.model.prediction import OOS, ModelOutputs, decoded
 
-from .arguments import EvaluateArguments
+from .arguments import PROG, EvaluateArguments, as_dataclass, dataclass_parser
 from .data import DataError, load_emotion_data, load_intent_data
 from .metrics import confused_pairs, emotion_metrics, intent_metrics, label_indices, multi_hot, per_intent_scores
 from .oos_fit import in_scope_guesses, threshold_free
@@ -91,10 +91,18 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def add_parser(subparsers, name: str, help: str | None):
+    parser = dataclass_parser(subparsers, name, help, "Score a Helpline model on test files.", EvaluateArguments)
+    parser.set_defaults(run=run)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = HfArgumentParser(EvaluateArguments, prog="python -m finetune evaluate",
-                              description="Score a Helpline model on test files.")
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    return run(parse_one(add_parser, "evaluate", argv, PROG))
+
+
+def run(parsed) -> dict:
+    args = as_dataclass(parsed, EvaluateArguments)
     model = HelplineModel.from_pretrained(args.model, backend="torch")
     result = evaluate(model, args.intent_test, args.emotion_test, args.batch_size)
     print(report(result))

@@ -10,7 +10,6 @@ serving needs only onnxruntime, the tokenizer and numpy. Two int8 schemes (measu
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import random
@@ -21,7 +20,9 @@ from pathlib import Path
 import torch
 
 from bot import HelplineModel
+from bot.cli import parse_one
 from bot.model.format import ONNX_FILE, write_metadata
+from finetune import PROG
 
 from .fusion import fuse_attention
 from .smoothing import detach_attention_scales, has_bert_layout, smoothed
@@ -149,8 +150,8 @@ def export_onnx(model: HelplineModel, directory: str | os.PathLike, quantization
     return target
 
 
-def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m finetune export", description=__doc__.splitlines()[0])
+def add_parser(subparsers, name: str, help: str | None):
+    parser = subparsers.add_parser(name, help=help, description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a Helpline model directory; the graph is written into it")
     parser.add_argument("--quantization", default="dynamic", choices=QUANTIZATIONS,
                         help="dynamic: fastest (default); blockwise: closest to the torch model, ~1.6x slower")
@@ -162,7 +163,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--full-range", action="store_true",
                         help="8-bit instead of 7-bit weights: a little closer to torch where the serving CPU has "
                              "VNNI (AVX512-VNNI / AVX-VNNI); wrong by up to ~0.2 in a probability on CPUs without it")
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return run(parse_one(add_parser, "export", argv, PROG))
+
+
+def run(args) -> Path:
     texts = calibration_sample(read_texts(args.calibration_data)) if args.calibration_data else None
     if texts is None and args.quantization == "dynamic":
         print("no --calibration-data: exporting without SmoothQuant (pass the training data to smooth)")

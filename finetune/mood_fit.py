@@ -249,19 +249,33 @@ class MoodArguments:
     seed: int = field(default=42, metadata={"help": "Random seed (GoEmotions sample, lexical folds)."})
 
 
+def add_parser(subparsers, name: str, help: str | None):
+    from .arguments import dataclass_parser
+
+    parser = dataclass_parser(subparsers, name, help, run.__doc__, MoodArguments)
+    parser.set_defaults(run=run)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
+    from bot.cli import parse_one
+
+    from .arguments import PROG
+
+    run(parse_one(add_parser, "mood", argv, PROG))
+
+
+def run(parsed) -> None:
     """`python -m finetune mood`: (re)fit the mood head of an existing model; the encoder and its ONNX graph
     stay as they are."""
-    from transformers import HfArgumentParser
-
     from bot.model.components import save_components
     from bot.model.format import write_metadata
     from bot.model.helpline_model import HelplineModel
 
+    from .arguments import as_dataclass
     from .data import load_emotion_data
 
-    (args,) = HfArgumentParser(MoodArguments, prog="python -m finetune mood",
-                               description=main.__doc__).parse_args_into_dataclasses(args=argv)
+    args = as_dataclass(parsed, MoodArguments)
     model = HelplineModel.from_pretrained(args.model, backend="torch")
     star = None if args.star is None else Path(args.star)   # Path("") is no file: STAR left out
     message = fit_mood_head(model, load_emotion_data(args.emotion_data), Path(args.support_moods), args.seed,

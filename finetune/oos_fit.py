@@ -162,20 +162,35 @@ class OosArguments:
     seed: int = field(default=42, metadata={"help": "Seed of the folds."})
 
 
+def add_parser(subparsers, name: str, help: str | None):
+    from .arguments import dataclass_parser
+
+    parser = dataclass_parser(subparsers, name, help, run.__doc__, OosArguments)
+    parser.set_defaults(run=run)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
+    from bot.cli import parse_one
+
+    from .arguments import PROG
+
+    run(parse_one(add_parser, "oos", argv, PROG))
+
+
+def run(parsed) -> None:
     """`python -m finetune oos`: choose an existing model's out-of-scope score and threshold again (the encoder
     stays; the ONNX graph is exported again where it gives no sentence vectors)."""
     from datasets import concatenate_datasets
-    from transformers import HfArgumentParser
 
     from bot.model.components import save_components
     from bot.model.format import ONNX_FILE, write_metadata
     from bot.model.helpline_model import HelplineModel
 
+    from .arguments import as_dataclass
     from .data import load_intent_data
 
-    (args,) = HfArgumentParser(OosArguments, prog="python -m finetune oos",
-                               description=main.__doc__).parse_args_into_dataclasses(args=argv)
+    args = as_dataclass(parsed, OosArguments)
     directory = Path(args.model)
     model = HelplineModel.from_pretrained(directory, backend="torch")
     sources = [load_intent_data(path) for path in args.intent_data]

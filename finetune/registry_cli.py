@@ -10,14 +10,15 @@ The registry defaults to HELPLINE_MODEL when that is a registry, else models/reg
 """
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import shutil
 from pathlib import Path
 
 from bot import HelplineModel
+from bot.cli import parse_one
 from bot.registry.versions import DEFAULT_TOLERANCE, GATED_METRICS, Registry, is_registry
+from finetune import PROG
 
 from .environment import model_dir
 from .evaluate import evaluate
@@ -68,8 +69,9 @@ def register(registry: Registry, model_dir: str, intent_test: str | None, emotio
     return version
 
 
-def main(command: str, argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m finetune {command}", description=__doc__.splitlines()[0])
+def add_parser(subparsers, command: str, help: str | None):
+    """register, promote, rollback and versions: one module, a parser each."""
+    parser = subparsers.add_parser(command, help=help, description=__doc__.splitlines()[0])
     parser.add_argument("--registry", default=default_registry(), help="registry directory")
     if command == "register":
         parser.add_argument("--model", required=True, help="the model directory to add")
@@ -86,7 +88,16 @@ def main(command: str, argv: list[str] | None = None) -> None:
                             help=f"largest allowed drop on {', '.join(GATED_METRICS)}")
         parser.add_argument("--force", action="store_true", help="promote even when worse (needs --reason)")
         parser.add_argument("--reason", default="", help="why (recorded in the history)")
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def main(command: str, argv: list[str] | None = None) -> None:
+    run(parse_one(add_parser, command, argv, PROG))
+
+
+def run(args) -> None:
+    command = args.command
     registry = Registry(args.registry)
     user = getpass.getuser()
     if command == "register":

@@ -12,7 +12,6 @@ its skill while the intent head learns the new data (new intents extend the labe
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import re
 import sys
@@ -21,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from transformers import HfArgumentParser
 
 from bot.batch.transcripts import opening_message, read_transcripts
+from bot.cli import parse_one
 from bot.model.format import METADATA_FILE, write_metadata
 from bot.model.prediction import OOS
 from bot.redact import PLACEHOLDERS, redact
 
-from .arguments import TrainArguments
+from .arguments import PROG, TrainArguments, as_dataclass, dataclass_parser
 
 # Continuing from a trained model, GoEmotions is replayed (not relearnt): fewer examples per epoch keep the
 # emotion head where it was (measured in benchmarks/RESULTS.md) at a fraction of the time.
@@ -183,24 +182,28 @@ def serving_model() -> str | None:
     return str(path) if (path / METADATA_FILE).is_file() else None
 
 
-def options_given(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
-    """The options the command line sets itself (not left at their defaults), as the parser reads them: a copy of
-    the parser with every default suppressed parses the same arguments."""
-    probe = copy.deepcopy(parser)
-    for action in probe._actions:
-        action.default, action.required = argparse.SUPPRESS, False
-    return set(vars(probe.parse_known_args(argv)[0]))
+def add_parser(subparsers, name: str, help: str | None):
+    parser = dataclass_parser(subparsers, name, help, __doc__.splitlines()[0], RetrainArguments, TrainArguments)
+    # Flags left out stay out of the parsed namespace: what was given decides (the serving model as --init-from,
+    # fewer replayed emotion examples), and the dataclasses' defaults fill the rest. The intent data is assembled
+    # from transcripts and the store, so --intent-data is optional here (labelled datasets to replay).
+    for action in parser._actions:
+        if action.dest != "help":
+            action.default, action.required = argparse.SUPPRESS, False
+    parser.set_defaults(run=run)
+    return parser
 
 
 def main(argv: list[str] | None = None):
-    parser = HfArgumentParser((RetrainArguments, TrainArguments), prog="python -m finetune retrain",
-                              description=__doc__.splitlines()[0])
-    argv = list(sys.argv[1:] if argv is None else argv)
-    given = options_given(parser, argv)
-    # the intent data is assembled below; --intent-data adds labelled datasets (e.g. the catalogue) to replay
-    retrain_args, train_args = parser.parse_args_into_dataclasses(
-        args=argv + ([] if "intent_data" in given else ["--intent_data", "-"]))
-    train_args.intent_data = [d for d in train_args.intent_data if d != "-"]
+    return run(parse_one(add_parser, "retrain", argv, PROG))
+
+
+def run(parsed):
+    given = set(vars(parsed)) - {"command", "run"}
+    if "output" not in given:
+        raise ValueError("--output is required: the folder to write the retrained model to")
+    retrain_args = as_dataclass(parsed, RetrainArguments)
+    train_args = as_dataclass(parsed, TrainArguments, intent_data=getattr(parsed, "intent_data", []))
     if not retrain_args.transcripts and not retrain_args.from_store and not train_args.intent_data:
         raise ValueError("nothing to learn from: give --transcripts FILE ..., --from-store and/or --intent-data")
     if "init_from" not in given:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 from datasets import concatenate_datasets
-from transformers import HfArgumentParser
 
 from bot import HelplineModel
+from bot.cli import parse_one
 from bot.model.prediction import OOS
 
-from .arguments import TrainArguments
+from .arguments import PROG, TrainArguments, as_dataclass, dataclass_parser
 from .calibrate import calibrate
 from .data import (
     EmotionData,
@@ -146,11 +146,18 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     return model
 
 
+def add_parser(subparsers, name: str, help: str | None):
+    parser = dataclass_parser(subparsers, name, help, "Fine-tune the intent + emotion model.", TrainArguments)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args) -> HelplineModel:
+    return train(as_dataclass(args, TrainArguments))
+
+
 def parse(argv: list[str] | None) -> TrainArguments:
-    parser = HfArgumentParser(TrainArguments, prog="python -m finetune train",
-                              description="Fine-tune the intent + emotion model.")
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
-    return args
+    return as_dataclass(parse_one(add_parser, "train", argv, PROG), TrainArguments)
 
 
 def main(argv: list[str] | None = None) -> HelplineModel:

@@ -19,7 +19,6 @@ trains on the openly licensed sources alone (the model card lists what a model w
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import random
@@ -32,7 +31,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
+from bot.cli import parse_one
 from bot.model.upset import UpsetHead, content_of, raw_features, readable
+from finetune import PROG
 
 from .environment import data_dir as data_folder
 from .mood_fit import SUPPORT_MOODS, customer_rows, fit_lexical_upset, is_upset, moods_split
@@ -258,11 +259,9 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
     return f"upset head: C {report['C']}, negative cut {head.negative_cut:.2f}; held-out real: {shown or 'none'}"
 
 
-def main(argv: list[str] | None = None) -> None:
-    from finetune.data import load_emotion_data
-
+def add_parser(subparsers, name: str, help: str | None):
     data = Path(data_folder())
-    parser = argparse.ArgumentParser(prog="python -m finetune upset", description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser(name, help=help, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="model directory (its ONNX graph or weights read the texts)")
     parser.add_argument("--emotion-data", default=str(data / "goemotions" / "original"),
                         help="GoEmotions folder: a sample of its train split joins the real customer text")
@@ -270,6 +269,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="train without the airline tweets (non-commercial licence) and the complaints tweets "
                              "(no licence stated)")
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    return run(parse_one(add_parser, "upset", argv, PROG))
+
+
+def run(args) -> None:
+    from finetune.data import load_emotion_data
+
+    data = Path(data_folder())
     emotions = load_emotion_data(args.emotion_data) if args.emotion_data else None
     print(fit_upset_head(args.model, emotions, not args.without_restricted_data, args.seed, data), file=sys.stderr)

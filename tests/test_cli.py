@@ -84,5 +84,44 @@ def test_one_entry_point_dispatches_every_command(tiny_model_dir, tiny_data, tmp
     with pytest.raises(SystemExit) as shown:
         helpline.main(["serve", "--help"])                                                       # the app's
     assert shown.value.code == 0 and "--forwarded-allow-ips" in capsys.readouterr().out
-    assert helpline.main(["nope"]) == 2 and "unknown command 'nope'" in capsys.readouterr().err
-    assert helpline.main(["--help"]) == 0 and "register" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        helpline.main(["nope"])
+    assert refused.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as shown:
+        helpline.main(["--help"])
+    listed = capsys.readouterr().out
+    assert shown.value.code == 0 and all(name in listed for name in ("register", "analyze", "serve"))
+
+
+def test_every_command_has_the_one_shape_and_kebab_case_flags():
+    """Each command's module registers its parser and runs it (bot/cli/__init__.py); its flags are kebab-case."""
+    import argparse
+    import importlib
+
+    import helpline
+
+    for name, command in helpline.COMMANDS.items():
+        if name == "serve":
+            continue
+        module = importlib.import_module(command.module)
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        parser = module.add_parser(subparsers, name, command.help)
+        assert parser.get_default("run") is module.run or name == "agents", name
+        long_flags = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+        # training's dataclass flags also read the underscore spelling; each has its kebab-case twin
+        assert all("_" not in flag or flag.replace("_", "-") in long_flags for flag in long_flags), (name, long_flags)
+
+
+def test_bad_input_is_one_line_and_ctrl_c_no_traceback(tmp_path, capsys, monkeypatch):
+    from bot.cli import RUNTIME, run_commands
+
+    assert run_commands("python -m bot", RUNTIME, ["classify", "--model", str(tmp_path / "none"), "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bot.cli.classify.run", interrupted)
+    assert run_commands("python -m bot", RUNTIME, ["classify", "hi"]) == 130
+    assert "Traceback" not in capsys.readouterr().err

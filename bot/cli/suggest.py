@@ -5,6 +5,23 @@ from __future__ import annotations
 import json
 import sys
 
+from bot.cli import add_model_flags
+
+
+def add_parser(subparsers, name: str, help: str | None):
+    parser = subparsers.add_parser(name, help=help, description=__doc__)
+    add_model_flags(parser)
+    parser.add_argument("--transcripts", nargs="+", required=True, metavar="HISTORY",
+                        help="transcripts whose agent replies are suggested (JSONL or CSV; docs/transcripts.md)")
+    parser.add_argument("--for", dest="for_file", required=True, metavar="FILE",
+                        help="transcripts to suggest for: every agent message gets suggestions from what came "
+                             "before it")
+    parser.add_argument("--output", required=True, metavar="OUT.jsonl", help="one JSON line per agent message")
+    parser.add_argument("--k", type=int, default=3, help="suggestions per message")
+    parser.add_argument("--catalogue", default=None, help="intent catalogue YAML whose replies are candidates too")
+    parser.set_defaults(run=run)
+    return parser
+
 
 def run(args) -> int:
     """`python -m bot suggest`: the index from HISTORY, then suggestions for every agent message of FILE."""
