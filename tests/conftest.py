@@ -130,6 +130,7 @@ class StubClassifier:
     RULES = {"refund": "refund_status", "where": "order_status", "human": "speak_to_human",
              "charged twice": "double_charge", "hello": "greeting", "bye": "goodbye"}
     intent_labels = sorted(set(RULES.values()))
+    mood = None   # no in-context mood head: frustration is the prediction's own
 
     def predict(self, text):
         """One text -> a Prediction, a list -> a list (as `HelplineModel.predict`; the service batches)."""

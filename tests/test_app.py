@@ -187,7 +187,7 @@ def test_first_start_builds_a_model_only_when_missing(tiny_model_dir, tmp_path, 
     (tmp_path / "goemotions" / "original").mkdir(parents=True)
     bootstrap.check_can_build(new)
     building = first_start.FirstStart(new, lambda: ready.append(2))
-    building._build()  # (what start() runs in its thread)
+    building.build()  # (what start() runs in its thread)
     assert not building.ready and ready == [1]
     assert building.status()["status"] == "failed" and "building the default model failed" in building.status()["error"]
     command = calls[0]
@@ -227,7 +227,7 @@ def test_first_start_serves_a_starter_then_trains_the_full_model_as_a_registry_j
     ready = []
     starting = first_start.FirstStart(settings, lambda: ready.append(1))
     assert starting.starter and "about" in starting.status()["progress"]["estimate"]
-    starting._build()
+    starting.build()
     assert starting.ready and ready == [1] and starting.error is None
     starter = parse(calls[0][4:])
     assert starter.max_steps == 240 and not starter.upset_head and starter.output.endswith("candidates/starter")

@@ -211,7 +211,7 @@ def test_the_console_keeps_serving_the_old_index_while_a_new_one_trains(monkeypa
     suggestions.max_age = 3600.0                     # (no further rebuilds while this test waits)
     training.set()
     for _ in range(200):
-        if not suggestions._rebuilding:
+        if not suggestions.rebuilding:
             break
         threading.Event().wait(0.05)
     assert "Here is a link to reset your password." in suggestions.index().templates
@@ -248,7 +248,7 @@ def test_an_index_that_began_training_before_a_model_swap_is_never_served(monkey
     suggestions.max_age = 3600.0
     release.set()
     for _ in range(200):
-        if not suggestions._rebuilding:
+        if not suggestions.rebuilding:
             break
         threading.Event().wait(0.05)
     assert stale and suggestions.index() is fresh and suggestions.index() is not stale[0]

@@ -86,7 +86,7 @@ def test_a_worker_reports_what_it_serves_and_picks_up_a_catalogue_edit(settings,
     workers = TurnWorkers(replace(settings, catalogue=str(catalogue)), 1).start()
     try:
         [before] = loop.run_until_complete(workers.status())
-        assert before["pid"] == workers._workers[0].process.pid != os.getpid()
+        assert before["pid"] == workers.pids[0] != os.getpid()
         assert before["model_version"] == HelplineModel.from_pretrained(settings.model_dir).version
         add_intent(catalogue, "gift_wrapping", [f"can you gift wrap {thing}" for thing in
                                                 ("it", "my order", "the shoes", "a present", "two items", "this",
@@ -196,7 +196,7 @@ def test_the_api_with_a_real_worker_serves_and_stores_chat_turns(settings, helpl
             second = client.post("/api/chat", json={"message": "thanks", "conversation_id": body["conversation_id"]})
             assert second.status_code == 200 and second.json()["conversation_id"] == body["conversation_id"]
             assert client.post("/api/chat", json={"message": "   "}).status_code == 400
-        worker_pid = workers._workers[0].process.pid
+        worker_pid = workers.pids[0]
     finally:
         workers.stop()
     assert worker_pid != os.getpid()

@@ -50,6 +50,11 @@ class LiveSuggestions:
                 self._warming = self._start_rebuild(self._canned_stamp_now())
         return self
 
+    @property
+    def rebuilding(self) -> bool:
+        """Whether a new index is being built in the background (the old one answers meanwhile)."""
+        return self._rebuilding
+
     def _start_rebuild(self, stamp: float) -> threading.Thread:
         """Train the next index in a background thread (call with the lock held)."""
         self._rebuilding = True

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +17,7 @@ from bot.conversation.policy import DialoguePolicy
 from bot.conversation.state import OPEN, ConversationState, Status
 from bot.conversation.triage import turn_priority
 from bot.model.batching import MicroBatcher
-from bot.model.mood import context_of, in_context
+from bot.model.mood import MoodHead, context_of, in_context
 from bot.model.prediction import OOS, Prediction
 from bot.redact import redact
 from bot.store.conversations import Store
@@ -26,6 +27,15 @@ MAX_MESSAGE_CHARS = 2000
 SHOWN_EMOTIONS = 3
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{8,36}")
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,64}")
+
+
+class MessageModel(Protocol):
+    """What a turn needs of the model: `HelplineModel` is one; tests pass a stub that reads keywords."""
+    version: str
+    intent_labels: list[str]
+    mood: MoodHead | None   # reads frustration and sentiment in the conversation's context, where the model has one
+
+    def predict(self, texts: str | list[str]) -> Prediction | list[Prediction]: ...
 
 
 @dataclass
@@ -77,7 +87,9 @@ def check_optional(value, pattern: re.Pattern, problem: str) -> str | None:
 
 
 class Helpline:
-    def __init__(self, classifier, catalogue: Catalogue, store: Store, policy: DialoguePolicy | None = None):
+    def __init__(self, classifier: MessageModel, catalogue: Catalogue, store: Store,
+                 policy: DialoguePolicy | None = None):
+        self._suggestions = None   # the console's suggested replies, built on first use
         self.swap_classifier(classifier)
         self.store = store
         self._dialogue = catalogue, policy or DialoguePolicy(catalogue)
@@ -111,15 +123,15 @@ class Helpline:
         return self._dialogue[1]
 
     @property
-    def classifier(self):
+    def classifier(self) -> MessageModel:
         return self._serving[0]
 
-    def swap_classifier(self, classifier) -> None:
+    def swap_classifier(self, classifier: MessageModel) -> None:
         """Serve a new model from the next turn on; turns in flight finish on the one they started with (each
         turn reads the reference once, and rebinding it is atomic). Each model gets its own batcher, so a batch
         never mixes two models."""
         self._serving = classifier, MicroBatcher(classifier.predict)
-        if getattr(self, "_suggestions", None) is not None:
+        if self._suggestions is not None:
             self._suggestions.refresh()   # its contexts were embedded by the old encoder
 
     def catalogue_fit(self):
@@ -138,7 +150,7 @@ class Helpline:
     @property
     def suggestions(self):
         """Suggested replies for the agents' console (bot/assist/live.py), built on first use."""
-        if getattr(self, "_suggestions", None) is None:
+        if self._suggestions is None:
             from bot.assist.live import LiveSuggestions, imported_transcripts
 
             self._suggestions = LiveSuggestions(self, imported_transcripts())
@@ -183,7 +195,7 @@ class Helpline:
         prediction: Prediction = classify(text)
         with self.store.turn(conversation_id, channel, source) as conversation:
             # frustration and sentiment read in the conversation's context, as `python -m bot analyze` reads them
-            mood = getattr(classifier, "mood", None)
+            mood = classifier.mood
             history = context_of(conversation.history()) if mood is not None else None   # a read saved
             prediction, mood_score = in_context(mood, prediction, history, conversation.now.timestamp())
             state = ConversationState.from_dict(conversation.state)

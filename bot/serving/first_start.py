@@ -58,10 +58,11 @@ class FirstStart:
             if serves_starter(self.settings):
                 self.start_full_build()   # a restart while the full model trained: train it again
         else:
-            threading.Thread(target=self._build, name="helpline-first-start", daemon=True).start()
+            threading.Thread(target=self.build, name="helpline-first-start", daemon=True).start()
         return self
 
-    def _build(self) -> None:
+    def build(self) -> None:
+        """Build the model in this thread (what start() runs in its own); `ready` when done, `error` if not."""
         if self.starter:   # the starter, registered as the registry's first version (which then serves)
             staging = str(Path(self.settings.model_dir) / "candidates" / STARTER_NAME)
             steps = [train_command(self.settings, staging, STARTER_OPTIONS), register_command(self.settings, staging)]

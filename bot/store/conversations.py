@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store.accounts import AgentAccounts
 from bot.store.addresses import ClientAddresses
 from bot.store.database import BUSY_SECONDS, MAX_ID, StoreUnavailable, make_engine, migrate
+from bot.store.labels import LabelQueue
 from bot.store.ratings import Ratings, epoch
+from bot.store.reads import MessageReads
 from bot.store.schema import (
     OPEN,
     Conversation,
     Feedback,
     Handoff,
-    LabelCorrection,
     Message,
     Status,
     TurnReceipt,
@@ -116,7 +117,7 @@ class ConversationTurn:
                                                  "created": self.now})
 
 
-class Store(AgentAccounts, ClientAddresses, Ratings):
+class Store(AgentAccounts, ClientAddresses, Ratings, LabelQueue, MessageReads):
     """Conversations, messages, handoffs, corrections and feedback (agent accounts: accounts.py; client
     addresses: addresses.py; ratings: ratings.py). ``secret``: HELPLINE_SECRET, the key of address hashes."""
 
@@ -227,34 +228,6 @@ class Store(AgentAccounts, ClientAddresses, Ratings):
                       .group_by(Message.conversation_id))
             return {m.conversation_id: m for m in session.scalars(select(Message).where(Message.id.in_(latest)))}
 
-    def all_customer_messages(self, page: int = 5000):
-        """Every stored customer message, oldest first, read a page at a time (for retraining and discovery:
-        no cap, and memory for one page)."""
-        last = 0
-        while True:
-            with self.sessions() as session:
-                rows = list(session.scalars(select(Message).where(Message.role == "customer", Message.id > last)
-                                            .order_by(Message.id).limit(page)))
-            yield from rows
-            if len(rows) < page:
-                return
-            last = rows[-1].id
-
-    def customer_messages_since(self, since: dt.datetime, limit: int = 100_000) -> list[Message]:
-        """Customer messages newer than ``since`` for the Insights tab, newest first: at most ``limit``, the
-        newest (the tab shows an overview; the cap keeps a refresh quick on a busy store)."""
-        with self.sessions() as session:
-            return list(session.scalars(select(Message).where(Message.role == "customer", Message.created >= since)
-                                        .order_by(Message.id.desc()).limit(limit)))
-
-    def handoffs_since(self, since: dt.datetime) -> list[Handoff]:
-        with self.sessions() as session:
-            return list(session.scalars(select(Handoff).where(Handoff.created >= since)))
-
-    def messages_by_id(self, ids: list[int]) -> list[Message]:
-        with self.sessions() as session:
-            return list(session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
-
     def open_conversations(self, limit: int = QUEUE_SCAN) -> list[Conversation]:
         """Conversations waiting for or with a person (the triage module orders them): at most ``limit``, the
         highest stored priority first, so a flood of handoffs cannot make every queue refresh read them all."""
@@ -292,45 +265,7 @@ class Store(AgentAccounts, ClientAddresses, Ratings):
             conversation.updated = message.created
             return message
 
-    def correct_label(self, message_id: int, intent: str, agent_id: int | None = None) -> LabelCorrection:
-        if not 1 <= message_id <= MAX_ID:
-            raise KeyError(message_id)
-        with self.transaction() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.role != "customer":
-                raise KeyError(message_id)
-            correction = LabelCorrection(message_id=message_id, intent=intent, previous_intent=message.intent,
-                                         agent_id=agent_id)
-            session.add(correction)
-            return correction
-
-    def review_queue(self, limit: int = 50, scan: int = 5000) -> list[tuple[Message, float]]:
-        """Active learning: recent customer messages the model was least sure about (smallest margin between
-        its top two intents), not yet labelled by an agent, least sure first."""
-        with self.sessions() as session:
-            corrected = select(LabelCorrection.message_id)
-            recent = session.scalars(select(Message).where(Message.role == "customer", Message.id.not_in(corrected))
-                                     .order_by(Message.id.desc()).limit(scan))
-            scored = []
-            for m in recent:
-                alternatives = (m.prediction or {}).get("alternatives") or []
-                top = [float(a[1]) for a in alternatives[:2]] + [0.0, 0.0]
-                scored.append((m, round(top[0] - top[1], 4)))
-        return sorted(scored, key=lambda ms: ms[1])[:limit]
-
-    def label_corrections(self) -> list[tuple[str, str]]:
-        """(stored text, corrected intent), the latest correction per message: training data for retraining."""
-        with self.sessions() as session:
-            latest = select(func.max(LabelCorrection.id)).group_by(LabelCorrection.message_id)
-            rows = session.execute(select(Message.text, LabelCorrection.intent).join(
-                LabelCorrection, LabelCorrection.message_id == Message.id).where(LabelCorrection.id.in_(latest)))
-            return [tuple(row) for row in rows]
-
     def add_feedback(self, conversation_id: str, rating: int, comment: str = "", message_id: int | None = None):
         with self.transaction() as session:
             session.add(Feedback(conversation_id=conversation_id, rating=rating, comment=comment,
                                  message_id=message_id))
-
-    def count_messages(self) -> int:
-        with self.sessions() as session:
-            return session.scalar(select(func.count(Message.id)))
