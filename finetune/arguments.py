@@ -50,7 +50,10 @@ class TrainArguments:
         "help": "Encoder to fine-tune: the bundled all-MiniLM-L6-v2 by default; any local HF model folder or "
                 "Hub id (online)."})
     epochs: int = field(default=5, metadata={"help": "Passes over the intent data (see --min-task-examples)."})
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs)."})
+    max_steps: int = field(default=-1, metadata={
+        "help": "Stop after this many optimiser steps (overrides epochs). Under 50 is a quick run, a smoke test "
+                "that finishes in about a minute: it leaves out the upset head (add one later with `python -m "
+                "finetune upset --model DIR`)."})
     batch_size: int = field(default=32, metadata={"help": "Examples per batch; a batch holds one task."})
     learning_rate: float = field(default=8e-5, metadata={"help": "Peak learning rate of the encoder."})
     head_learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate of the two heads."})

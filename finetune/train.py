@@ -65,6 +65,9 @@ def load_intents(args: TrainArguments, extra: list[IntentData] = ()):
     return train, validation, fingerprints
 
 
+QUICK_STEPS = 50   # runs shorter than this are smoke tests: they skip the slow upset head
+
+
 def build_model(args: TrainArguments, intent_labels: list[str], emotions: EmotionData | None) -> HelplineModel:
     if args.init_from is None:
         return HelplineModel.from_base(args.base_model, intent_labels, emotions.labels, args.max_length)
@@ -104,8 +107,12 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     labels = sorted(set(list(train_data["intent"])) - {OOS})
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
     model = build_model(args, labels, emotions)
+    upset_head = args.upset_head and not 0 < args.max_steps < QUICK_STEPS
+    if args.upset_head and not upset_head:   # its fit reads ~27,000 texts: minutes, for a model of a few steps
+        log(f"quick run (--max-steps under {QUICK_STEPS}): no upset head; fit one later with `python -m finetune "
+            f"upset --model {args.output}`")
     upset = None
-    if args.upset_head and args.upset_examples_per_epoch > 0:
+    if upset_head and args.upset_examples_per_epoch > 0:
         from .environment import data_dir
         from .upset_fit import upset_task_data
 
@@ -139,7 +146,7 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
         texts = list(train_data["text"])
         texts += list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
         export_onnx(model, path, calibration_texts=calibration_sample(texts, args.seed))
-    if args.upset_head:   # read through the saved model as serving reads it (the int8 graph where exported)
+    if upset_head:   # read through the saved model as serving reads it (the int8 graph where exported)
         from .upset_fit import fit_upset_head
 
         log(fit_upset_head(str(path), emotions, restricted=not args.without_restricted_data, seed=args.seed))

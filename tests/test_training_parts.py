@@ -302,3 +302,19 @@ def test_the_upset_task_teaches_the_encoder_with_a_head_that_is_not_kept(tiny_ba
     model.save_pretrained(tmp_path / "m")
     assert set(HelplineModel.from_pretrained(tmp_path / "m", backend="torch").network.head_state_dict()) == \
         set(model.network.head_state_dict())                                   # no upset weights in the format
+
+
+def test_a_quick_run_leaves_out_the_slow_upset_head_and_says_how_to_add_it(tiny_base, tiny_data, tmp_path,
+                                                                           monkeypatch, capsys):
+    import finetune.upset_fit
+    from finetune.train import QUICK_STEPS, main
+
+    fitted = []
+    monkeypatch.setattr(finetune.upset_fit, "fit_upset_head", lambda path, *a, **k: fitted.append(path) or "fit")
+    common = ["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model",
+              tiny_base, "--min-task-examples", "32", "--batch-size", "8", "--no-export-onnx",
+              "--upset-examples-per-epoch", "0"]
+    main([*common, "--output", str(tmp_path / "quick"), "--max-steps", "3"])
+    assert fitted == [] and f"upset --model {tmp_path / 'quick'}" in capsys.readouterr().err
+    main([*common, "--output", str(tmp_path / "full"), "--max-steps", str(QUICK_STEPS)])
+    assert fitted == [str(tmp_path / "full")]
