@@ -35,6 +35,7 @@ from bot.cli import parse_one
 from bot.model.upset import UpsetHead, content_of, raw_features, readable
 from finetune import PROG
 
+from .counterfactual_augment import SHARE, augmented
 from .environment import data_dir as data_folder
 from .mood_fit import SUPPORT_MOODS, customer_rows, fit_lexical_upset, is_upset, moods_split
 
@@ -164,11 +165,20 @@ def _rows(sets: list[Labelled]) -> tuple[list[str], np.ndarray, np.ndarray]:
     return contents, np.asarray(labels), weights * len(weights) / weights.sum()
 
 
+def with_counterfactuals(labelled: Labelled, share: float, seed: int) -> Labelled:
+    """The set with counterfactual copies of ``share`` of its texts (a name or a self-description added, the
+    label kept: finetune/counterfactual_augment.py), its weight unchanged."""
+    texts, upset = augmented(labelled.texts, list(labelled.upset), share, seed)
+    return Labelled(labelled.name, texts, np.asarray(upset, int), labelled.weight, labelled.licence)
+
+
 def fit_upset(classifier, train: list[Labelled], dev: list[Labelled], seed: int = 42,
-              progress=print) -> tuple[UpsetHead, dict]:
-    """An upset head for ``classifier`` (its outputs are the features): fitted on ``train``, C and the
-    negative cut chosen on the held-out real sets ``dev``."""
+              progress=print, counterfactual: float = SHARE) -> tuple[UpsetHead, dict]:
+    """An upset head for ``classifier`` (its outputs are the features): fitted on ``train`` (with
+    ``counterfactual`` of each set copied under a name or self-description), C and the negative cut chosen on
+    the held-out real sets ``dev``."""
     started = time.time()
+    train = [with_counterfactuals(labelled, counterfactual, seed) for labelled in train]
     contents, y, weights = _rows(train)
     progress(f"upset head: reading {len(contents)} training texts with the encoder")
     emotion, sentence = encoder_features(classifier, contents)
@@ -200,7 +210,8 @@ def fit_upset(classifier, train: list[Labelled], dev: list[Labelled], seed: int 
     report = {"trained_on": {s.name: {"texts": len(s.texts), "upset": int(s.upset.sum()), "licence": s.licence}
                              for s in train},
               "selected_on": {name: {"texts": len(yd), "upset": int(yd.sum())} for name, _, yd in dev_rows},
-              "C": best, "auc_by_C": {str(c): [round(a, 4) for a in choices[c][1]] for c in C_GRID},
+              "counterfactual_share": counterfactual, "C": best,
+              "auc_by_C": {str(c): [round(a, 4) for a in choices[c][1]] for c in C_GRID},
               "negative_cut": head.negative_cut, "held_out": cut_report(dev_scores, head.negative_cut),
               "seconds": round(time.time() - started, 1)}
     head.info = report
@@ -234,7 +245,8 @@ def choose_cut(scored: list[tuple[str, np.ndarray, np.ndarray]]) -> float:
     return float(max(allowed, key=lambda c: np.mean([f1_score(y, s >= c) for _, s, y in scored])))
 
 
-def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed: int = 42, data_dir=None) -> str:
+def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed: int = 42, data_dir=None,
+                   counterfactual: float = SHARE) -> str:
     """Fit and save the upset head of the model in ``model_dir`` (read through its serving classifier, so the
     features are what serving computes); returns a one-line report."""
     from bot.model.card import model_card
@@ -248,11 +260,13 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
     train, dev = training_sets(data, emotions, restricted, seed, classifier)
     if not train:
         return "upset head skipped: no training data"
-    head, report = fit_upset(classifier, train, dev, seed, progress=lambda m: print(m, file=sys.stderr))
+    head, report = fit_upset(classifier, train, dev, seed, progress=lambda m: print(m, file=sys.stderr),
+                             counterfactual=counterfactual)
     metadata = read_metadata(Path(model_dir))
     classifier.upset = head
     save_components(classifier, Path(model_dir), metadata, only=("upset",))
-    metadata["upset"] = {k: report[k] for k in ("trained_on", "selected_on", "C", "negative_cut", "held_out")}
+    metadata["upset"] = {k: report[k] for k in ("trained_on", "selected_on", "counterfactual_share", "C",
+                                                "negative_cut", "held_out")}
     write_metadata(Path(model_dir), metadata)
     (Path(model_dir) / "README.md").write_text(model_card(metadata), encoding="utf-8")
     shown = ", ".join(f"{k} AUC {v['auc']:.3f} F1 {v['f1']:.3f}" for k, v in report["held_out"].items())
@@ -268,6 +282,10 @@ def add_parser(subparsers, name: str, help: str | None):
     parser.add_argument("--without-restricted-data", action="store_true",
                         help="train without the airline tweets (non-commercial licence) and the complaints tweets "
                              "(no licence stated)")
+    parser.add_argument("--counterfactual-share", type=float, default=SHARE,
+                        help="share of the training texts also learnt with a name or a self-description added and "
+                             "the label kept, so neither moves the reading (finetune/counterfactual_terms.yaml); "
+                             "0: none")
     parser.add_argument("--seed", type=int, default=42)
     parser.set_defaults(run=run)
     return parser
@@ -282,4 +300,7 @@ def run(args) -> None:
 
     data = Path(data_folder())
     emotions = load_emotion_data(args.emotion_data) if args.emotion_data else None
-    print(fit_upset_head(args.model, emotions, not args.without_restricted_data, args.seed, data), file=sys.stderr)
+    if not 0 <= args.counterfactual_share <= 1:
+        raise ValueError(f"--counterfactual-share must be between 0 and 1, not {args.counterfactual_share}")
+    print(fit_upset_head(args.model, emotions, not args.without_restricted_data, args.seed, data,
+                         args.counterfactual_share), file=sys.stderr)

@@ -1,6 +1,8 @@
 """`python -m finetune audit`: a planted dependence on names or identity terms is found; a fair model shows none."""
 import json
 
+import pytest
+
 from bot.model.prediction import Prediction
 from finetune.counterfactual_audit import load_terms, run_audit, typo, variants
 
@@ -56,3 +58,27 @@ def test_the_command_writes_a_report_with_plots(tiny_model_dir, tiny_data, tmp_p
     assert result["questions"] == 5 and {"names", "religion", "writing"} <= set(result["families"])
     page = (tmp_path / "audit" / "audit.html").read_text()
     assert page.count("data:image/png;base64,") == len(result["families"]) and "Counterfactual audit" in page
+
+
+def test_counterfactual_augmentation_keeps_labels_and_never_trains_on_the_audits_lists(tmp_path):
+    import yaml
+
+    from finetune.counterfactual_audit import TERMS as AUDIT_TERMS
+    from finetune.counterfactual_augment import augmented, load_terms
+
+    terms = load_terms()
+    audit = yaml.safe_load(AUDIT_TERMS.read_text(encoding="utf-8"))
+    audit_names = {n for group in audit["names"].values() for n in group}
+    audit_identities = {t.lower() for family in audit["identities"].values() for t in family}
+    assert not audit_names & set(terms["names"])                       # the audit measures what was not shown
+    assert not audit_identities & {t.lower() for t in terms["identities"]}
+    texts, labels = ["where is my refund", "thanks, all good", "cancel it now", "ok"] * 5, [1, 0, 1, 0] * 5
+    more_texts, more_labels = augmented(texts, labels, share=0.5, seed=1)
+    assert more_texts[:20] == texts and len(more_texts) == 30
+    for text, label in zip(more_texts[20:], more_labels[20:]):
+        original = next(t for t in set(texts) if t in text)            # the message itself is kept whole
+        assert label == labels[texts.index(original)] and text != original
+    bad = tmp_path / "terms.yaml"
+    bad.write_text("format_version: 1\nnames: []\n")
+    with pytest.raises(ValueError, match="name_templates must be a non-empty list"):
+        load_terms(bad)
