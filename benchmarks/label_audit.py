@@ -3,10 +3,10 @@
     python benchmarks/label_audit.py [--intent-data FILE] [--flip 0.03] [--model DIR]
 
 Takes Banking77 train (default; any CSV text,intent), flips the given share of its labels at random to another
-intent (seed 42), and audits the noisy copy. Reports, for Helpline (cleanlab on out-of-fold probabilities from
-the frozen encoder and TF-IDF views, `finetune/audit_data.py`) and, in the same run, the baseline (the rows a
-TF-IDF + logistic regression, out of fold, gives the lowest probability to their label): precision and recall of
-the flagged rows against the planted flips, and precision at k = the number of flips (its top flags). The data
+intent (seed 42), and audits the noisy copy. Reports, for Helpline (out-of-fold probabilities from the frozen
+encoder and TF-IDF views; cleanlab says how many to flag, the least supported labels are flagged;
+`finetune/audit_data.py`) and, in the same run, the baseline (the rows a TF-IDF + logistic regression, out of
+fold, gives the lowest probability to their label): precision and recall of the flagged rows against the planted flips, and precision at k = the number of flips (its top flags). The data
 may hold real label errors too: a flag on an unplanted row counts against precision here. Writes
 benchmarks/results/label_audit.json and the table in benchmarks/RESULTS.md.
 """
