@@ -1,6 +1,6 @@
 """Label-quality audit of intent training data: likely label errors and near-duplicates, most suspicious first.
 
-    python -m finetune audit-data --intent-data FILE [--model DIR] [--from-store] --output issues.csv
+    python -m finetune audit-data --intent-data FILE... [--from-store] [--model DIR] --output issues.csv
 
 A model that learnt a set's labels cannot say which of them are wrong: it has memorised them. So every text gets
 *out-of-fold* probabilities (`FOLDS` folds: a logistic regression on the encoder's sentence vectors and one on
@@ -13,8 +13,12 @@ base encoder, frozen (default), or `--model DIR`'s (sharper, but it was fine-tun
 have learnt some errors). Near-duplicates with different labels (cosine of the sentence vectors >= 0.97) are
 flagged too: one of the two is wrong, or the intents overlap.
 
-Columns: row (1-based, in the data as loaded), text, given_label, suggested_label, score (the given label's
-out-of-fold probability: low is suspicious), issue (label / near_duplicate).
+`--from-store` adds the agents' label corrections stored by the app (what `finetune retrain --from-store` learns
+from), audited together with the files, so a wrong correction shows up beside the data it contradicts.
+
+Columns: row (1-based, in the data as loaded: the files in order, then the corrections), text, given_label,
+suggested_label, score (the given label's out-of-fold probability: low is suspicious), issue (label /
+near_duplicate), source (the file, or "store").
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from finetune import PROG
 
 FOLDS = 5
 DUPLICATE_COSINE = 0.97
-COLUMNS = ["row", "text", "given_label", "suggested_label", "score", "issue"]
+COLUMNS = ["row", "text", "given_label", "suggested_label", "score", "issue", "source"]
 
 
 def sentence_vectors(texts: list[str], labels: list[str], model_dir: str | None, base_model: str) -> np.ndarray:
@@ -102,8 +106,11 @@ def audit(texts: list[str], labels: list[str], vectors: np.ndarray, seed: int = 
 
 def add_parser(subparsers, name: str, help: str | None):
     parser = subparsers.add_parser(name, help=help, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--intent-data", required=True,
+    parser.add_argument("--intent-data", nargs="*", default=[],
                         help="training data to audit: CSV (text,intent), transcripts, a catalogue, CLINC150 JSON")
+    parser.add_argument("--from-store", action="store_true",
+                        help="also audit the agents' label corrections stored by the app (HELPLINE_DB or --db)")
+    parser.add_argument("--db", help="SQLAlchemy URL of the store (default HELPLINE_DB)")
     parser.add_argument("--model", default=None, help="a model directory whose encoder reads the texts (default: "
                                                       "the frozen base encoder, which has not learnt these labels)")
     parser.add_argument("--base-model", default=DEFAULT_BASE_MODEL, help="the frozen encoder without --model")
@@ -120,10 +127,27 @@ def main(argv: list[str] | None = None) -> None:
 def run(args) -> None:
     from .data import load_intent_data
 
-    data = load_intent_data(args.intent_data).train
-    texts, labels = list(data["text"]), list(data["intent"])
+    texts, labels, sources = [], [], []
+    for path in args.intent_data:
+        data = load_intent_data(path).train
+        texts += list(data["text"])
+        labels += list(data["intent"])
+        sources += [path] * len(data)
+    if args.from_store:
+        from bot.store.conversations import Store
+
+        from .environment import database
+
+        corrections = Store(args.db or database()).label_corrections()
+        texts += [text for text, _ in corrections]
+        labels += [intent for _, intent in corrections]
+        sources += ["store"] * len(corrections)
+    if not texts:
+        raise ValueError("nothing to audit: give --intent-data FILE ... and/or --from-store")
     print(f"reading {len(texts)} texts ({len(set(labels))} intents) with the encoder", file=sys.stderr)
     rows = audit(texts, labels, sentence_vectors(texts, labels, args.model, args.base_model), args.seed)
+    for row in rows:
+        row["source"] = sources[row["row"] - 1]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, COLUMNS)

@@ -47,3 +47,29 @@ def test_near_duplicates_are_pairs_of_nearly_the_same_text_under_two_labels():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     pairs = near_duplicates(vectors, ["refund", "order", "order", "refund"])
     assert [(i, j) for i, j, _ in pairs] == [(0, 1), (1, 3)]     # same label (0, 3) and far apart (2) are not
+
+
+def test_stored_label_corrections_are_audited_beside_the_data(tiny_base, tmp_path, capsys):
+    from bot.conversation.service import Helpline
+    from bot.store.conversations import Store
+    from intents import load_catalogue
+    from tests.conftest import StubClassifier
+
+    rng = random.Random(1)
+    data = tmp_path / "train.csv"
+    with data.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "intent"), *[(t.format(n=rng.randint(100, 999)), intent)
+                                                            for intent, ts in TEMPLATES.items() for t in ts * 6]])
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(db)
+    turn = Helpline(StubClassifier(), load_catalogue(), store).handle("where is my parcel 555")
+    [message] = [m for m in store.messages(turn.conversation_id) if m.role == "customer"]
+    store.correct_label(message.id, "reset_password")                   # an agent's slip
+    assert main(["audit-data", "--intent-data", str(data), "--from-store", "--db", db, "--base-model", tiny_base,
+                 "--output", str(tmp_path / "issues.csv")]) == 0
+    issues = list(csv.DictReader((tmp_path / "issues.csv").open()))
+    stored = [r for r in issues if r["source"] == "store"]
+    assert stored and stored[0]["given_label"] == "reset_password" and stored[0]["suggested_label"] == "order_status"
+    assert {r["source"] for r in issues} <= {"store", str(data)}
+    assert main(["audit-data", "--output", str(tmp_path / "none.csv")]) == 2
+    assert "nothing to audit" in capsys.readouterr().err
