@@ -6,9 +6,10 @@ Takes Banking77 train (default; any CSV text,intent), flips the given share of i
 intent (seed 42), and audits the noisy copy. Reports, for Helpline (out-of-fold probabilities from the frozen
 encoder and TF-IDF views; cleanlab says how many to flag, the least supported labels are flagged;
 `finetune/audit_data.py`) and, in the same run, the baseline (the rows a TF-IDF + logistic regression, out of
-fold, gives the lowest probability to their label): precision and recall of the flagged rows against the planted flips, and precision at k = the number of flips (its top flags). The data
-may hold real label errors too: a flag on an unplanted row counts against precision here. Writes
-benchmarks/results/label_audit.json and the table in benchmarks/RESULTS.md.
+fold, gives the lowest probability to their label): precision and recall of the flagged rows against the
+planted flips, and precision at k = the number of flips (its top flags). The data may hold real label errors
+too: a flag on an unplanted row counts against precision here. Writes benchmarks/results/label_audit.json and
+the table in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 

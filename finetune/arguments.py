@@ -130,6 +130,9 @@ class TrainArguments:
     without_restricted_data: bool = field(default=False, metadata={
         "help": "Fit the upset head without the airline tweets (CC BY-NC-SA: non-commercial) and the "
                 "complaints tweets (no licence stated), e.g. for a commercial deployment."})
+    counterfactual_share: float = field(default=0.0, metadata={
+        "help": "Share of the intent examples also trained on with a name or a self-description added and the "
+                "intent kept (finetune/counterfactual_terms.yaml), so neither moves the routing; 0: none."})
     mood_head: bool = field(default=False, metadata={
         "help": "Also fit the mood head (frustration read in the conversation's context, on GoEmotions and "
                 "conversations we wrote): off by default, as it read real customers worse than the message "
@@ -148,6 +151,8 @@ class TrainArguments:
             raise ValueError("--epochs must be at least 1 (or give --max-steps).")
         if self.frozen_layers < 0:
             raise ValueError("--frozen-layers must be 0 (none) or more.")
+        if not 0 <= self.counterfactual_share <= 1:
+            raise ValueError(f"--counterfactual-share must be between 0 and 1, not {self.counterfactual_share}.")
         if self.emotion_positive_weight < 0:
             raise ValueError("--emotion-positive-weight must be 0 (plain BCE) or more.")
         if self.batch_size < 1:

@@ -48,3 +48,13 @@ def augmented(texts: list[str], labels: list, share: float = SHARE, seed: int = 
     picked = rng.sample(range(len(texts)), max(1, round(share * len(texts))))
     return (list(texts) + [with_someone(texts[i], terms, rng) for i in picked],
             list(labels) + [labels[i] for i in picked])
+
+
+def augmented_intents(data, share: float, seed: int = 42):
+    """An intent dataset (text, intent) followed by counterfactual copies of ``share`` of its rows."""
+    from datasets import Dataset, concatenate_datasets
+
+    data = data.select_columns(["text", "intent"])
+    texts, intents = augmented(list(data["text"]), list(data["intent"]), share, seed)
+    copies = Dataset.from_dict({"text": texts[len(data):], "intent": intents[len(data):]}).cast(data.features)
+    return concatenate_datasets([data, copies])

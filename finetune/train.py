@@ -99,6 +99,10 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     torch.manual_seed(args.seed)  # the heads' initialisation too: a run must not depend on what ran before it
     started = time.time()
     train_data, validation, fingerprints = load_intents(args, [intent_examples(examples)] if examples else [])
+    if args.counterfactual_share > 0:   # validation keeps the data as written
+        from .counterfactual_augment import augmented_intents
+
+        train_data = augmented_intents(train_data, args.counterfactual_share, args.seed)
     emotions = load_emotion_data(args.emotion_data) if args.emotion_data else None
     if emotions is not None:
         fingerprints.append({"kind": "emotion", "source": emotions.source,

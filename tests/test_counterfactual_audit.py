@@ -82,3 +82,17 @@ def test_counterfactual_augmentation_keeps_labels_and_never_trains_on_the_audits
     bad.write_text("format_version: 1\nnames: []\n")
     with pytest.raises(ValueError, match="name_templates must be a non-empty list"):
         load_terms(bad)
+
+
+def test_training_can_add_counterfactual_copies_of_intent_examples():
+    from datasets import Dataset
+
+    from finetune.arguments import TrainArguments
+    from finetune.counterfactual_augment import augmented_intents
+
+    data = Dataset.from_dict({"text": [f"where is order {n}" for n in range(10)], "intent": ["order_status"] * 10})
+    more = augmented_intents(data, 0.3, seed=3)
+    assert len(more) == 13 and list(more["text"])[:10] == list(data["text"])
+    assert set(more["intent"]) == {"order_status"} and more.features == data.features
+    with pytest.raises(ValueError, match="--counterfactual-share must be between 0 and 1"):
+        TrainArguments(output="m", intent_data=["x.csv"], emotion_data="unused", counterfactual_share=1.5)
