@@ -125,3 +125,15 @@ def test_small_talk_without_a_catalogue_entry_gets_a_plain_reply_and_questions_s
         assert small_talk(text) is None, text
     decision, _ = banking.decide(pred("order_status", text="hi, where is my order"), S())
     assert decision.intent == "order_status"
+
+
+def test_a_question_with_thanks_is_the_question_not_small_talk(policy):
+    thanked = Prediction(text="My card was charged twice. Thanks!", intent="thanks", confidence=0.55,
+                         alternatives=[("thanks", 0.55), ("double_charge", 0.35), ("refund_status", 0.05)])
+    decision, state = policy.decide(thanked, S())
+    assert (decision.action, decision.intent, state.last_intent) == ("answer", "double_charge", "double_charge")
+    assert decision.reply in load_catalogue()["double_charge"].replies
+    only_small_talk = Prediction(text="hello, can you help me with something", intent="greeting", confidence=0.8,
+                                 alternatives=[("greeting", 0.8), ("thanks", 0.1)])
+    decision, state = policy.decide(only_small_talk, S())
+    assert (decision.action, decision.intent, state.fallbacks_in_row) == ("fallback", OOS, 1)

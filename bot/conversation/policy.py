@@ -118,6 +118,12 @@ class DialoguePolicy:
                 return Decision("answer", pick(cat[kind].replies, p.text), kind,
                                 quick_replies=list(cat[kind].quick_replies)), new
             return Decision("answer", SMALL_TALK_REPLIES[kind], kind), new
+        alternatives = p.alternatives
+        if not clicked and intent in SMALL_TALK_REPLIES:
+            # more than small talk ("my card was charged twice. Thanks!"), read as small talk: the question is the
+            # point, so the best business intent the model saw answers it (none: not understood)
+            alternatives = [(name, c) for name, c in p.alternatives if name not in SMALL_TALK_REPLIES and name != OOS]
+            intent = alternatives[0][0] if alternatives else OOS
         if intent in cfg.human_intents:
             return handoff("asked for a person", cat.handoff_reply)
         upset = f"{cfg.frustration_reply} {cat.handoff_reply}"
@@ -134,7 +140,7 @@ class DialoguePolicy:
             return Decision("fallback", pick(cat.fallback_replies, p.text), intent), new
         new.fallbacks_in_row = 0
         new.last_intent = intent
-        (first, c1), (second, c2) = (p.alternatives + [("", 0.0), ("", 0.0)])[:2]
+        (first, c1), (second, c2) = (list(alternatives) + [("", 0.0), ("", 0.0)])[:2]
         if (not clicked and c1 < cfg.clarify_below and c1 - c2 < cfg.clarify_margin
                 and first in cat and second in cat):
             new.clarifying = [first, second]
