@@ -12,7 +12,7 @@ from typing import Literal
 
 from bot.model.base_models import DEFAULT_BASE_MODEL
 
-from . import PROG, environment  # noqa: F401 - PROG: the commands import it from here too
+from . import environment
 from .calibrate import OOS_TARGET_RECALL
 
 
@@ -51,8 +51,8 @@ class TrainArguments:
                 "Hub id (online)."})
     epochs: int = field(default=5, metadata={"help": "Passes over the intent data (see --min-task-examples)."})
     max_steps: int = field(default=-1, metadata={
-        "help": "Stop after this many optimiser steps (overrides epochs). Under 50 is a quick run, a smoke test "
-                "that finishes in about a minute: it leaves out the upset head (add one later with `python -m "
+        "help": "Stop after this many optimiser steps (overrides epochs). Under 50 is a quick run, a smoke test: "
+                "it leaves out the upset head, the slow part of a short run (add one later with `python -m "
                 "finetune upset --model DIR`)."})
     batch_size: int = field(default=32, metadata={"help": "Examples per batch; a batch holds one task."})
     learning_rate: float = field(default=8e-5, metadata={"help": "Peak learning rate of the encoder."})

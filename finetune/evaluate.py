@@ -11,7 +11,8 @@ from bot import HelplineModel
 from bot.cli import parse_one
 from bot.model.prediction import OOS, ModelOutputs, decoded
 
-from .arguments import PROG, EvaluateArguments, as_dataclass, dataclass_parser
+from . import PROG
+from .arguments import EvaluateArguments, as_dataclass, dataclass_parser
 from .data import DataError, load_emotion_data, load_intent_data
 from .metrics import confused_pairs, emotion_metrics, intent_metrics, label_indices, multi_hot, per_intent_scores
 from .oos_fit import in_scope_guesses, threshold_free

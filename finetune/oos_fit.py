@@ -173,7 +173,7 @@ def add_parser(subparsers, name: str, help: str | None):
 def main(argv: list[str] | None = None) -> None:
     from bot.cli import parse_one
 
-    from .arguments import PROG
+    from . import PROG
 
     run(parse_one(add_parser, "oos", argv, PROG))
 

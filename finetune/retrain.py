@@ -27,7 +27,8 @@ from bot.model.format import METADATA_FILE, write_metadata
 from bot.model.prediction import OOS
 from bot.redact import PLACEHOLDERS, redact
 
-from .arguments import PROG, TrainArguments, as_dataclass, dataclass_parser
+from . import PROG
+from .arguments import TrainArguments, as_dataclass, dataclass_parser
 
 # Continuing from a trained model, GoEmotions is replayed (not relearnt): fewer examples per epoch keep the
 # emotion head where it was (measured in benchmarks/RESULTS.md) at a fraction of the time.

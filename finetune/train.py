@@ -17,7 +17,8 @@ from bot import HelplineModel
 from bot.cli import parse_one
 from bot.model.prediction import OOS
 
-from .arguments import PROG, TrainArguments, as_dataclass, dataclass_parser
+from . import PROG
+from .arguments import TrainArguments, as_dataclass, dataclass_parser
 from .calibrate import calibrate
 from .data import (
     EmotionData,
@@ -112,7 +113,7 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
     model = build_model(args, labels, emotions)
     upset_head = args.upset_head and not 0 < args.max_steps < QUICK_STEPS
-    if args.upset_head and not upset_head:   # its fit reads ~27,000 texts: minutes, for a model of a few steps
+    if args.upset_head and not upset_head:   # its fit reads every real customer text: the slow part of a short run
         log(f"quick run (--max-steps under {QUICK_STEPS}): no upset head; fit one later with `python -m finetune "
             f"upset --model {args.output}`")
     upset = None
