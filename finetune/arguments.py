@@ -13,7 +13,7 @@ from typing import Literal
 from bot.model.base_models import DEFAULT_BASE_MODEL
 
 from . import environment
-from .calibrate import OOS_TARGET_RECALL
+from .calibrate import OOS_MAX_ACCURACY_DROP, OOS_TARGET_RECALL
 
 
 def dataclass_parser(subparsers, name: str, help: str | None, description: str, *dtypes):
@@ -85,10 +85,11 @@ class TrainArguments:
                 "held-out Banking77: benchmarks/RESULTS.md, Training choices). Default: 0.1 when the data has "
                 "out-of-scope examples "
                 "(their threshold needs held-out ones), else 0."})
-    oos_max_accuracy_drop: float = field(default=0.0, metadata={
-        "help": "With no out-of-scope validation data: 0 = no OOS threshold (nothing to calibrate it on; add "
-                "out-of-scope examples for that); above 0, the highest threshold costing at most this "
-                "validation accuracy (e.g. 0.003), so the least certain guesses get a rephrase prompt."})
+    oos_max_accuracy_drop: float = field(default=OOS_MAX_ACCURACY_DROP, metadata={
+        "help": "With no out-of-scope validation data, intents held out in turn stand in for out-of-scope "
+                "messages to choose the score (docs/how-it-works.md), and its threshold turns away at most this "
+                "share of the correctly answered in-scope messages (validation, or a fifth of the training "
+                "messages); 0 = no out-of-scope guard."})
     device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={
         "help": "Where to train: auto = a CUDA GPU when torch sees one, else the CPU; cpu; cuda (an error "
                 "without one). The saved model is the same float32 model either way."})
@@ -116,7 +117,7 @@ class TrainArguments:
                 "sentence vectors), mahalanobis, knn_negatives (nearer the out-of-scope training examples than "
                 "the in-scope ones) and msp_mahalanobis (the two together), by 5-fold cross-validation on "
                 "validation data: the best in-scope accuracy among those whose OOS recall reaches 85%%; or one "
-                "of them."})
+                "of them. Without out-of-scope validation data, see --oos-max-accuracy-drop."})
     rdrop_alpha: float = field(default=1.0, metadata={
         "help": "R-Drop on the intent head: run each intent batch twice and add this times the symmetric KL "
                 "between the two (0 = off; the intent batches' work doubles)."})

@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold
 from bot.model.oos import OosDetector
 from bot.model.prediction import OOS, max_softmax_score
 
-from .calibrate import OOS_TARGET_RECALL
+from .calibrate import OOS_MAX_ACCURACY_DROP, OOS_TARGET_RECALL
 
 FOLDS = 5
 # name: (OosDetector method, k); msp is the intent head's own top probability
@@ -115,12 +115,22 @@ def best_candidate(table: dict) -> str:
     return max(reaching, key=lambda name: (table[name]["in_scope_accuracy"]["mean"], table[name]["auroc"]))
 
 
-def fit_oos_detector(model, train, validation, target_recall: float, method: str = "auto", seed: int = 42) -> str:
+def fit_oos_detector(model, train, validation, target_recall: float, method: str = "auto", seed: int = 42,
+                     budget: float = 0.0, background_texts: list[str] = ()) -> str:
     """Compare the candidates by cross-validation on ``validation`` (text/intent, with OOS rows), keep the best
     (or ``method``), set its threshold on all of it, and record the comparison in the metadata. Returns a log
-    line. Without out-of-scope validation rows nothing changes."""
+    line. Without out-of-scope validation rows, intents held out in turn stand in for them and the threshold
+    turns away at most ``budget`` of the correct in-scope answers (finetune/pseudo_oos.py; 0: no guard), and
+    ``background_texts`` (talk that asks nothing of a business) give the knn_negatives score its negatives."""
     if validation is None or OOS not in set(validation["intent"]):
-        return "out-of-scope detection: max-softmax (no out-of-scope validation messages to compare scores on)"
+        model.oos = None   # whatever an --init-from model had was fitted to its own intents
+        model.update_metadata(oos_score_threshold=None)
+        if budget <= 0:
+            return "out-of-scope detection: none (no out-of-scope validation messages, and a budget of 0)"
+        from .pseudo_oos import background_sample, fit_without_oos_data
+
+        return fit_without_oos_data(model, train.filter(lambda row: row["intent"] != OOS), validation, budget,
+                                    method, seed, background_sample(background_texts, seed))
     texts, truth = list(validation["text"]), np.asarray(list(validation["intent"]))
     if fold_count(truth == OOS) < 2:
         return (f"out-of-scope detection: max-softmax ({int((truth == OOS).sum())} out-of-scope validation "
@@ -153,12 +163,20 @@ def fit_oos_detector(model, train, validation, target_recall: float, method: str
 class OosArguments:
     model: str = field(metadata={"help": "The Helpline model directory whose out-of-scope detection is refitted."})
     intent_data: list[str] = field(metadata={
-        "help": "The model's intent data (any `train` format) with a validation split that has out-of-scope "
-                "examples, such as CLINC150's JSON (val + oos_val)."})
+        "help": "The model's intent data (any `train` format): with a validation split that has out-of-scope "
+                "examples (such as CLINC150's JSON, val + oos_val) the score is cross-validated on them; "
+                "without, intents held out in turn stand in for them."})
     oos_method: str = field(default="auto", metadata={
         "help": "auto (cross-validated) or msp, knn1, knn10, mahalanobis, knn_negatives, msp_mahalanobis."})
     oos_target_recall: float = field(default=OOS_TARGET_RECALL, metadata={
         "help": "The share of out-of-scope validation messages the threshold must catch."})
+    oos_max_accuracy_drop: float = field(default=OOS_MAX_ACCURACY_DROP, metadata={
+        "help": "Without out-of-scope examples: the share of correctly answered in-scope messages the guard may "
+                "turn away (0: no guard)."})
+    emotion_data: str | None = field(default=None, metadata={
+        "help": "Without out-of-scope examples: the emotion data the model was trained with (GoEmotions); its "
+                "comments are the talk that asks nothing of the business, which the knn_negatives score "
+                "compares a message with."})
     seed: int = field(default=42, metadata={"help": "Seed of the folds."})
 
 
@@ -188,19 +206,20 @@ def run(parsed) -> None:
     from bot.model.helpline_model import HelplineModel
 
     from .arguments import as_dataclass
-    from .data import load_intent_data
+    from .data import load_emotion_data, load_intent_data
 
     args = as_dataclass(parsed, OosArguments)
     directory = Path(args.model)
     model = HelplineModel.from_pretrained(directory, backend="torch")
     sources = [load_intent_data(path) for path in args.intent_data]
     given = [s.validation for s in sources if s.validation is not None]
-    if not given:
-        raise ValueError(f"{', '.join(args.intent_data)}: no validation split; out-of-scope detection is chosen on "
-                         "validation data with out-of-scope examples (e.g. CLINC150's val and oos_val)")
     train = concatenate_datasets([s.train for s in sources])
-    message = fit_oos_detector(model, train, concatenate_datasets(given), args.oos_target_recall, args.oos_method,
-                               args.seed)
+    background = []
+    if args.emotion_data:
+        emotions = load_emotion_data(args.emotion_data)
+        background = list(emotions.train["text"]) if emotions.train is not None else []
+    message = fit_oos_detector(model, train, concatenate_datasets(given) if given else None, args.oos_target_recall,
+                               args.oos_method, args.seed, args.oos_max_accuracy_drop, background)
     save_components(model, directory, model.metadata, only=("oos",))
     write_metadata(directory, model.metadata)
     print(message, file=sys.stderr)

@@ -48,9 +48,6 @@ def load_intents(args: TrainArguments, extra: list[IntentData] = ()):
         validation = concatenate_datasets(given)
     elif fraction > 0:
         train, validation = split_validation(train, fraction, args.seed)
-    elif args.oos_max_accuracy_drop > 0:
-        raise ValueError("--oos-max-accuracy-drop needs validation data to measure the drop on: give "
-                         "--validation-fraction above 0 (or data with a validation split).")
     else:
         validation = None
         log("training on every example (no validation split; --validation-fraction 0.1 holds 10% out for "
@@ -128,7 +125,9 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     if args.lexical_head:
         log(fit_lexical_head(model, train_data, validation, args.lexical_weight))
     metrics = calibrate(model, validation, emotions, args)
-    log(fit_oos_detector(model, train_data, validation, args.oos_target_recall, args.oos_method, args.seed))
+    background = list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
+    log(fit_oos_detector(model, train_data, validation, args.oos_target_recall, args.oos_method, args.seed,
+                         args.oos_max_accuracy_drop, background))
     if args.mood_head:   # after calibration: it reads the decoded predictions (thresholds, sentiment groups)
         log(fit_mood_head(model, emotions, seed=args.seed, rated=rated))
     log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))

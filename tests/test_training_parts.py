@@ -49,14 +49,9 @@ def test_oos_threshold_takes_the_lowest_cut_that_reaches_the_target_recall():
     assert 0.7 < oos_threshold(probs, y, labels, target_recall=0.9) <= 0.95
 
 
-def test_oos_threshold_without_oos_rows_respects_the_accuracy_budget():
-    labels = ["a", "b"]
+def test_oos_threshold_without_oos_rows_is_left_to_the_pseudo_out_of_scope_guard():
     probs = np.asarray([[0.95, 0.05]] * 90 + [[0.52, 0.48]] * 10)
-    y = ["a"] * 90 + ["b"] * 5 + ["a"] * 5   # the unsure rows are half right
-    t = oos_threshold(probs, y, labels, max_accuracy_drop=0.05)
-    assert t > 0.52  # rejecting the unsure rows costs 5 points: allowed
-    assert oos_threshold(probs, y, labels, max_accuracy_drop=0.01) <= 0.52
-    assert oos_threshold(probs, y, labels) == 0.0  # the default: no OOS data, no threshold
+    assert oos_threshold(probs, ["a"] * 100, ["a", "b"]) == 0.0   # finetune/pseudo_oos.py sets that guard
 
 
 def test_emotion_thresholds_pick_the_f1_best_cut():
@@ -179,7 +174,7 @@ def test_training_holds_out_validation_only_when_asked_or_for_oos_examples(tiny_
     assert "32 intent examples" in capsys.readouterr().err
     validation = meta["metrics"]["validation"]
     assert "intent_accuracy" not in validation and "emotion_macro_f1" in validation
-    assert meta["oos_threshold"] == 0.0 and model.lexical is None and meta["lexical"] is None
+    assert meta["oos_selection"]["pseudo_out_of_scope"] and model.lexical is None and meta["lexical"] is None
     assert "trained on every example" in (tmp_path / "all" / "README.md").read_text()  # the card says why
     # a given blend weight is used without validation data
     fixed = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "w"),
@@ -195,9 +190,10 @@ def test_training_holds_out_validation_only_when_asked_or_for_oos_examples(tiny_
     with_oos.write_text(open(tiny_data["intents"]).read() + "".join(f"weather on mars {i},oos\n" for i in range(8)))
     auto = main(["--intent-data", str(with_oos), *common, "--output", str(tmp_path / "o")])
     assert "35 intent examples" in capsys.readouterr().err and "oos_recall" in auto.metadata["metrics"]["validation"]
-    with pytest.raises(ValueError, match="--oos-max-accuracy-drop needs validation data"):
-        main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "x"),
-              "--oos-max-accuracy-drop", "0.01"])
+    # none, and no validation split: the guard is set on a fifth of the training messages
+    guarded = main(["--intent-data", tiny_data["intents"], *common, "--output", str(tmp_path / "x"),
+                    "--oos-max-accuracy-drop", "0.01"])
+    assert guarded.metadata["oos_selection"]["reference"] == "training messages, out of fold"
 
 
 def test_emotion_positive_weights_lift_rare_labels():

@@ -41,6 +41,22 @@ def upset_section(meta: dict) -> list[str]:
             "| set | AUC | F1 | precision | recall | read negative / labelled |", "|---|---|---|---|---|---|", *held]
 
 
+def oos_line(meta: dict) -> str:
+    """How the model tells out-of-scope messages: the score it decides with and where that came from."""
+    selection = meta.get("oos_selection") or {}
+    chosen = selection.get("chosen", "msp")
+    if selection.get("pseudo_out_of_scope"):
+        source = (f"no out-of-scope examples: chosen with intents held out in turn"
+                  f"{' and background texts' if selection.get('background_texts') else ''}, threshold turning away "
+                  f"at most {selection.get('budget', 0):.2%} of correct in-scope answers")
+    else:
+        source = "chosen by cross-validation on out-of-scope validation examples" if selection else "no guard chosen"
+    if meta.get("oos_score_threshold") is not None:
+        return f"- Out of scope: `{chosen}` score at or above {meta['oos_score_threshold']:.4f} ({source})"
+    return (f"- Out of scope: top in-scope probability below {meta.get('oos_threshold', 0):.3f} "
+            f"({source if meta.get('oos_threshold') else 'no threshold'})")
+
+
 def model_card(meta: dict) -> str:
     intents = [label for label in meta["intent_labels"] if label != OOS]
     training = meta.get("training", {})
@@ -62,7 +78,7 @@ def model_card(meta: dict) -> str:
         "One encoder pass gives both.",
         "",
         f"- Base encoder: `{meta.get('base_model')}`; mean pooling; max length {meta.get('max_length')} tokens",
-        f"- Out-of-scope threshold (top in-scope probability below it means `oos`): {meta.get('oos_threshold', 0):.3f}",
+        oos_line(meta),
         f"- Created: {meta.get('created', 'unknown')}; format version {meta.get('format_version')}",
         "",
         "Load with `bot.HelplineModel.from_pretrained(path)`; `predict(text)` returns intent, confidence, "
