@@ -125,6 +125,7 @@ def fit_oos_detector(model, train, validation, target_recall: float, method: str
     if validation is None or OOS not in set(validation["intent"]):
         model.oos = None   # whatever an --init-from model had was fitted to its own intents
         model.update_metadata(oos_score_threshold=None)
+        model.metadata.pop("oos_selection", None)
         if budget <= 0:
             return "out-of-scope detection: none (no out-of-scope validation messages, and a budget of 0)"
         from .pseudo_oos import background_sample, fit_without_oos_data

@@ -116,3 +116,21 @@ def test_training_without_out_of_scope_examples_gives_the_model_a_guard(tiny_mod
     selection = model.metadata["oos_selection"]
     assert selection["pseudo_out_of_scope"] and selection["budget"] > 0
     assert OOS not in model.intent_labels   # a guard, not a class: the data had no out-of-scope examples
+
+
+def test_the_oos_command_refits_the_guard_of_a_model_without_out_of_scope_data(tiny_model_dir, tiny_data, tmp_path):
+    import shutil
+
+    from bot import HelplineModel
+    from finetune.oos_fit import main
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    main(["--model", str(model_dir), "--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"]])
+    selection = HelplineModel.from_pretrained(model_dir).metadata["oos_selection"]
+    assert selection["chosen"] == "knn_negatives" and selection["background_texts"] > 0
+    main(["--model", str(model_dir), "--intent-data", tiny_data["intents"], "--oos-max-accuracy-drop", "0"])
+    served = HelplineModel.from_pretrained(model_dir)
+    assert served.oos is None and served.metadata["oos_threshold"] == 0.0   # a budget of 0: no guard
+    assert "oos_selection" not in served.metadata
+    assert served.predict("what is the weather on mars").intent != OOS
