@@ -24,7 +24,7 @@ def load_terms(path: Path = TERMS) -> dict:
         raise ValueError(f"cannot read the counterfactual terms {path}: {exc}") from exc
     if not isinstance(terms, dict) or terms.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: format_version must be {FORMAT_VERSION}")
-    for key in ("name_templates", "identity_templates", "names", "identities"):
+    for key in ("name_templates", "identity_templates", "courtesy_templates", "names", "identities"):
         if not terms.get(key) or not all(isinstance(item, str) for item in terms[key]):
             raise ValueError(f"{path}: {key} must be a non-empty list of strings")
     return terms
@@ -36,6 +36,13 @@ def with_someone(text: str, terms: dict, rng: random.Random) -> str:
     if rng.random() < 0.5:
         return rng.choice(terms["name_templates"]).format(name=rng.choice(terms["names"]), question=question)
     return rng.choice(terms["identity_templates"]).format(identity=rng.choice(terms["identities"]), question=question)
+
+
+def with_courtesy_or_someone(text: str, terms: dict, rng: random.Random) -> str:
+    """``text`` with a greeting or thanks around it (half), else with a name or a self-description."""
+    if rng.random() < 0.5:
+        return rng.choice(terms["courtesy_templates"]).format(question=text.strip())
+    return with_someone(text, terms, rng)
 
 
 def augmented(texts: list[str], labels: list, share: float = SHARE, seed: int = 42, terms: dict | None = None

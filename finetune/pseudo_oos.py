@@ -16,10 +16,14 @@ model answers correctly are turned away (what a guard costs in accuracy is the c
 The reference messages are the validation split where there is one; otherwise the training messages, each
 scored against detectors fitted on the other four fifths (a message is its own nearest neighbour otherwise;
 and the threshold, a far tail, needs every message to be steady), and then scores that read the intent head
-are left out: the head fits its training messages, so
-its confidence there says nothing of new ones. The final detector is fitted on every training message.
+are left out: the head fits its training messages, so its confidence there says nothing of new ones.
+The final detector is fitted on every training message, and the bank also holds copies of half of them with a
+greeting, thanks, a name or a self-description around them: without, "... Thank you!" sat nearer to the chat
+than to the question and a polite customer was turned away.
 """
 from __future__ import annotations
+
+import random
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -31,6 +35,7 @@ GROUPS = 5                 # intents held out a fifth at a time
 REFERENCE_SHARE = 0.2      # of the training messages a fold scores, when there is no validation split
 MIN_INTENTS = 3            # fewer, and holding some out leaves too little to tell apart
 BACKGROUND_TEXTS = 5_000   # texts that are no request to the business, for knn_negatives (a sample)
+COPIES_SHARE = 0.5         # of the training messages, copied once into the bank with a greeting, thanks or name
 # name: (OosDetector method, k); msp is the intent head's own top probability
 CANDIDATES = {"msp": None, "knn1": ("knn", 1), "knn10": ("knn", 10), "mahalanobis": ("mahalanobis", 1),
               "msp_mahalanobis": ("msp_mahalanobis", 1), "knn_negatives": ("knn_negatives", 1)}
@@ -45,6 +50,17 @@ def background_sample(texts: list[str], seed: int) -> list[str]:
         return texts
     chosen = np.random.default_rng(seed).choice(len(texts), BACKGROUND_TEXTS, replace=False)
     return [texts[i] for i in sorted(chosen)]
+
+
+def everyday_copies(texts: list[str], seed: int) -> tuple[list[str], np.ndarray]:
+    """Copies of COPIES_SHARE of ``texts`` with what customers put around a question (a greeting, thanks, a name,
+    a self-description; finetune/counterfactual_terms.yaml), and the rows they copy. In the bank they keep
+    "Why won't my top up work? Thank you." among the intents' messages instead of nearer to chat."""
+    from .counterfactual_augment import load_terms, with_courtesy_or_someone
+
+    rng, terms = random.Random(seed), load_terms()
+    rows = sorted(rng.sample(range(len(texts)), max(1, round(COPIES_SHARE * len(texts)))))
+    return [with_courtesy_or_someone(texts[i], terms, rng) for i in rows], np.asarray(rows)
 
 
 def intent_groups(intents: list[str], seed: int) -> list[set[str]]:
@@ -136,13 +152,21 @@ def fit_without_oos_data(model, train, validation, budget: float, method: str = 
     everything = model.outputs(train_texts)   # intent probabilities and sentence vectors, one pass
     vectors, intents = everything.sentence, np.asarray(train_intents)
     background = model.sentence_vectors(list(background_texts)) if background_texts else None
+    copies, copied = everyday_copies(train_texts, seed)
+    copy_vectors = model.sentence_vectors(copies)
+
+    def banked(rows):   # a fold's bank: its messages and their copies (never a copy of a reference message)
+        kept = np.isin(copied, rows)
+        return np.concatenate([vectors[rows], copy_vectors[kept]]), np.concatenate([intents[rows],
+                                                                                    intents[copied[kept]]])
+
     if from_training:   # every training message scored against detectors fitted without its fold
-        folds = reference_folds(train_intents, seed)
-        references = [(vectors[bank], intents[bank], everything.intent[held], vectors[held], intents[held])
-                      for bank, held in folds]
+        references = [(*banked(bank), everything.intent[held], vectors[held], intents[held])
+                      for bank, held in reference_folds(train_intents, seed)]
     else:
         reference = model.outputs(list(validation["text"]))
-        references = [(vectors, intents, reference.intent, reference.sentence, np.asarray(validation["intent"]))]
+        references = [(*banked(np.arange(len(intents))), reference.intent, reference.sentence,
+                       np.asarray(validation["intent"]))]
     bank, bank_i, probs, ref_vectors, ref_i = references[0]
     table = held_out_table(probs, ref_vectors, ref_i, bank, bank_i, model.intent_labels, budget, seed, names,
                            background)
@@ -157,7 +181,8 @@ def fit_without_oos_data(model, train, validation, budget: float, method: str = 
         model.oos = None
         model.update_metadata(oos_threshold=round(max(0.0, 1.0 - threshold), 4), oos_score_threshold=None)
     else:   # refitted on every training message; the threshold stays (a fuller bank only brings scores down)
-        model.oos, _ = detector_scores(chosen, vectors, train_intents, ref_vectors, 1.0 - probs.max(1), background)
+        bank, bank_i = banked(np.arange(len(intents)))
+        model.oos, _ = detector_scores(chosen, bank, list(bank_i), ref_vectors, 1.0 - probs.max(1), background)
         model.update_metadata(oos_threshold=0.0, oos_score_threshold=threshold)
     model.metadata["oos_selection"] = {"chosen": chosen, "pseudo_out_of_scope": True, "budget": budget,
                                        "reference": "training messages, out of fold" if from_training

@@ -2,6 +2,8 @@
 in turn stand in for the unknown, and the threshold keeps the in-scope answers within a budget."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -37,8 +39,8 @@ class ClusterModel:
 
     def sentence_vectors(self, texts):
         rows = []
-        for text in texts:
-            kind, number = text.split()
+        for text in texts:   # "Hello! i2 17" (a copy with a greeting) is "i2 17" too
+            kind, number = re.search(r"(i\d+|far|talk) (\d+)", text).groups()
             far = kind in ("far", "talk")   # off-topic questions, and background talk near them
             rng = np.random.default_rng([int(number), 99 if far else int(kind[1:])])   # its own noise
             base = np.ones(len(self.centres[0]), np.float32) * -2 if far else self.centres[int(kind[1:])]
@@ -79,6 +81,8 @@ def test_without_out_of_scope_data_a_guard_turns_away_what_is_nowhere_near_an_in
     assert model.metadata["oos_selection"]["chosen"] == "knn_negatives" and "knn_negatives" in \
         model.metadata["oos_selection"]["candidates"]
     assert turned_away(model, far).mean() == 1.0 and turned_away(model, new_in_scope).mean() <= 0.05
+    # its bank: every training message, and half of them again with a greeting, thanks or a name around them
+    assert len(model.oos.arrays["bank"]) == len(train["text"]) * 3 // 2
     # a validation split: the head's confidence is evidence there, so max-softmax is compared too
     validation = {"text": new_in_scope, "intent": [t.split()[0] for t in new_in_scope]}
     fit_without_oos_data(model, train, validation, budget=0.02, seed=0)
