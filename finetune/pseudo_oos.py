@@ -32,7 +32,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from bot.model.oos import OosDetector
 
 GROUPS = 5                 # intents held out a fifth at a time
-REFERENCE_SHARE = 0.2      # of the training messages a fold scores, when there is no validation split
+REFERENCE_FOLDS = 5        # the training messages scored a fifth at a time, when there is no validation split
 MIN_INTENTS = 3            # fewer, and holding some out leaves too little to tell apart
 BACKGROUND_TEXTS = 5_000   # texts that are no request to the business, for knn_negatives (a sample)
 COPIES_SHARE = 0.5         # of the training messages, copied once into the bank with a greeting, thanks or name
@@ -83,7 +83,7 @@ def budget_threshold(correct_scores: np.ndarray, budget: float) -> float:
 def reference_folds(intents: list[str], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(bank rows, reference rows) of the training messages, each row a reference once (stratified by intent
     where every intent has a message for each fold)."""
-    folds = round(1 / REFERENCE_SHARE)
+    folds = REFERENCE_FOLDS
     rows = np.arange(len(intents))
     if min(intents.count(intent) for intent in set(intents)) >= folds:
         return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(rows, intents))
@@ -117,13 +117,15 @@ def held_out_table(probs, vectors, ref_intents, bank, bank_intents, labels, budg
         msp = 1.0 - kept.max(1) / np.maximum(kept.sum(1), 1e-12)   # the head's opinion without the held intents
         correct = labels[kept_columns][kept.argmax(1)] == ref_intents
         unseen = np.isin(ref_intents, list(held))
+        if unseen.all() or not unseen.any() or not (correct & ~unseen).any():   # nothing to compare here
+            continue
         in_bank = ~np.isin(bank_intents, list(held))
         for name in names:
             _, scores = detector_scores(name, bank[in_bank], list(bank_intents[in_bank]), vectors, msp, background)
             threshold = budget_threshold(scores[~unseen & correct], budget)
             results[name]["recall"].append(float(np.mean(scores[unseen] >= threshold)))
             results[name]["auroc"].append(float(roc_auc_score(unseen, scores)))
-    return {name: {key: round(float(np.mean(values)), 4) for key, values in row.items()}
+    return {name: {key: round(float(np.mean(values)), 4) if values else 0.0 for key, values in row.items()}
             for name, row in results.items()}
 
 
@@ -176,7 +178,8 @@ def fit_without_oos_data(model, train, validation, budget: float, method: str = 
     for bank, bank_i, probs, ref_vectors, ref_i in references:
         scores.append(detector_scores(chosen, bank, list(bank_i), ref_vectors, 1.0 - probs.max(1), background)[1])
         correct.append(labels[probs.argmax(1)] == ref_i)
-    threshold = budget_threshold(np.concatenate(scores)[np.concatenate(correct)], budget)
+    scores, correct = np.concatenate(scores), np.concatenate(correct)
+    threshold = budget_threshold(scores[correct] if correct.any() else scores, budget)
     if CANDIDATES[chosen] is None:
         model.oos = None
         model.update_metadata(oos_threshold=round(max(0.0, 1.0 - threshold), 4), oos_score_threshold=None)
