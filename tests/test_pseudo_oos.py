@@ -138,3 +138,16 @@ def test_the_oos_command_refits_the_guard_of_a_model_without_out_of_scope_data(t
     assert served.oos is None and served.metadata["oos_threshold"] == 0.0   # a budget of 0: no guard
     assert "oos_selection" not in served.metadata
     assert served.predict("what is the weather on mars").intent != OOS
+
+
+def test_the_model_card_says_which_score_decides_and_where_it_came_from():
+    from bot.model.card import oos_line
+
+    guarded = {"oos_score_threshold": 0.0206, "oos_threshold": 0.0,
+               "oos_selection": {"chosen": "knn_negatives", "pseudo_out_of_scope": True, "budget": 0.002,
+                                 "background_texts": 5000}}
+    line = oos_line(guarded)
+    assert "`knn_negatives` score at or above 0.0206" in line and "no out-of-scope examples" in line
+    assert "background texts" in line and "0.20% of correct in-scope answers" in line
+    assert "no threshold" in oos_line({"oos_threshold": 0.0})
+    assert "below 0.320" in oos_line({"oos_threshold": 0.32, "oos_selection": {"chosen": "msp"}})
