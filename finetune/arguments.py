@@ -88,8 +88,8 @@ class TrainArguments:
     oos_max_accuracy_drop: float = field(default=OOS_MAX_ACCURACY_DROP, metadata={
         "help": "With no out-of-scope validation data, intents held out in turn stand in for out-of-scope "
                 "messages to choose the score (docs/how-it-works.md), and its threshold turns away at most this "
-                "share of the correctly answered in-scope messages (validation, or a fifth of the training "
-                "messages); 0 = no out-of-scope guard."})
+                "share of the correctly answered in-scope messages (validation, or every training message scored "
+                "out of fold); 0 = no out-of-scope guard."})
     device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={
         "help": "Where to train: auto = a CUDA GPU when torch sees one, else the CPU; cpu; cuda (an error "
                 "without one). The saved model is the same float32 model either way."})

@@ -31,14 +31,13 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from bot.model.oos import OosDetector
 
+from .oos_fit import CANDIDATES  # the same scores as with out-of-scope data
+
 GROUPS = 5                 # intents held out a fifth at a time
 REFERENCE_FOLDS = 5        # the training messages scored a fifth at a time, when there is no validation split
 MIN_INTENTS = 3            # fewer, and holding some out leaves too little to tell apart
 BACKGROUND_TEXTS = 5_000   # texts that are no request to the business, for knn_negatives (a sample)
 COPIES_SHARE = 0.5         # of the training messages, copied once into the bank with a greeting, thanks or name
-# name: (OosDetector method, k); msp is the intent head's own top probability
-CANDIDATES = {"msp": None, "knn1": ("knn", 1), "knn10": ("knn", 10), "mahalanobis": ("mahalanobis", 1),
-              "msp_mahalanobis": ("msp_mahalanobis", 1), "knn_negatives": ("knn_negatives", 1)}
 READS_THE_HEAD = {"msp", "msp_mahalanobis"}
 
 
