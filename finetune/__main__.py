@@ -21,6 +21,8 @@ TRAINING = {
     "mood": Command("finetune.mood_fit", "Fit the mood head (in-context frustration, sentiment) of an existing model"),
     "oos": Command("finetune.oos_fit",
                    "Choose an existing model's out-of-scope score and threshold by cross-validation"),
+    "spelling": Command("finetune.spelling_fit",
+                        "Fit an existing model's spelling corrector (a typing slip put right) on its intent data"),
     "discover": Command("finetune.discover", "Cluster out-of-scope and uncertain messages into candidate new intents"),
     "catalogue": Command("finetune.scaffold_catalogue",
                          "Write a starter catalogue for a data set's intents (each hands off until you reply)"),

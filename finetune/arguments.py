@@ -14,6 +14,7 @@ from bot.model.base_models import DEFAULT_BASE_MODEL
 
 from . import environment
 from .calibrate import OOS_MAX_ACCURACY_DROP, OOS_TARGET_RECALL
+from .counterfactual_augment import SHARE as COUNTERFACTUAL_SHARE
 
 
 def dataclass_parser(subparsers, name: str, help: str | None, description: str, *dtypes):
@@ -131,9 +132,17 @@ class TrainArguments:
     without_restricted_data: bool = field(default=False, metadata={
         "help": "Fit the upset head without the airline tweets (CC BY-NC-SA: non-commercial) and the "
                 "complaints tweets (no licence stated), e.g. for a commercial deployment."})
-    counterfactual_share: float = field(default=0.0, metadata={
+    counterfactual_share: float = field(default=COUNTERFACTUAL_SHARE, metadata={
         "help": "Share of the intent examples also trained on with a name or a self-description added and the "
-                "intent kept (finetune/counterfactual_terms.yaml), so neither moves the routing; 0: none."})
+                "intent kept (finetune/counterfactual_terms.yaml), so neither moves the routing (measured: "
+                "benchmarks/RESULTS.md, Counterfactual audit); 0: none."})
+    slip_share: float = field(default=0.0, metadata={
+        "help": "Share of the intent examples also trained on with one typing slip (a letter dropped, doubled, "
+                "swapped or replaced by a neighbouring key) and the intent kept; 0: none (the spelling corrector "
+                "does most of the work: benchmarks/RESULTS.md, Typos)."})
+    spelling: bool = field(default=True, metadata={
+        "help": "Give the model a spelling corrector: a word that is neither a training word nor a whole word of the "
+                "tokenizer is read as the most frequent training word one edit away (bot/model/spelling.py)."})
     mood_head: bool = field(default=False, metadata={
         "help": "Also fit the mood head (frustration read in the conversation's context, on GoEmotions and "
                 "conversations we wrote): off by default, as it read real customers worse than the message "
@@ -152,8 +161,9 @@ class TrainArguments:
             raise ValueError("--epochs must be at least 1 (or give --max-steps).")
         if self.frozen_layers < 0:
             raise ValueError("--frozen-layers must be 0 (none) or more.")
-        if not 0 <= self.counterfactual_share <= 1:
-            raise ValueError(f"--counterfactual-share must be between 0 and 1, not {self.counterfactual_share}.")
+        for flag, share in (("--counterfactual-share", self.counterfactual_share), ("--slip-share", self.slip_share)):
+            if not 0 <= share <= 1:
+                raise ValueError(f"{flag} must be between 0 and 1, not {share}.")
         if self.emotion_positive_weight < 0:
             raise ValueError("--emotion-positive-weight must be 0 (plain BCE) or more.")
         if self.batch_size < 1:

@@ -20,6 +20,7 @@ from bot.model.prediction import OOS
 from . import PROG
 from .arguments import TrainArguments, as_dataclass, dataclass_parser
 from .calibrate import calibrate
+from .counterfactual_augment import augmented_dataset
 from .data import (
     EmotionData,
     IntentData,
@@ -34,6 +35,7 @@ from .lexical_fit import fit_lexical_head
 from .loop import fit, log
 from .mood_fit import fit_mood_head
 from .oos_fit import fit_oos_detector
+from .spelling_fit import spelling_for
 
 
 def load_intents(args: TrainArguments, extra: list[IntentData] = ()):
@@ -97,10 +99,9 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     torch.manual_seed(args.seed)  # the heads' initialisation too: a run must not depend on what ran before it
     started = time.time()
     train_data, validation, fingerprints = load_intents(args, [intent_examples(examples)] if examples else [])
-    if args.counterfactual_share > 0:   # validation keeps the data as written
-        from .counterfactual_augment import augmented_intents
-
-        train_data = augmented_intents(train_data, args.counterfactual_share, args.seed)
+    as_written = list(train_data["text"])
+    # validation keeps the data as written
+    train_data = augmented_dataset(train_data, "intent", args.counterfactual_share, args.seed, args.slip_share)
     emotions = load_emotion_data(args.emotion_data) if args.emotion_data else None
     if emotions is not None:
         fingerprints.append({"kind": "emotion", "source": emotions.source,
@@ -109,6 +110,8 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     labels = sorted(set(list(train_data["intent"])) - {OOS})
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
     model = build_model(args, labels, emotions)
+    # the corrector learns the words as written (not the slipped copies'); serving corrects every message with it
+    model.spelling = spelling_for(model, as_written) if args.spelling else None
     upset_head = args.upset_head and not 0 < args.max_steps < QUICK_STEPS
     if args.upset_head and not upset_head:   # its fit reads every real customer text: the slow part of a short run
         log(f"quick run (--max-steps under {QUICK_STEPS}): no upset head; fit one later with `python -m finetune "

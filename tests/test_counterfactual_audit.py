@@ -84,15 +84,45 @@ def test_counterfactual_augmentation_keeps_labels_and_never_trains_on_the_audits
         load_terms(bad)
 
 
-def test_training_can_add_counterfactual_copies_of_intent_examples():
+def test_training_adds_counterfactual_and_slip_copies_of_intent_examples_but_not_to_validation(
+        tiny_base, tiny_data, tmp_path, capsys):
     from datasets import Dataset
 
     from finetune.arguments import TrainArguments
-    from finetune.counterfactual_augment import augmented_intents
+    from finetune.counterfactual_augment import augmented_dataset
+    from finetune.train import main
 
     data = Dataset.from_dict({"text": [f"where is order {n}" for n in range(10)], "intent": ["order_status"] * 10})
-    more = augmented_intents(data, 0.3, seed=3)
-    assert len(more) == 13 and list(more["text"])[:10] == list(data["text"])
+    more = augmented_dataset(data, "intent", 0.3, seed=3, slip_share=0.2)
+    assert len(more) == 15 and list(more["text"])[:10] == list(data["text"])
     assert set(more["intent"]) == {"order_status"} and more.features == data.features
-    with pytest.raises(ValueError, match="--counterfactual-share must be between 0 and 1"):
-        TrainArguments(output="m", intent_data=["x.csv"], emotion_data="unused", counterfactual_share=1.5)
+    assert len(augmented_dataset(data, "intent", 0)) == 10
+    # a training run: 28 messages train with their copies (8 named by default, 8 mistyped when asked), the 4 held
+    # out stay as written
+    common = ["--intent-data", tiny_data["intents"], "--emotion-data", tiny_data["emotions"], "--base-model",
+              tiny_base, "--max-steps", "2", "--batch-size", "8", "--export-onnx", "false",
+              "--validation-fraction", "0.1"]
+    main([*common, "--output", str(tmp_path / "m")])
+    assert "36 intent examples" in capsys.readouterr().err
+    main([*common, "--slip-share", "0.3", "--output", str(tmp_path / "s")])
+    assert "44 intent examples" in capsys.readouterr().err
+    for flag in ("--counterfactual-share", "--slip-share"):
+        with pytest.raises(ValueError, match=f"{flag} must be between 0 and 1"):
+            TrainArguments(output="m", intent_data=["x.csv"], emotion_data="unused",
+                           **{flag[2:].replace("-", "_"): 1.5})
+
+
+def test_a_slip_is_one_edit_in_one_word_and_leaves_short_words_and_numbers_alone():
+    import random
+
+    from finetune.counterfactual_augment import NEIGHBOURS, with_slip
+
+    rng = random.Random(0)
+    text = "Why was my transfer declined at 10:30 today?"
+    for _ in range(200):
+        slipped = with_slip(text, rng)
+        changed = [(a, b) for a, b in zip(text.split(" "), slipped.split(" ")) if a != b]
+        assert len(changed) == 1 and changed[0][0].isalpha() and len(changed[0][0]) >= 3
+        assert abs(len(changed[0][0]) - len(changed[0][1])) <= 1
+    assert with_slip("ok 42 a", rng) == "ok 42 a"                   # nothing to mistype
+    assert set(NEIGHBOURS["g"]) == set("fhtb") and "q" in NEIGHBOURS["a"]

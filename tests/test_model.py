@@ -50,13 +50,15 @@ def test_optional_components_load_in_one_loop_and_a_save_without_one_removes_its
     (target / "upset" / "upset.json").write_text("{}")               # a stale head of another encoder
     metadata = json.loads((target / "helpline.json").read_text())
     listed = metadata["components"]
-    assert listed == [name for name in ("lexical", "oos", "upset", "mood") if getattr(model, name) is not None]
+    assert listed == [name for name in ("lexical", "oos", "upset", "mood", "spelling")
+                      if getattr(model, name) is not None]
     with pytest.raises(ValueError, match="refit it"):                # the loop reads every component it finds
         HelplineModel.from_pretrained(target, backend="torch")
     model.save_pretrained(target)                                     # saving again cleans up what it has not
     assert not (target / "upset").exists()
     for reader in (HelplineModel.from_pretrained(target), HelplineModel.from_pretrained(target, backend="torch")):
-        assert [name for name in ("lexical", "oos", "upset", "mood") if getattr(reader, name) is not None] == listed
+        assert [name for name in ("lexical", "oos", "upset", "mood", "spelling")
+                if getattr(reader, name) is not None] == listed
     shutil.rmtree(target)
 
 

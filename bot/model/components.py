@@ -2,12 +2,12 @@
 
 A model is the encoder with its intent and emotion heads (bot/model/format.py) plus optional components, each
 fitted after training and kept in its own files: the lexical intent head, the out-of-scope detector, the upset
-head and the mood head. Every component is a `Component` below: its attribute on the model, how it loads from a
-directory and its metadata (None when the directory has none), how it saves (its files, and its metadata entry
-where it has one), and what a save without it removes. `HelplineModel.from_pretrained` loads them through
-`load_components` whichever runtime runs the encoder; `HelplineModel.save_pretrained` saves them through
-`save_components`, which also lists the directory's components in helpline.json (`components`) for people and
-the model card.
+head, the mood head and the spelling corrector. Every component is a `Component` below: its attribute on the
+model, how it loads from a directory and its metadata (None when the directory has none), how it saves (its files,
+and its metadata entry where it has one), and what a save without it removes. `HelplineModel.from_pretrained`
+loads them through `load_components` whichever runtime runs the encoder; `HelplineModel.save_pretrained` saves
+them through `save_components`, which also lists the directory's components in helpline.json (`components`) for
+people and the model card.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from bot.model import lexical
 from bot.model.mood import MOOD_DIR, MoodHead
 from bot.model.oos import OOS_FILE, OosDetector
+from bot.model.spelling import SPELLING_FILE, Spelling
 from bot.model.upset import UPSET_DIR, UpsetHead
 
 
@@ -53,6 +54,9 @@ COMPONENTS = (
               lambda head, directory, metadata: head.save(directory), _remove_folder(UPSET_DIR)),
     Component("mood", lambda directory, metadata: MoodHead.load(directory),
               lambda head, directory, metadata: head.save(directory), _remove_folder(MOOD_DIR)),
+    Component("spelling", Spelling.load, lambda spelling, directory, metadata: metadata.update(
+              spelling=spelling.save(directory)), lambda directory, metadata: (
+              (directory / SPELLING_FILE).unlink(missing_ok=True), metadata.pop("spelling", None))),
 )
 
 

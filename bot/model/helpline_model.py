@@ -40,6 +40,7 @@ class HelplineModel(ModelInfo):
         self.mood = None     # the mood head (bot/model/mood.py): frustration and sentiment in context
         self.oos = None      # the out-of-scope detector (bot/model/oos.py) on the sentence vectors
         self.upset = None    # the upset head (bot/model/upset.py): frustration and sentiment
+        self.spelling = None  # the spelling corrector (bot/model/spelling.py): a typing slip put right
 
     # ----------------------------------------------------------------------------------------- building
     @classmethod
@@ -180,8 +181,18 @@ class HelplineModel(ModelInfo):
     def outputs(self, texts: list[str], batch_size: int = 64) -> ModelOutputs:
         """Intent and emotion probabilities and out-of-scope scores, one row per text, in order (of the texts
         without their placeholders, bot/model/placeholders.py)."""
-        texts = [encoder_text(t) for t in texts]
+        texts = self.encoder_texts(texts)
         return ModelOutputs.of(self._raw(texts, batch_size), texts, self.lexical, self.metadata, self.oos)
+
+    def vocabulary(self) -> dict[str, int]:
+        """The tokenizer's vocabulary (token -> id), whichever runtime runs the encoder."""
+        return self.runtime.tokenizer.get_vocab()
+
+    def encoder_texts(self, texts: list[str]) -> list[str]:
+        """What the encoder reads of each message: its content (bot/model/placeholders.py), with a typing slip
+        put right where the model has a spelling corrector (bot/model/spelling.py)."""
+        texts = [encoder_text(t) for t in texts]
+        return [self.spelling.correct(t) for t in texts] if self.spelling is not None else texts
 
     def sentence_vectors(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """The encoder's pooled sentence vector of each text (what the OOS detector and suggestions compare)."""

@@ -1,0 +1,63 @@
+"""Fitting a model's spelling corrector (bot/model/spelling.py): the words of its training messages.
+
+    python -m finetune spelling --model DIR --intent-data FILE [FILE ...]
+
+`finetune train` fits it on its own training data; this command adds it to (or refits it for) an existing model
+directory, from the same intent data the model was trained on, without training anything.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot.cli import parse_one
+from bot.model.spelling import Spelling
+from finetune import PROG
+
+
+def spelling_for(model, texts: list[str]) -> Spelling:
+    """The corrector of ``model`` (its tokenizer's whole words are known words) for these training messages,
+    with the words of the corrector it already has (a model trained on from another keeps what it knew)."""
+    spelling = Spelling.build(texts, model.vocabulary())
+    if model.spelling is not None:
+        for word, count in model.spelling.counts.items():
+            spelling.counts[word] = spelling.counts.get(word, 0) + count
+        spelling = Spelling(spelling.counts, spelling.known)
+    return spelling
+
+
+def fit_spelling(model_dir: str, sources: list[str]) -> str:
+    from bot.model.card import model_card
+    from bot.model.components import save_components
+    from bot.model.format import read_metadata, write_metadata
+    from bot.model.helpline_model import HelplineModel
+
+    from .data import load_intent_data
+
+    texts = [t for source in sources for t in load_intent_data(source).train["text"]]
+    model = HelplineModel.from_pretrained(model_dir)
+    model.spelling = None   # refitted from these sources alone
+    model.spelling = spelling_for(model, texts)
+    metadata = read_metadata(Path(model_dir))
+    save_components(model, Path(model_dir), metadata, only=("spelling",))
+    write_metadata(Path(model_dir), metadata)
+    (Path(model_dir) / "README.md").write_text(model_card(metadata), encoding="utf-8")
+    return (f"spelling: {len(model.spelling.counts)} training words to correct a slip to, "
+            f"{len(model.spelling.known)} known words in all")
+
+
+def add_parser(subparsers, name: str, help: str | None):
+    parser = subparsers.add_parser(name, help=help, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="model directory")
+    parser.add_argument("--intent-data", nargs="+", required=True,
+                        help="the intent data the model was trained on (any format `finetune train` reads)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args) -> None:
+    print(fit_spelling(args.model, args.intent_data), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    return run(parse_one(add_parser, "spelling", argv, PROG))
