@@ -60,4 +60,8 @@ def test_a_sentencepiece_base_model_trains_exports_and_serves(tiny_xlmr_base, ti
         onnx = HelplineModel.from_pretrained(out)
         assert onnx.backend == "onnx" and ("SmoothQuant" in onnx.metadata["onnx"]["quantization"]) == smoothed
         i_onnx, _ = onnx.probabilities(texts)
-        assert np.abs(i_onnx - i_torch).max() < 0.05 and (i_onnx.argmax(1) == i_torch.argmax(1)).all()
+        # the same answer wherever torch is not torn between two intents (int8 may break a near-tie either way)
+        top_two = np.sort(i_torch, 1)[:, -2:]
+        decided = top_two[:, 1] - top_two[:, 0] > 0.05
+        assert np.abs(i_onnx - i_torch).max() < 0.05 and decided.sum() >= 3
+        assert (i_onnx.argmax(1) == i_torch.argmax(1))[decided].all()
