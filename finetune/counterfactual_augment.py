@@ -9,6 +9,7 @@ so the audit measures what the model generalised, not what it was shown.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -62,15 +63,25 @@ def with_courtesy_or_someone(text: str, terms: dict, rng: random.Random) -> str:
     return with_someone(text, terms, rng)
 
 
-def with_slip(text: str, rng: random.Random) -> str:
-    """``text`` with one typing slip in a word of 3+ letters: a letter dropped, doubled, swapped with the next one,
-    or replaced by a neighbouring key (the four edits of Damerau-Levenshtein distance one, as people mistype)."""
+def with_word_edited(text: str, rng: random.Random, edit: Callable[[str, random.Random], str]) -> str:
+    """``text`` with ``edit`` applied to one of its words of 3+ letters, picked at random (unchanged without one)."""
     words = text.split(" ")
     candidates = [i for i, w in enumerate(words) if len(w) >= 3 and w.isalpha()]
     if not candidates:
         return text
     i = rng.choice(candidates)
-    word, j = words[i], rng.randrange(len(words[i]))
+    words[i] = edit(words[i], rng)
+    return " ".join(words)
+
+
+def with_slip(text: str, rng: random.Random) -> str:
+    """``text`` with one typing slip in a word of 3+ letters: a letter dropped, doubled, swapped with the next one,
+    or replaced by a neighbouring key (the four edits of Damerau-Levenshtein distance one, as people mistype)."""
+    return with_word_edited(text, rng, slipped)
+
+
+def slipped(word: str, rng: random.Random) -> str:
+    j = rng.randrange(len(word))
     kind = rng.choice(("drop", "double", "swap", "neighbour"))
     if kind == "swap" and j < len(word) - 1 and word[j] != word[j + 1]:
         word = word[:j] + word[j + 1] + word[j] + word[j + 2:]
@@ -81,8 +92,7 @@ def with_slip(text: str, rng: random.Random) -> str:
         word = word[:j + 1] + word[j:]
     else:   # a drop, also where the slip drawn does not fit the letter (the last one has no next to swap with)
         word = word[:j] + word[j + 1:]
-    words[i] = word
-    return " ".join(words)
+    return word
 
 
 def augmented(texts: list[str], labels: list, share: float = SHARE, seed: int = 42, terms: dict | None = None,

@@ -8,6 +8,7 @@ directory, from the same intent data the model was trained on, without training 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from bot.cli import parse_one
@@ -19,17 +20,15 @@ def spelling_for(model, texts: list[str]) -> Spelling:
     """The corrector of ``model`` (its tokenizer's whole words are known words) for these training messages,
     with the words of the corrector it already has (a model trained on from another keeps what it knew)."""
     spelling = Spelling.build(texts, model.vocabulary())
-    if model.spelling is not None:
-        for word, count in model.spelling.counts.items():
-            spelling.counts[word] = spelling.counts.get(word, 0) + count
-        spelling = Spelling(spelling.counts, spelling.known)
-    return spelling
+    if model.spelling is None:
+        return spelling
+    return Spelling(Counter(spelling.counts) + Counter(model.spelling.counts), spelling.known)
 
 
 def fit_spelling(model_dir: str, sources: list[str]) -> str:
     from bot.model.card import model_card
     from bot.model.components import save_components
-    from bot.model.format import read_metadata, write_metadata
+    from bot.model.format import write_metadata
     from bot.model.helpline_model import HelplineModel
 
     from .data import load_intent_data
@@ -38,10 +37,9 @@ def fit_spelling(model_dir: str, sources: list[str]) -> str:
     model = HelplineModel.from_pretrained(model_dir)
     model.spelling = None   # refitted from these sources alone
     model.spelling = spelling_for(model, texts)
-    metadata = read_metadata(Path(model_dir))
-    save_components(model, Path(model_dir), metadata, only=("spelling",))
-    write_metadata(Path(model_dir), metadata)
-    (Path(model_dir) / "README.md").write_text(model_card(metadata), encoding="utf-8")
+    save_components(model, Path(model_dir), model.metadata, only=("spelling",))
+    write_metadata(Path(model_dir), model.metadata)
+    (Path(model_dir) / "README.md").write_text(model_card(model.metadata), encoding="utf-8")
     return (f"spelling: {len(model.spelling.counts)} training words to correct a slip to, "
             f"{len(model.spelling.known)} known words in all")
 

@@ -41,6 +41,15 @@ def _remove_oos(directory: Path, metadata: dict) -> None:
     metadata.pop("oos_score_threshold", None)
 
 
+def _save_spelling(spelling: Spelling, directory: Path, metadata: dict) -> None:
+    metadata["spelling"] = spelling.save(directory)
+
+
+def _remove_spelling(directory: Path, metadata: dict) -> None:
+    (directory / SPELLING_FILE).unlink(missing_ok=True)
+    metadata.pop("spelling", None)
+
+
 def _remove_folder(name: str) -> Callable[[Path, dict], None]:
     return lambda directory, metadata: shutil.rmtree(directory / name, ignore_errors=True)
 
@@ -54,9 +63,7 @@ COMPONENTS = (
               lambda head, directory, metadata: head.save(directory), _remove_folder(UPSET_DIR)),
     Component("mood", lambda directory, metadata: MoodHead.load(directory),
               lambda head, directory, metadata: head.save(directory), _remove_folder(MOOD_DIR)),
-    Component("spelling", Spelling.load, lambda spelling, directory, metadata: metadata.update(
-              spelling=spelling.save(directory)), lambda directory, metadata: (
-              (directory / SPELLING_FILE).unlink(missing_ok=True), metadata.pop("spelling", None))),
+    Component("spelling", Spelling.load, _save_spelling, _remove_spelling),
 )
 
 
