@@ -1,9 +1,9 @@
 """Fitting a model's spelling corrector (bot/model/spelling.py): the words of its training messages.
 
-    python -m finetune spelling --model DIR --intent-data FILE [FILE ...]
+    python -m finetune spelling --model DIR --intent-data FILE [FILE ...] [--emotion-data DIR]
 
 `finetune train` fits it on its own training data; this command adds it to (or refits it for) an existing model
-directory, from the same intent data the model was trained on, without training anything.
+directory, from the same intent (and emotion) data the model was trained on, without training anything.
 """
 from __future__ import annotations
 
@@ -16,27 +16,29 @@ from bot.model.spelling import Spelling
 from finetune import PROG
 
 
-def spelling_for(model, texts: list[str]) -> Spelling:
-    """The corrector of ``model`` (its tokenizer's whole words are known words) for these training messages,
-    with the words of the corrector it already has (a model trained on from another keeps what it knew)."""
-    spelling = Spelling.build(texts, model.vocabulary())
+def spelling_for(model, texts: list[str], other_texts: list[str] = ()) -> Spelling:
+    """The corrector of ``model`` (its tokenizer's whole words and those of ``other_texts``, its emotion training
+    texts, are known words) for these training messages, with the words of the corrector it already has (a model
+    trained on from another keeps what it knew)."""
+    spelling = Spelling.build(texts, model.vocabulary(), other_texts)
     if model.spelling is None:
         return spelling
     return Spelling(Counter(spelling.counts) + Counter(model.spelling.counts), spelling.known)
 
 
-def fit_spelling(model_dir: str, sources: list[str]) -> str:
+def fit_spelling(model_dir: str, sources: list[str], emotion_data: str | None = None) -> str:
     from bot.model.card import model_card
     from bot.model.components import save_components
     from bot.model.format import write_metadata
     from bot.model.helpline_model import HelplineModel
 
-    from .data import load_intent_data
+    from .data import load_emotion_data, load_intent_data
 
     texts = [t for source in sources for t in load_intent_data(source).train["text"]]
+    emotions = load_emotion_data(emotion_data).train if emotion_data else None
     model = HelplineModel.from_pretrained(model_dir)
     model.spelling = None   # refitted from these sources alone
-    model.spelling = spelling_for(model, texts)
+    model.spelling = spelling_for(model, texts, list(emotions["text"]) if emotions is not None else [])
     save_components(model, Path(model_dir), model.metadata, only=("spelling",))
     write_metadata(Path(model_dir), model.metadata)
     (Path(model_dir) / "README.md").write_text(model_card(model.metadata), encoding="utf-8")
@@ -49,12 +51,14 @@ def add_parser(subparsers, name: str, help: str | None):
     parser.add_argument("--model", required=True, help="model directory")
     parser.add_argument("--intent-data", nargs="+", required=True,
                         help="the intent data the model was trained on (any format `finetune train` reads)")
+    parser.add_argument("--emotion-data", default=None,
+                        help="the emotion data it was trained on (GoEmotions folder): its words are read as written")
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args) -> None:
-    print(fit_spelling(args.model, args.intent_data), file=sys.stderr)
+    print(fit_spelling(args.model, args.intent_data, args.emotion_data), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -111,7 +111,8 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
     model = build_model(args, labels, emotions)
     # the corrector learns the words as written (not the slipped copies'); serving corrects every message with it
-    model.spelling = spelling_for(model, as_written) if args.spelling else None
+    emotion_texts = list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
+    model.spelling = spelling_for(model, as_written, emotion_texts) if args.spelling else None
     upset_head = args.upset_head and not 0 < args.max_steps < QUICK_STEPS
     if args.upset_head and not upset_head:   # its fit reads every real customer text: the slow part of a short run
         log(f"quick run (--max-steps under {QUICK_STEPS}): no upset head; fit one later with `python -m finetune "

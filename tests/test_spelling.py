@@ -32,6 +32,14 @@ def test_known_words_names_numbers_and_other_scripts_are_left_as_written(spellin
     assert tokenizer_words(["##ing", "▁hola", "Ġworld", "[SEP]", "42", "Card"]) == {"hola", "world", "card"}
 
 
+def test_words_the_emotion_texts_use_more_than_once_are_read_as_written():
+    other = ["cardi is on again", "love cardi", "one crd only"]     # "crd" once: it may be a slip itself
+    spelling = Spelling.build(TRAINING, ["the"], other)
+    assert spelling.correct("cardi and my crd") == "cardi and my card"
+    assert "cardi" in spelling.known and "cardi" not in spelling.counts   # known, never what a slip becomes
+    assert Spelling.build(TRAINING, ["the"]).correct("cardi") == "card"    # without them: read as an intent word
+
+
 def test_the_corrector_survives_save_and_load_and_a_bad_file_says_what_to_do(spelling, tmp_path):
     spelling.save(tmp_path)
     again = Spelling.load(tmp_path)

@@ -4,7 +4,8 @@ A subword encoder reads "actiavte my card" as pieces it never saw together, and 
 not teach it every slip (benchmarks/RESULTS.md, Typos, has what each costs). So a word that is neither a word of
 the training messages nor a whole word of the encoder's own vocabulary is replaced by the most frequent training
 word one edit away (a letter dropped, added, replaced, or two neighbours swapped: SymSpell's lookup at edit
-distance 1), if there is one. Known words, numbers, words under three letters and words in other scripts are
+distance 1), if there is one. Known words (also those of the emotion training texts: "lmao" is not a slip of an
+intent word), numbers, words under three letters and words in other scripts are
 never touched, and a word with nothing one edit away is left as written, so a name or a product the training
 data never saw passes unchanged.
 
@@ -23,11 +24,17 @@ from pathlib import Path
 SPELLING_FILE = "spelling.json"
 SPELLING_FORMAT_VERSION = 1
 MIN_LENGTH = 3
+MIN_OTHER_COUNT = 2   # a word of the other training texts seen once may itself be a slip
 WORD = re.compile(r"[^\W\d_]+")   # a run of letters (any script; only ASCII words are corrected)
 
 
 def words_of(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text)]
+
+
+def word_counts(texts: Iterable[str]) -> Counter:
+    """How often each word a slip could be taken for (ASCII, three letters or more) occurs in the texts."""
+    return Counter(w for text in texts for w in words_of(text) if len(w) >= MIN_LENGTH and w.isascii())
 
 
 def tokenizer_words(vocabulary: Iterable[str]) -> set[str]:
@@ -50,10 +57,13 @@ class Spelling:
         self._symspell = None
 
     @classmethod
-    def build(cls, texts: Iterable[str], vocabulary: Iterable[str] = ()) -> Spelling:
-        """From the training messages (whose words a slip is corrected to) and a tokenizer's vocabulary."""
-        counts = Counter(w for text in texts for w in words_of(text) if len(w) >= MIN_LENGTH and w.isascii())
-        return cls(dict(counts), tokenizer_words(vocabulary) - set(counts))
+    def build(cls, texts: Iterable[str], vocabulary: Iterable[str] = (), other_texts: Iterable[str] = ()) -> Spelling:
+        """From the training messages (whose words a slip is corrected to), a tokenizer's vocabulary and the
+        model's other training texts (its emotion data): their words seen at least twice are known words too, so
+        the slang and names of how people write are read as written, not as the nearest intent word."""
+        counts = word_counts(texts)
+        others = {w for w, n in word_counts(other_texts).items() if n >= MIN_OTHER_COUNT}
+        return cls(dict(counts), (tokenizer_words(vocabulary) | others) - set(counts))
 
     def lookup(self):
         if self._symspell is None:   # built on first use: loading a model stays fast
