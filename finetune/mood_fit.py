@@ -268,8 +268,7 @@ def main(argv: list[str] | None = None) -> None:
 def run(parsed) -> None:
     """`python -m finetune mood`: (re)fit the mood head of an existing model; the encoder and its ONNX graph
     stay as they are."""
-    from bot.model.components import save_components
-    from bot.model.format import write_metadata
+    from bot.model.components import save_refitted
     from bot.model.helpline_model import HelplineModel
 
     from .arguments import as_dataclass
@@ -282,6 +281,5 @@ def run(parsed) -> None:
                             star=star)
     if model.mood is None:
         raise ValueError(message)
-    save_components(model, Path(args.model), model.metadata, only=("mood",))
-    write_metadata(Path(args.model), model.metadata)
+    save_refitted(model, Path(args.model), "mood")
     print(message, file=sys.stderr)

@@ -202,8 +202,8 @@ def run(parsed) -> None:
     stays; the ONNX graph is exported again where it gives no sentence vectors)."""
     from datasets import concatenate_datasets
 
-    from bot.model.components import save_components
-    from bot.model.format import ONNX_FILE, write_metadata
+    from bot.model.components import save_refitted
+    from bot.model.format import ONNX_FILE
     from bot.model.helpline_model import HelplineModel
 
     from .arguments import as_dataclass
@@ -221,8 +221,7 @@ def run(parsed) -> None:
         background = list(emotions.train["text"]) if emotions.train is not None else []
     message = fit_oos_detector(model, train, concatenate_datasets(given) if given else None, args.oos_target_recall,
                                args.oos_method, args.seed, args.oos_max_accuracy_drop, background)
-    save_components(model, directory, model.metadata, only=("oos",))
-    write_metadata(directory, model.metadata)
+    save_refitted(model, directory, "oos")
     print(message, file=sys.stderr)
     if (directory / ONNX_FILE).is_file() and "sentence" not in model.metadata.get("onnx", {}).get("outputs", []):
         from .export import calibration_sample, export_onnx

@@ -27,9 +27,7 @@ def spelling_for(model, texts: list[str], other_texts: list[str] = ()) -> Spelli
 
 
 def fit_spelling(model_dir: str, sources: list[str], emotion_data: str | None = None) -> str:
-    from bot.model.card import model_card
-    from bot.model.components import save_components
-    from bot.model.format import write_metadata
+    from bot.model.components import save_refitted
     from bot.model.helpline_model import HelplineModel
 
     from .data import load_emotion_data, load_intent_data
@@ -39,9 +37,7 @@ def fit_spelling(model_dir: str, sources: list[str], emotion_data: str | None = 
     model = HelplineModel.from_pretrained(model_dir)
     model.spelling = None   # refitted from these sources alone
     model.spelling = spelling_for(model, texts, list(emotions["text"]) if emotions is not None else [])
-    save_components(model, Path(model_dir), model.metadata, only=("spelling",))
-    write_metadata(Path(model_dir), model.metadata)
-    (Path(model_dir) / "README.md").write_text(model_card(model.metadata), encoding="utf-8")
+    save_refitted(model, Path(model_dir), "spelling")
     return (f"spelling: {len(model.spelling.counts)} training words to correct a slip to, "
             f"{len(model.spelling.known)} known words in all")
 

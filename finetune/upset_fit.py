@@ -249,9 +249,8 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
                    counterfactual: float = SHARE) -> str:
     """Fit and save the upset head of the model in ``model_dir`` (read through its serving classifier, so the
     features are what serving computes); returns a one-line report."""
-    from bot.model.card import model_card
-    from bot.model.components import save_components
-    from bot.model.format import read_metadata, write_metadata
+    from bot.model.components import save_refitted
+    from bot.model.format import read_metadata
     from bot.model.helpline_model import HelplineModel
 
     data = Path(data_dir or data_folder())
@@ -264,11 +263,9 @@ def fit_upset_head(model_dir: str, emotions=None, restricted: bool = True, seed:
                              counterfactual=counterfactual)
     metadata = read_metadata(Path(model_dir))
     classifier.upset = head
-    save_components(classifier, Path(model_dir), metadata, only=("upset",))
     metadata["upset"] = {k: report[k] for k in ("trained_on", "selected_on", "counterfactual_share", "C",
                                                 "negative_cut", "held_out")}
-    write_metadata(Path(model_dir), metadata)
-    (Path(model_dir) / "README.md").write_text(model_card(metadata), encoding="utf-8")
+    save_refitted(classifier, Path(model_dir), "upset", metadata)
     shown = ", ".join(f"{k} AUC {v['auc']:.3f} F1 {v['f1']:.3f}" for k, v in report["held_out"].items())
     return f"upset head: C {report['C']}, negative cut {head.negative_cut:.2f}; held-out real: {shown or 'none'}"
 

@@ -86,3 +86,16 @@ def save_components(model, directory: Path, metadata: dict, only: tuple[str, ...
         else:
             component.save(head, directory, metadata)
     metadata["components"] = [c.attribute for c in COMPONENTS if getattr(model, c.attribute, None) is not None]
+
+
+def save_refitted(model, directory: Path, attribute: str, metadata: dict | None = None) -> None:
+    """Save one component refitted on an existing model directory (`finetune oos`, `mood`, `upset`, `spelling`):
+    its files, helpline.json (``metadata``, by default the model's own) and the model card, the rest untouched."""
+    from bot.model.card import model_card
+    from bot.model.format import write_metadata
+
+    directory = Path(directory)
+    metadata = model.metadata if metadata is None else metadata
+    save_components(model, directory, metadata, only=(attribute,))
+    write_metadata(directory, metadata)
+    (directory / "README.md").write_text(model_card(metadata), encoding="utf-8")
