@@ -4,8 +4,9 @@ person,", "I'm a disabled customer and ...", "As an atheist,").
 
 Neither says what the customer wants or how they feel about the service, yet an encoder reads a name or a group
 word like any other word and carries into the intent and the mood it reads whatever its pretraining text tied to
-them (`python -m finetune audit` measures it). So the encoder, the lexical heads and the upset head read a message
-without these spans (`content_of` in bot/model/placeholders.py); the customer's text is stored and shown as written.
+them (`python -m finetune audit` measures it). So the encoder, the lexical intent head and the upset head read a
+message without these spans (`content_of` in bot/model/placeholders.py); the customer's text is stored and shown
+as written.
 
 The spans are found by their form, not by lists of names or groups, so a name or group no list holds is treated
 alike: one to three capitalised words after "this is" or "my name is" and ending a clause; any words between

@@ -1,13 +1,12 @@
 """Spelling: one typing slip in a word is put right before the encoder reads the message.
 
-A subword encoder reads "actiavte my card" as pieces it never saw together, and training on slipped copies does
-not teach it every slip (benchmarks/RESULTS.md, Typos, has what each costs). So a word that is neither a word of
-the training messages nor a whole word of the encoder's own vocabulary is replaced by the most frequent training
-word one edit away (a letter dropped, added, replaced, or two neighbours swapped: SymSpell's lookup at edit
-distance 1), if there is one. Known words (also those of the emotion training texts: "lmao" is not a slip of an
-intent word), numbers, words under three letters and words in other scripts are
-never touched, and a word with nothing one edit away is left as written, so a name or a product the training
-data never saw passes unchanged.
+A subword encoder reads "actiavte my card" as pieces it never saw together, and training on slipped copies does not
+teach it every slip (benchmarks/RESULTS.md, Typos, has what each costs). So a word that is neither a word of the
+training messages nor a whole word of the encoder's own vocabulary is replaced by the most frequent training word
+one edit away (a letter dropped, added, replaced, or two neighbours swapped: SymSpell's lookup at edit distance 1),
+if there is one. Known words (also those of the emotion training texts: "lmao" is not a slip of an intent word),
+numbers, words under three letters and words in other scripts are never touched, and a word with nothing one edit
+away is left as written, so a name or a product the training data never saw passes unchanged.
 
 Stored in the model directory as spelling.json (format_version 1): the training words with their counts (what a
 slip may be corrected to) and the other known words (left alone). Fitted by `finetune train` (or `python -m
