@@ -141,8 +141,9 @@ class TrainArguments:
                 "swapped or replaced by a neighbouring key) and the intent kept; 0: none (the spelling corrector "
                 "does most of the work: benchmarks/RESULTS.md, Typos)."})
     spelling: bool = field(default=True, metadata={
-        "help": "Give the model a spelling corrector: a word that is neither a training word nor a whole word of the "
-                "tokenizer is read as the most frequent training word one edit away (bot/model/spelling.py)."})
+        "help": "Give the model a spelling corrector: a word that is neither a training word, nor a whole word of the "
+                "tokenizer, nor a word the emotion training texts use twice, is read as the most frequent training "
+                "word one edit away (bot/model/spelling.py)."})
     mood_head: bool = field(default=False, metadata={
         "help": "Also fit the mood head (frustration read in the conversation's context, on GoEmotions and "
                 "conversations we wrote): off by default, as it read real customers worse than the message "

@@ -53,6 +53,11 @@ class EmotionData:
     fingerprint: str
     sentiment_groups: dict[str, list[str]] = field(default_factory=lambda: SENTIMENT_GROUPS)
 
+    @property
+    def train_texts(self) -> list[str]:
+        """The training split's texts ([] without one: a single TSV is validation only)."""
+        return list(self.train["text"]) if self.train is not None else []
+
 
 def sha256_of(*paths: Path) -> str:
     digest = hashlib.sha256()

@@ -215,10 +215,7 @@ def run(parsed) -> None:
     sources = [load_intent_data(path) for path in args.intent_data]
     given = [s.validation for s in sources if s.validation is not None]
     train = concatenate_datasets([s.train for s in sources])
-    background = []
-    if args.emotion_data:
-        emotions = load_emotion_data(args.emotion_data)
-        background = list(emotions.train["text"]) if emotions.train is not None else []
+    background = load_emotion_data(args.emotion_data).train_texts if args.emotion_data else []
     message = fit_oos_detector(model, train, concatenate_datasets(given) if given else None, args.oos_target_recall,
                                args.oos_method, args.seed, args.oos_max_accuracy_drop, background)
     save_refitted(model, directory, "oos")

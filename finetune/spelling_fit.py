@@ -33,10 +33,10 @@ def fit_spelling(model_dir: str, sources: list[str], emotion_data: str | None = 
     from .data import load_emotion_data, load_intent_data
 
     texts = [t for source in sources for t in load_intent_data(source).train["text"]]
-    emotions = load_emotion_data(emotion_data).train if emotion_data else None
+    emotion_texts = load_emotion_data(emotion_data).train_texts if emotion_data else []
     model = HelplineModel.from_pretrained(model_dir)
     model.spelling = None   # refitted from these sources alone
-    model.spelling = spelling_for(model, texts, list(emotions["text"]) if emotions is not None else [])
+    model.spelling = spelling_for(model, texts, emotion_texts)
     save_refitted(model, Path(model_dir), "spelling")
     return (f"spelling: {len(model.spelling.counts)} training words to correct a slip to, "
             f"{len(model.spelling.known)} known words in all")

@@ -109,9 +109,9 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
                              "sha256": emotions.fingerprint})
     labels = sorted(set(list(train_data["intent"])) - {OOS})
     labels += [OOS] if OOS in set(list(train_data["intent"])) else []
+    emotion_texts = emotions.train_texts if emotions is not None else []
     model = build_model(args, labels, emotions)
     # the corrector learns the words as written (not the slipped copies'); serving corrects every message with it
-    emotion_texts = list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
     model.spelling = spelling_for(model, as_written, emotion_texts) if args.spelling else None
     upset_head = args.upset_head and not 0 < args.max_steps < QUICK_STEPS
     if args.upset_head and not upset_head:   # its fit reads every real customer text: the slow part of a short run
@@ -129,9 +129,8 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
     if args.lexical_head:
         log(fit_lexical_head(model, train_data, validation, args.lexical_weight))
     metrics = calibrate(model, validation, emotions, args)
-    background = list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
     log(fit_oos_detector(model, train_data, validation, args.oos_target_recall, args.oos_method, args.seed,
-                         args.oos_max_accuracy_drop, background))
+                         args.oos_max_accuracy_drop, emotion_texts))
     if args.mood_head:   # after calibration: it reads the decoded predictions (thresholds, sentiment groups)
         log(fit_mood_head(model, emotions, seed=args.seed, rated=rated))
     log("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
@@ -151,9 +150,8 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
         from .export import calibration_sample, export_onnx
 
         # the int8 graph's activation ranges are measured on what the model will read: a sample of its data
-        texts = list(train_data["text"])
-        texts += list(emotions.train["text"]) if emotions is not None and emotions.train is not None else []
-        export_onnx(model, path, calibration_texts=calibration_sample(texts, args.seed))
+        export_onnx(model, path, calibration_texts=calibration_sample(list(train_data["text"]) + emotion_texts,
+                                                                      args.seed))
     if upset_head:   # read through the saved model as serving reads it (the int8 graph where exported)
         from .upset_fit import fit_upset_head
 
