@@ -114,5 +114,7 @@ def test_the_live_bot_stores_what_analyze_prints(tiny_model_dir, tmp_path):
         for m in stored]}   # SQLite hands back naive UTC times
     rows = list(analyze_lines(helpline.classifier, [transcript]))
     customer = [m for m in stored if m.role == "customer"]
-    assert [r["frustration"] for r in rows] == [m.frustration for m in customer]
+    # the same scores, up to the int8 encoder's rounding: dynamic quantization scales a batch's activations
+    # together, so analyze's batches and the live bot's single messages can differ in the fourth decimal
+    assert [r["frustration"] for r in rows] == pytest.approx([m.frustration for m in customer], abs=2e-3)
     assert [r["sentiment"] for r in rows] == [m.sentiment for m in customer]
