@@ -15,6 +15,7 @@ from datasets import concatenate_datasets
 
 from bot import HelplineModel
 from bot.cli import parse_one
+from bot.model.batch_plan import usable_cores
 from bot.model.prediction import OOS
 
 from . import PROG
@@ -95,7 +96,7 @@ def train(args: TrainArguments, examples: list[tuple[str, str]] | None = None,
           rated: list[tuple[dict, int]] | None = None) -> HelplineModel:
     """Train, calibrate, save (and export) a model. ``examples``: (text, intent) pairs in memory, trained on
     beside the --intent-data sources. ``rated``: (conversation, CSAT) pairs the mood head learns from."""
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(usable_cores())   # the cores this process may use, not all the machine has
     torch.manual_seed(args.seed)  # the heads' initialisation too: a run must not depend on what ran before it
     started = time.time()
     train_data, validation, fingerprints = load_intents(args, [intent_examples(examples)] if examples else [])

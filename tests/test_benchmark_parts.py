@@ -202,3 +202,46 @@ def test_the_label_audit_benchmark_plants_flips_to_other_labels_and_scores_flags
     assert [i for i in range(100) if noisy[i] != labels[i]] == sorted(rows)
     flagged = [*sorted(rows)[:3], 50, sorted(rows)[3]]        # three hits, a miss, then the fourth
     assert scored(flagged, rows) == {"flagged": 5, "precision": 0.8, "recall": 1.0, "precision_at_k": 0.75}
+
+
+def test_oos_transfer_scores_each_half_with_the_threshold_set_on_the_other(tmp_path, monkeypatch):
+    """benchmarks/oos_transfer.py: a threshold that saw the messages it scores would flatter them; here each
+    half's out-of-scope messages sit where only the other half's threshold tells them apart."""
+    import csv
+    import json
+
+    import numpy as np
+
+    from benchmarks import oos_transfer
+    from bot.model.helpline_model import HelplineModel
+    from bot.model.prediction import ModelOutputs
+
+    class Stub:   # a message "a 0.95" gets probability 0.95 for intent a, the rest for b
+        intent_labels, metadata = ["a", "b"], {}
+
+        def sentence_vectors(self, texts):
+            return np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype(np.float32)
+
+        def outputs(self, texts):
+            top = np.array([float(t.split()[1]) for t in texts])
+            first = np.array([t.split()[0] != "b" for t in texts])
+            probs = np.where(first[:, None], np.c_[top, 1 - top], np.c_[1 - top, top])
+            return ModelOutputs(probs, np.zeros((len(texts), 1)), sentence=self.sentence_vectors(texts))
+
+    monkeypatch.setattr(HelplineModel, "from_pretrained", classmethod(lambda cls, directory: Stub()))
+    in_scope = [("a 0.95", "a"), ("b 0.9", "b")] * 5
+    # max-softmax scores (1 - top): the calibration half's out-of-scope 0.1-0.4, the other half's 0.31-0.34
+    calibration = [(f"x {1 - s:.2f}", "oos") for s in (0.1, 0.2, 0.3, 0.4)]
+    other = [(f"x {1 - s:.2f}", "oos") for s in (0.31, 0.32, 0.33, 0.34)]
+    (tmp_path / "clinc150.json").write_text(json.dumps({
+        "train": [list(p) for p in in_scope], "oos_train": [["x 0.5", "oos"]] * 2,
+        "val": [list(p) for p in in_scope], "oos_val": [list(p) for p in calibration]}))
+    with (tmp_path / "clinc150_test.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "intent"), *in_scope, *other])
+    report = oos_transfer.main(["--work", str(tmp_path), "--model", "m", "--targets", "0.5",
+                                "--output", str(tmp_path / "out.json")])
+    row = report["models"]["m"]["scores"]["msp"]["0.5"]
+    # set on the calibration half, the threshold (0.3) flags all four of the other half's; set on the other
+    # half (0.33), it flags one of the calibration half's four: (1 + 0.25) / 2
+    assert row["oos_recall"] == 0.625 and row["in_scope_accuracy"] == 1.0
+    assert report["out_of_scope"] == [4, 4] and json.loads((tmp_path / "out.json").read_text()) == report

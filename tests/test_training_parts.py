@@ -315,3 +315,20 @@ def test_a_quick_run_leaves_out_the_slow_upset_head_and_says_how_to_add_it(tiny_
     assert fitted == [] and f"upset --model {tmp_path / 'quick'}" in capsys.readouterr().err
     main([*common, "--output", str(tmp_path / "full"), "--max-steps", str(QUICK_STEPS)])
     assert fitted == [str(tmp_path / "full")]
+
+
+def test_training_uses_the_cores_this_process_may_run_on(tiny_base, tiny_data, tmp_path, monkeypatch):
+    """Under taskset or a container's cpuset, threads for cores the process may not use only queue up."""
+    import torch
+
+    from finetune import train
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(train, "usable_cores", lambda: 1)
+    try:
+        train.main(["--intent-data", tiny_data["intents"], "--base-model", tiny_base, "--max-steps", "1",
+                    "--min-task-examples", "8", "--batch-size", "8", "--export-onnx", "false",
+                    "--no-upset-head", "--output", str(tmp_path / "m")])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

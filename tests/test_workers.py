@@ -109,7 +109,7 @@ def test_a_worker_that_cannot_load_the_model_stops_the_start_with_its_reason(tmp
 def test_workers_share_out_the_cores_for_the_model_unless_told(settings):
     from dataclasses import replace
 
-    from bot.serving.settings import usable_cores
+    from bot.model.batch_plan import usable_cores
 
     assert TurnWorkers(settings, 2).settings["onnx_threads"] == max(1, usable_cores() // 2)
     assert TurnWorkers(replace(settings, onnx_threads=3), 2).settings["onnx_threads"] == 3

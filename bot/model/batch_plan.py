@@ -47,6 +47,8 @@ def plan_for(cores: int) -> BatchPlan:
 
 
 def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity: taskset, a container's cpuset; where the OS does not
+    say, all the machine has)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -3,13 +3,13 @@ its meaning are listed), checked here; some are also command-line flags of app.p
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import listed, value
 from bot.conversation.policy import DEFAULT_POLICY
+from bot.model.batch_plan import usable_cores
 from bot.serving.ratelimit import parse_spec
 from intents import DEFAULT_CATALOGUE
 
@@ -112,7 +112,3 @@ def _count(variable: str, what: str, minimum: int) -> int | None:
         raise ValueError(f"{variable} must be a whole number of {what} ({minimum} or more), not {raw!r}")
     return int(raw)
 
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, where the OS tells it; else all the machine has)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

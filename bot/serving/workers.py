@@ -34,7 +34,7 @@ import subprocess
 import sys
 from multiprocessing.connection import Connection
 
-from bot.serving.settings import usable_cores
+from bot.model.batch_plan import usable_cores
 from bot.store.conversations import UnknownConversation
 from bot.store.database import StoreUnavailable, is_unavailable
 
